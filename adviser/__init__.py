@@ -1,0 +1,31 @@
+"""The adviser: resolves an application stack for a target runtime environment.
+
+``advise`` and ``check_provenance`` take the request dictionaries of the User API and return
+the ``result`` part of the analysis document. Heavy modules are imported on first call so that
+importing this package stays cheap for the server and the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from adviser.settings import AdviserSettings
+
+__all__ = ["AdviserSettings", "advise", "check_provenance"]
+
+
+def advise(request: dict[str, Any], settings: AdviserSettings, log: Callable[[str], None] | None = None) -> dict:
+    """Resolve and lock the application stack of ``request`` (see adviser.engine)."""
+    from adviser.engine import advise as _advise
+
+    return _advise(request, settings, log=log)
+
+
+def check_provenance(
+    request: dict[str, Any], settings: AdviserSettings, log: Callable[[str], None] | None = None
+) -> dict:
+    """Check where the locked artifacts of ``request`` come from (see adviser.provenance)."""
+    from adviser.provenance import check_provenance as _check
+
+    return _check(request, settings, log=log)

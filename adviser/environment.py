@@ -1,0 +1,251 @@
+"""The target runtime environment: marker values and wheel tags of the machine that will run the stack.
+
+The adviser never looks at the host it runs on. Everything is derived from the runtime environment
+of the request:
+
+* ``python_version`` "3.11" names a minor release; markers need a patch level, so the latest patch
+  release known to this table is used (``KNOWN_PATCH_LEVELS``) and reported in stack_info. A full
+  version such as "3.11.4" is used as given.
+* ``platform`` is a sysconfig-style string: ``linux-x86_64``, ``linux-aarch64``,
+  ``macosx-11.0-arm64``, ``macosx-10.15-x86_64``, ``win-amd64``, ``win32``, ``win-arm64``.
+* The operating system (name + version) fixes the C library: glibc level for manylinux tags
+  (``GLIBC_BY_OS``), musl for Alpine (musllinux tags). An unknown distribution falls back to
+  ``DEFAULT_GLIBC`` with a WARNING.
+* ``cuda_version`` is carried for the recommendation policies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
+
+# Latest patch release of each CPython minor version known when this table was written.
+KNOWN_PATCH_LEVELS = {
+    "3.8": "3.8.20",
+    "3.9": "3.9.25",
+    "3.10": "3.10.19",
+    "3.11": "3.11.14",
+    "3.12": "3.12.12",
+    "3.13": "3.13.9",
+    "3.14": "3.14.0",
+}
+
+# glibc shipped by each distribution release (major.minor of the C library).
+GLIBC_BY_OS: dict[str, dict[str, tuple[int, int]]] = {
+    "rhel": {"7": (2, 17), "8": (2, 28), "9": (2, 34), "10": (2, 39)},
+    "ubuntu": {
+        "18.04": (2, 27),
+        "20.04": (2, 31),
+        "22.04": (2, 35),
+        "24.04": (2, 39),
+        "24.10": (2, 40),
+        "25.04": (2, 41),
+    },
+    "debian": {"10": (2, 28), "11": (2, 31), "12": (2, 36), "13": (2, 41)},
+    "amzn": {"2": (2, 26), "2023": (2, 34)},
+}
+# Names that share the RHEL table.
+RHEL_ALIKE = {"rhel", "ubi", "centos", "rocky", "almalinux", "alma", "ol", "redhat"}
+DEFAULT_GLIBC = (2, 28)
+DEFAULT_PLATFORM = "linux-x86_64"
+LATEST_MUSL = (1, 2)
+
+
+class EnvironmentError_(ValueError):
+    """The runtime environment cannot be understood (bad platform string, bad Python version)."""
+
+
+@dataclass
+class TargetEnvironment:
+    """Everything the resolver needs to know about the target."""
+
+    python_version: str
+    python_full_version: str
+    platform: str
+    os_name: str | None
+    os_version: str | None
+    libc: str  # "glibc 2.28", "musl 1.2", "macOS 11.0", "Windows"
+    cuda_version: str | None
+    markers: dict[str, str]
+    tags: list[Tag]
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Lower rank = more specific tag = preferred wheel.
+        self.tag_rank: dict[Tag, int] = {}
+        for rank, tag in enumerate(self.tags):
+            self.tag_rank.setdefault(tag, rank)
+
+    def python_tuple(self) -> tuple[int, int]:
+        major, minor = self.python_version.split(".")[:2]
+        return int(major), int(minor)
+
+
+def _note(kind: str, message: str) -> dict[str, str]:
+    return {"type": kind, "message": message, "link": ""}
+
+
+def _python_levels(python_version: str | None, notes: list[dict[str, str]]) -> tuple[str, str]:
+    if not python_version:
+        python_version = "3.11"
+        notes.append(_note("WARNING", "No Python version stated for the target; assuming Python 3.11"))
+    python_version = str(python_version).strip()
+    match = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?", python_version)
+    if not match:
+        raise EnvironmentError_(f"Python version {python_version!r} is not of the form 3.11 or 3.11.4")
+    minor = f"{match.group(1)}.{match.group(2)}"
+    if match.group(3) is not None:
+        full = python_version
+        notes.append(_note("INFO", f"python_full_version evaluated as {full} (stated)"))
+    elif minor in KNOWN_PATCH_LEVELS:
+        full = KNOWN_PATCH_LEVELS[minor]
+        notes.append(_note("INFO", f"python_full_version evaluated as {full} (latest known {minor} release)"))
+    else:
+        full = f"{minor}.0"
+        notes.append(_note("WARNING", f"Python {minor} is not in the known releases; python_full_version evaluated as {full}"))
+    return minor, full
+
+
+def _glibc_for(os_name: str | None, os_version: str | None, notes: list[dict[str, str]]) -> tuple[int, int]:
+    name = (os_name or "").strip().lower()
+    version = (os_version or "").strip()
+    if not name:
+        notes.append(
+            _note("INFO", f"No operating system stated; assuming glibc {DEFAULT_GLIBC[0]}.{DEFAULT_GLIBC[1]}")
+        )
+        return DEFAULT_GLIBC
+    if name in RHEL_ALIKE:
+        name = "rhel"
+        version = version.split(".")[0]
+    if name == "fedora":
+        try:
+            release = int(version.split(".")[0])
+        except ValueError:
+            release = 0
+        if 27 <= release <= 45:
+            # Each Fedora release since 27 ships glibc 2.(release - 1).
+            return (2, release - 1)
+    table = GLIBC_BY_OS.get(name, {})
+    if version in table:
+        return table[version]
+    notes.append(
+        _note(
+            "WARNING",
+            f"Unknown operating system {os_name} {os_version or ''}".rstrip()
+            + f"; assuming glibc {DEFAULT_GLIBC[0]}.{DEFAULT_GLIBC[1]} for manylinux wheels",
+        )
+    )
+    return DEFAULT_GLIBC
+
+
+def _linux_platforms(arch: str, glibc: tuple[int, int]) -> list[str]:
+    platforms = [f"manylinux_{glibc[0]}_{minor}_{arch}" for minor in range(glibc[1], 16, -1)]
+    if glibc >= (2, 17):
+        platforms.append(f"manylinux2014_{arch}")
+    if arch in ("x86_64", "i686"):
+        # The two oldest policies only ever existed for Intel architectures.
+        if glibc >= (2, 12):
+            platforms += [f"manylinux_2_12_{arch}", f"manylinux2010_{arch}"]
+        if glibc >= (2, 5):
+            platforms += [f"manylinux_2_5_{arch}", f"manylinux1_{arch}"]
+    platforms.append(f"linux_{arch}")
+    return platforms
+
+
+def _musl_platforms(arch: str, musl: tuple[int, int]) -> list[str]:
+    platforms = [f"musllinux_{musl[0]}_{minor}_{arch}" for minor in range(musl[1], -1, -1)]
+    platforms.append(f"linux_{arch}")
+    return platforms
+
+
+LINUX_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64",
+                "ppc64le": "ppc64le", "s390x": "s390x", "i686": "i686"}
+
+
+def build_target(runtime_environment: dict[str, Any] | None, pipfile_python: str | None = None) -> TargetEnvironment:
+    """Derive marker values and supported tags from a request's runtime environment."""
+    runtime = runtime_environment or {}
+    notes: list[dict[str, str]] = []
+    python_version = runtime.get("python_version") or pipfile_python
+    minor, full = _python_levels(python_version, notes)
+    major_minor = tuple(int(x) for x in minor.split("."))
+
+    platform = (runtime.get("platform") or "").strip()
+    if not platform:
+        platform = DEFAULT_PLATFORM
+        notes.append(_note("INFO", f"No platform stated for the target; assuming {DEFAULT_PLATFORM}"))
+    os_info = runtime.get("operating_system") or {}
+    os_name = os_info.get("name") if isinstance(os_info, dict) else None
+    os_version = os_info.get("version") if isinstance(os_info, dict) else None
+    if os_version is not None:
+        os_version = str(os_version)
+
+    lowered = platform.lower()
+    if lowered.startswith("linux-"):
+        arch = LINUX_ARCHES.get(lowered.split("-", 1)[1])
+        if arch is None:
+            raise EnvironmentError_(f"Unsupported Linux architecture in platform {platform!r}")
+        if (os_name or "").strip().lower() == "alpine":
+            platforms = _musl_platforms(arch, LATEST_MUSL)
+            libc = f"musl {LATEST_MUSL[0]}.{LATEST_MUSL[1]}"
+        else:
+            glibc = _glibc_for(os_name, os_version, notes)
+            platforms = _linux_platforms(arch, glibc)
+            libc = f"glibc {glibc[0]}.{glibc[1]}"
+        markers_platform = {"os_name": "posix", "sys_platform": "linux", "platform_system": "Linux",
+                            "platform_machine": arch}
+    elif lowered.startswith("macosx-"):
+        match = re.fullmatch(r"macosx-(\d+)(?:\.(\d+))?-(\w+)", lowered)
+        if not match:
+            raise EnvironmentError_(f"Platform {platform!r} is not of the form macosx-11.0-arm64")
+        mac_version = (int(match.group(1)), int(match.group(2) or 0))
+        arch = match.group(3)
+        platforms = list(mac_platforms(mac_version, arch))
+        libc = f"macOS {mac_version[0]}.{mac_version[1]}"
+        markers_platform = {"os_name": "posix", "sys_platform": "darwin", "platform_system": "Darwin",
+                            "platform_machine": arch}
+    elif lowered in ("win-amd64", "win32", "win-arm64"):
+        platforms = [{"win-amd64": "win_amd64", "win32": "win32", "win-arm64": "win_arm64"}[lowered]]
+        machine = {"win-amd64": "AMD64", "win32": "x86", "win-arm64": "ARM64"}[lowered]
+        libc = "Windows"
+        markers_platform = {"os_name": "nt", "sys_platform": "win32", "platform_system": "Windows",
+                            "platform_machine": machine}
+    else:
+        raise EnvironmentError_(
+            f"Unsupported platform {platform!r}: use linux-x86_64, linux-aarch64, macosx-11.0-arm64, win-amd64 or win32"
+        )
+
+    interpreter = f"cp{major_minor[0]}{major_minor[1]}"
+    tags = list(cpython_tags(major_minor, abis=[interpreter], platforms=platforms))
+    tags += list(compatible_tags(major_minor, interpreter=interpreter, platforms=platforms))
+
+    markers = {
+        "implementation_name": "cpython",
+        "implementation_version": full,
+        "platform_python_implementation": "CPython",
+        "python_version": minor,
+        "python_full_version": full,
+        # Not knowable for a target that is not this machine; constraints may not use them.
+        "platform_release": "",
+        "platform_version": "",
+        **markers_platform,
+    }
+    notes.append(_note("INFO", f"Target: CPython {full} on {platform}, {libc}; wheel tags from {platforms[0]}"))
+    cuda = runtime.get("cuda_version")
+    if cuda:
+        notes.append(_note("INFO", f"Target CUDA version {cuda}"))
+    return TargetEnvironment(
+        python_version=minor,
+        python_full_version=full,
+        platform=platform,
+        os_name=os_name,
+        os_version=os_version,
+        libc=libc,
+        cuda_version=str(cuda) if cuda else None,
+        markers=markers,
+        tags=tags,
+        notes=notes,
+    )

@@ -1,0 +1,462 @@
+"""The application stack of a request: Pipfile or pip / pip-tools requirements, constraints, a lock.
+
+Everything is normalized into a ``Project``: sources (indexes), direct requirements (default and
+dev), the Python version of ``[requires]``, pre-release settings, ``[thoth]`` options and the
+constraints. A Pipfile dictionary is produced for the report even when the input was a
+requirements file, because the lock and its hash are always Pipfile-based.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+
+# Markers constraints may use (the seed's supported list); everything else is refused.
+SUPPORTED_CONSTRAINT_MARKERS = frozenset(
+    {
+        "python_full_version",
+        "implementation_name",
+        "os_name",
+        "platform_machine",
+        "platform_python_implementation",
+        "platform_system",
+        "python_version",
+        "implementation_version",
+        "sys_platform",
+    }
+)
+# Pipenv lets a package entry carry single markers as keys, e.g. sys_platform = "== 'linux'".
+PIPFILE_MARKER_KEYS = (
+    "os_name",
+    "sys_platform",
+    "platform_machine",
+    "platform_python_implementation",
+    "platform_system",
+    "python_version",
+    "python_full_version",
+    "implementation_name",
+    "implementation_version",
+)
+PIP_FORMATS = ("pip", "pip-tools", "pip-compile")
+
+
+class ProjectError(ValueError):
+    """The requirements, constraints or lock cannot be understood; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    url: str
+    verify_ssl: bool = True
+
+
+@dataclass
+class DirectRequirement:
+    name: str  # canonical
+    specifier: SpecifierSet
+    extras: frozenset[str] = frozenset()
+    marker: Marker | None = None
+    index: str | None = None  # source name the package is pinned to
+    dev: bool = False
+    text: str = ""  # as the user wrote it, for messages
+
+    def pinned_version(self) -> str | None:
+        specs = list(self.specifier)
+        if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+            return specs[0].version
+        return None
+
+
+@dataclass
+class Constraint:
+    name: str
+    specifier: SpecifierSet
+    marker: Marker | None
+    text: str
+    line: int
+
+
+@dataclass
+class Project:
+    requirements_format: str
+    sources: list[Source]
+    packages: list[DirectRequirement]
+    dev_packages: list[DirectRequirement]
+    python_version: str | None
+    allow_prereleases_all: bool
+    prerelease_packages: dict[str, bool]
+    disable_index_adjustment: bool
+    pipfile: dict[str, Any]
+    constraints: list[Constraint] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+    def source_named(self, name: str) -> Source | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+
+@dataclass
+class LockedPackage:
+    name: str
+    version: str
+    index: str | None
+    hashes: tuple[str, ...]
+    dev: bool
+
+
+@dataclass
+class ExistingLock:
+    packages: dict[str, LockedPackage]
+    pipfile_hash: str | None  # _meta.hash.sha256 of a Pipfile.lock; None for requirements.txt
+
+
+def load_toml(text: str) -> dict[str, Any]:
+    """Parse TOML with the standard library where it exists (3.11+), else tomlkit."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomlkit
+
+        try:
+            return tomlkit.parse(text).unwrap()
+        except Exception as exc:  # tomlkit raises several parse error classes
+            raise ProjectError(f"Pipfile is not valid TOML: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(f"Pipfile is not valid TOML: {exc}") from None
+
+
+def _note(kind: str, message: str) -> dict[str, str]:
+    return {"type": kind, "message": message, "link": ""}
+
+
+def marker_variables(marker: Marker) -> set[str]:
+    """Names of the environment variables a marker compares (string literals left out)."""
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", " ", str(marker))
+    return {word for word in re.findall(r"[A-Za-z_][A-Za-z_0-9.]*", text) if word not in ("and", "or", "in", "not")}
+
+
+# ---------------------------------------------------------------- Pipfile
+
+
+def _pipfile_entry(name: str, value: Any, dev: bool, sources: list[Source]) -> DirectRequirement:
+    where = f"[{'dev-packages' if dev else 'packages'}] {name}"
+    extras: frozenset[str] = frozenset()
+    markers: list[str] = []
+    index = None
+    if isinstance(value, str):
+        version = value
+    elif isinstance(value, dict):
+        for unsupported in ("git", "path", "file", "hg", "svn", "bzr", "editable"):
+            if unsupported in value:
+                raise ProjectError(f"{where}: '{unsupported}' dependencies are not supported; use a version from an index")
+        version = value.get("version", "*")
+        if not isinstance(version, str):
+            raise ProjectError(f"{where}: version must be a string such as \">=1.0\" or \"*\"")
+        raw_extras = value.get("extras", [])
+        if not isinstance(raw_extras, list) or not all(isinstance(e, str) for e in raw_extras):
+            raise ProjectError(f"{where}: extras must be a list of names")
+        extras = frozenset(canonicalize_name(e) for e in raw_extras)
+        index = value.get("index")
+        if index is not None and not any(s.name == index for s in sources):
+            known = ", ".join(s.name for s in sources) or "none"
+            raise ProjectError(f"{where}: index {index!r} is not a [[source]] of the Pipfile (sources: {known})")
+        if value.get("markers"):
+            markers.append(str(value["markers"]))
+        for key in PIPFILE_MARKER_KEYS:
+            if key in value:
+                markers.append(f"{key} {value[key]}")
+    else:
+        raise ProjectError(f"{where}: expected a version string or a table, got {type(value).__name__}")
+    version = version.strip()
+    try:
+        specifier = SpecifierSet("" if version in ("*", "") else version)
+    except InvalidSpecifier:
+        raise ProjectError(f"{where}: {version!r} is not a valid version specifier") from None
+    marker = None
+    if markers:
+        text = " and ".join(f"({m})" for m in markers)
+        try:
+            marker = Marker(text)
+        except InvalidMarker as exc:
+            raise ProjectError(f"{where}: invalid markers {text!r}: {exc}") from None
+    shown = name + (f"[{','.join(sorted(extras))}]" if extras else "") + (version if version != "*" else "")
+    return DirectRequirement(
+        name=canonicalize_name(name), specifier=specifier, extras=extras, marker=marker, index=index, dev=dev,
+        text=shown,
+    )
+
+
+def _as_bool(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ProjectError(f"{where} must be true or false, got {value!r}")
+
+
+def parse_pipfile(text: str, default_source: Source) -> Project:
+    data = load_toml(text)
+    notes: list[dict[str, str]] = []
+    sources: list[Source] = []
+    for position, raw in enumerate(data.get("source", []) or [], start=1):
+        if not isinstance(raw, dict) or not raw.get("url"):
+            raise ProjectError(f"Pipfile [[source]] number {position} has no url")
+        name = str(raw.get("name") or f"source-{position}")
+        sources.append(Source(name=name, url=str(raw["url"]), verify_ssl=bool(raw.get("verify_ssl", True))))
+    if not sources:
+        sources = [default_source]
+        data["source"] = [{"url": default_source.url, "verify_ssl": default_source.verify_ssl, "name": default_source.name}]
+        notes.append(_note("INFO", f"The Pipfile states no [[source]]; using the default index {default_source.name}"))
+
+    packages = [_pipfile_entry(n, v, False, sources) for n, v in (data.get("packages") or {}).items()]
+    dev_packages = [_pipfile_entry(n, v, True, sources) for n, v in (data.get("dev-packages") or {}).items()]
+    requires = data.get("requires") or {}
+    python_version = requires.get("python_full_version") or requires.get("python_version")
+    pipenv = data.get("pipenv") or {}
+    allow_all = _as_bool(pipenv.get("allow_prereleases", False), "[pipenv] allow_prereleases")
+    thoth = data.get("thoth") or {}
+    if not isinstance(thoth, dict):
+        raise ProjectError("[thoth] must be a table")
+    table = thoth.get("allow_prereleases") or {}
+    if not isinstance(table, dict):
+        raise ProjectError("[thoth.allow_prereleases] must be a table of package = true/false")
+    prereleases = {canonicalize_name(k): _as_bool(v, f"[thoth.allow_prereleases] {k}") for k, v in table.items()}
+    if allow_all and prereleases:
+        notes.append(
+            _note(
+                "WARNING",
+                "[pipenv] allow_prereleases = true enables pre-releases of every package; "
+                "the [thoth.allow_prereleases] table is ignored",
+            )
+        )
+    disable = _as_bool(thoth.get("disable_index_adjustment", False), "[thoth] disable_index_adjustment")
+    data.setdefault("packages", {})
+    data.setdefault("dev-packages", {})
+    return Project(
+        requirements_format="pipenv",
+        sources=sources,
+        packages=packages,
+        dev_packages=dev_packages,
+        python_version=str(python_version) if python_version else None,
+        allow_prereleases_all=allow_all,
+        prerelease_packages={} if allow_all else prereleases,
+        disable_index_adjustment=disable,
+        pipfile=data,
+        notes=notes,
+    )
+
+
+# ---------------------------------------------------------------- requirements files
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Join backslash continuations, drop comments; keep the first line number of each."""
+    lines: list[tuple[int, str]] = []
+    buffer, start = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not buffer:
+            start = number
+        stripped = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if stripped.endswith("\\"):
+            buffer += stripped[:-1] + " "
+            continue
+        buffer += stripped
+        if buffer.strip():
+            lines.append((start, buffer.strip()))
+        buffer = ""
+    if buffer.strip():
+        lines.append((start, buffer.strip()))
+    return lines
+
+
+_OPTION_WITH_VALUE = re.compile(r"^(-i|--index-url|--extra-index-url|-c|--constraint|-r|--requirement|-f|--find-links|--trusted-host)(?:\s*=\s*|\s+)(\S+)$")
+
+
+def _split_hashes(line: str) -> tuple[str, list[str]]:
+    hashes = re.findall(r"--hash[=\s]+(\S+)", line)
+    return re.sub(r"--hash[=\s]+\S+", "", line).strip(), hashes
+
+
+def _parse_requirement_line(line: str, number: int, what: str) -> Requirement:
+    try:
+        return Requirement(line)
+    except InvalidRequirement as exc:
+        raise ProjectError(f"{what} line {number}: {line!r} is not a valid requirement ({exc})") from None
+
+
+def parse_requirements(text: str, default_source: Source, requirements_format: str) -> Project:
+    notes: list[dict[str, str]] = []
+    index_url: str | None = None
+    extra_urls: list[str] = []
+    packages: list[DirectRequirement] = []
+    allow_all = False
+    for number, line in _logical_lines(text):
+        option = _OPTION_WITH_VALUE.match(line)
+        if option:
+            flag, value = option.groups()
+            if flag in ("-i", "--index-url"):
+                index_url = value
+            elif flag == "--extra-index-url":
+                extra_urls.append(value)
+            elif flag in ("-c", "--constraint"):
+                notes.append(_note("WARNING", f"requirements line {number}: {line!r} ignored; send constraints as a constraints file"))
+            elif flag in ("-r", "--requirement"):
+                raise ProjectError(f"requirements line {number}: nested requirements files ({line!r}) are not supported; inline them")
+            else:
+                notes.append(_note("WARNING", f"requirements line {number}: option {flag} ignored"))
+            continue
+        if line in ("--pre",):
+            allow_all = True
+            continue
+        if line.startswith("-e ") or line.startswith("--editable"):
+            raise ProjectError(f"requirements line {number}: editable requirements are not supported ({line!r})")
+        if line.startswith("-"):
+            notes.append(_note("WARNING", f"requirements line {number}: option {line.split()[0]} ignored"))
+            continue
+        body, _hashes = _split_hashes(line)
+        requirement = _parse_requirement_line(body, number, "requirements")
+        if requirement.url:
+            raise ProjectError(f"requirements line {number}: direct URL requirements are not supported ({body!r})")
+        packages.append(
+            DirectRequirement(
+                name=canonicalize_name(requirement.name),
+                specifier=requirement.specifier,
+                extras=frozenset(canonicalize_name(e) for e in requirement.extras),
+                marker=requirement.marker,
+                text=body,
+            )
+        )
+    sources = [Source("index", index_url)] if index_url else [default_source]
+    if index_url and index_url.rstrip("/") == default_source.url.rstrip("/"):
+        sources = [default_source]
+    for position, url in enumerate(extra_urls, start=1):
+        sources.append(Source(name=f"extra-{position}", url=url))
+    pipfile: dict[str, Any] = {
+        "source": [{"url": s.url, "verify_ssl": s.verify_ssl, "name": s.name} for s in sources],
+        "packages": {},
+        "dev-packages": {},
+    }
+    for req in packages:
+        entry: dict[str, Any] = {"version": str(req.specifier) or "*"}
+        if req.extras:
+            entry["extras"] = sorted(req.extras)
+        if req.marker is not None:
+            entry["markers"] = str(req.marker)
+        pipfile["packages"][req.name] = entry if len(entry) > 1 else entry["version"]
+    if allow_all:
+        pipfile["pipenv"] = {"allow_prereleases": True}
+    return Project(
+        requirements_format=requirements_format,
+        sources=sources,
+        packages=packages,
+        dev_packages=[],
+        python_version=None,
+        allow_prereleases_all=allow_all,
+        prerelease_packages={},
+        disable_index_adjustment=False,
+        pipfile=pipfile,
+        notes=notes,
+    )
+
+
+def parse_constraints(text: str | None) -> list[Constraint]:
+    """Constraints: PEP 508 lines whose markers are limited to the supported list."""
+    constraints: list[Constraint] = []
+    for number, line in _logical_lines(text or ""):
+        if line.startswith("-"):
+            raise ProjectError(f"constraints line {number}: options such as {line.split()[0]!r} are not allowed in constraints")
+        body, _hashes = _split_hashes(line)
+        requirement = _parse_requirement_line(body, number, "constraints")
+        if requirement.extras:
+            raise ProjectError(f"constraints line {number}: constraints cannot name extras ({body!r})")
+        if requirement.url:
+            raise ProjectError(f"constraints line {number}: constraints cannot be URLs ({body!r})")
+        if requirement.marker is not None:
+            unsupported = sorted(marker_variables(requirement.marker) - SUPPORTED_CONSTRAINT_MARKERS)
+            if unsupported:
+                raise ProjectError(
+                    f"constraints line {number}: environment marker {', '.join(unsupported)} is not supported "
+                    f"in constraints ({body!r}); supported markers: {', '.join(sorted(SUPPORTED_CONSTRAINT_MARKERS))}"
+                )
+        constraints.append(
+            Constraint(
+                name=canonicalize_name(requirement.name),
+                specifier=requirement.specifier,
+                marker=requirement.marker,
+                text=body,
+                line=number,
+            )
+        )
+    return constraints
+
+
+def parse_project(
+    requirements: str | None,
+    requirements_format: str | None,
+    constraints: str | None,
+    default_source: Source,
+) -> Project:
+    fmt = (requirements_format or "pipenv").strip().lower()
+    if not requirements or not requirements.strip():
+        raise ProjectError("The request carries no requirements (application_stack.requirements is empty)")
+    if fmt == "pipenv":
+        project = parse_pipfile(requirements, default_source)
+    elif fmt in PIP_FORMATS:
+        project = parse_requirements(requirements, default_source, fmt)
+    else:
+        raise ProjectError(f"Unknown requirements_format {requirements_format!r}: use pipenv, pip, pip-tools or pip-compile")
+    project.constraints = parse_constraints(constraints)
+    names = [r.name for r in project.packages + project.dev_packages]
+    if not names:
+        raise ProjectError("The requirements name no packages")
+    return project
+
+
+def parse_lock(text: str | None, requirements_format: str) -> ExistingLock | None:
+    """Read a user's lock: Pipfile.lock JSON, or a pinned requirements.txt."""
+    if not text or not text.strip():
+        return None
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProjectError(f"requirements_lock is not valid Pipfile.lock JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ProjectError("requirements_lock must be a JSON object (Pipfile.lock)")
+        packages: dict[str, LockedPackage] = {}
+        for section, dev in (("default", False), ("develop", True)):
+            for name, entry in (data.get(section) or {}).items():
+                if not isinstance(entry, dict):
+                    continue
+                version = str(entry.get("version", "")).lstrip("=")
+                if not version:
+                    continue
+                key = canonicalize_name(name)
+                if key in packages:
+                    continue
+                packages[key] = LockedPackage(
+                    key, version, entry.get("index"), tuple(entry.get("hashes") or ()), dev
+                )
+        digest = ((data.get("_meta") or {}).get("hash") or {}).get("sha256")
+        return ExistingLock(packages=packages, pipfile_hash=digest)
+    packages = {}
+    for number, line in _logical_lines(text):
+        if line.startswith("-"):
+            continue
+        body, hashes = _split_hashes(line)
+        requirement = _parse_requirement_line(body, number, "requirements_lock")
+        pinned = [s for s in requirement.specifier if s.operator in ("==", "===")]
+        if pinned:
+            key = canonicalize_name(requirement.name)
+            packages[key] = LockedPackage(key, pinned[0].version, None, tuple(hashes), False)
+    return ExistingLock(packages=packages, pipfile_hash=None)
