@@ -1,0 +1,246 @@
+"""Known vulnerabilities in OSV format, looked up by package and version.
+
+The database is a directory tree of OSV documents (``.yaml``/``.yml``/``.json``, e.g. a checkout of
+the PyPA advisory database) or a ``.zip``/``.tar.gz`` archive of one. Only ``PyPI`` entries are
+used. A version is affected when it is listed in ``versions`` or falls in an ``ECOSYSTEM`` range
+(``introduced`` inclusive, ``fixed`` exclusive, ``last_affected`` inclusive).
+
+Parsing thousands of YAML files takes seconds, so the parsed index is cached as JSON in the
+cache directory, keyed by a signature of the snapshot (file names, sizes and modification times);
+a changed snapshot is parsed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+CACHE_FORMAT = 1
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class AdvisoryDatabaseError(ValueError):
+    """The advisory snapshot cannot be read."""
+
+
+@dataclass(frozen=True)
+class Advisory:
+    id: str
+    aliases: tuple[str, ...]
+    summary: str
+    link: str
+    # Each range is a list of (event, version) pairs in document order.
+    ranges: tuple[tuple[tuple[str, str], ...], ...]
+    versions: frozenset[str]
+
+    def affects(self, version: Version) -> bool:
+        if str(version) in self.versions:
+            return True
+        for events in self.ranges:
+            affected = False
+            for event, bound in events:
+                if event == "introduced":
+                    if bound == "0" or _ge(version, bound):
+                        affected = True
+                elif event == "fixed" and affected and _ge(version, bound):
+                    affected = False
+                elif event == "last_affected" and affected and _gt(version, bound):
+                    affected = False
+            if affected:
+                return True
+        return False
+
+    def names(self) -> set[str]:
+        return {self.id, *self.aliases}
+
+
+def _parse(version: str) -> Version | None:
+    try:
+        return Version(version)
+    except InvalidVersion:
+        return None
+
+
+def _ge(version: Version, bound: str) -> bool:
+    parsed = _parse(bound)
+    return parsed is not None and version >= parsed
+
+
+def _gt(version: Version, bound: str) -> bool:
+    parsed = _parse(bound)
+    return parsed is not None and version > parsed
+
+
+@dataclass
+class AdvisoryDatabase:
+    source: str
+    count: int
+    newest_modified: str | None
+    signature: str
+    by_package: dict[str, list[Advisory]]
+
+    def lookup(self, name: str, version: Version) -> list[Advisory]:
+        return [a for a in self.by_package.get(canonicalize_name(name), ()) if a.affects(version)]
+
+    def describe(self) -> str:
+        if not self.count and not self.source:
+            return "no advisory database configured"
+        return (
+            f"advisory snapshot {self.source}: {self.count} PyPI advisories, newest modified "
+            f"{self.newest_modified or 'unknown'}, signature {self.signature[:12]}"
+        )
+
+
+EMPTY = AdvisoryDatabase(source="", count=0, newest_modified=None, signature="", by_package={})
+
+
+def _documents(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(name, raw bytes) of every OSV document in a directory or archive."""
+    if path.is_dir():
+        for root, _dirs, files in os.walk(path):
+            for name in sorted(files):
+                if name.endswith(_SUFFIXES):
+                    full = os.path.join(root, name)
+                    with open(full, "rb") as handle:
+                        yield full, handle.read()
+    elif path.name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.filename.endswith(_SUFFIXES):
+                    yield info.filename, archive.read(info)
+    elif path.name.endswith((".tar.gz", ".tgz", ".tar")):
+        with tarfile.open(path) as archive:
+            for member in archive:
+                if member.isfile() and member.name.endswith(_SUFFIXES):
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        yield member.name, handle.read()
+    else:
+        raise AdvisoryDatabaseError(f"{path}: expected a directory, .zip or .tar.gz of OSV documents")
+
+
+def snapshot_signature(path: Path) -> str:
+    """Cheap identity of a snapshot: names, sizes and mtimes (no file contents read)."""
+    digest = hashlib.sha256(str(path.resolve()).encode())
+    if path.is_dir():
+        for root, _dirs, files in os.walk(path):
+            for name in sorted(files):
+                if name.endswith(_SUFFIXES):
+                    stat = os.stat(os.path.join(root, name))
+                    digest.update(f"{root}/{name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    else:
+        stat = path.stat()
+        digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def _load_document(name: str, raw: bytes) -> dict | None:
+    if name.endswith(".json"):
+        return json.loads(raw)
+    import yaml  # only needed when the snapshot is parsed, not when the cache is warm
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(io.BytesIO(raw), Loader=loader)
+
+
+def _first_link(document: dict) -> str:
+    references = document.get("references") or []
+    for wanted in ("ADVISORY", "WEB", None):
+        for ref in references:
+            if isinstance(ref, dict) and ref.get("url") and (wanted is None or ref.get("type") == wanted):
+                return str(ref["url"])
+    return ""
+
+
+def _parse_snapshot(path: Path) -> tuple[list[dict], str | None]:
+    """Compact JSON-able records, one per (advisory, affected PyPI package)."""
+    records: list[dict] = []
+    newest: str | None = None
+    for name, raw in _documents(path):
+        try:
+            document = _load_document(name, raw)
+        except Exception as exc:  # a broken file is named, not hidden
+            raise AdvisoryDatabaseError(f"{name}: not a readable OSV document ({exc})") from None
+        if not isinstance(document, dict) or "id" not in document:
+            continue
+        if document.get("withdrawn"):
+            continue
+        modified = str(document.get("modified") or "")
+        if modified and (newest is None or modified > newest):
+            newest = modified
+        summary = str(document.get("summary") or document.get("details") or "").strip().splitlines()
+        for affected in document.get("affected") or []:
+            package = affected.get("package") or {}
+            if str(package.get("ecosystem", "")).lower() != "pypi" or not package.get("name"):
+                continue
+            ranges = [
+                [[key, str(value)] for event in r.get("events") or [] for key, value in event.items()]
+                for r in affected.get("ranges") or []
+                if r.get("type") == "ECOSYSTEM"
+            ]
+            records.append(
+                {
+                    "id": str(document["id"]),
+                    "aliases": [str(a) for a in document.get("aliases") or []],
+                    "summary": summary[0][:200] if summary else "",
+                    "link": _first_link(document),
+                    "package": canonicalize_name(str(package["name"])),
+                    "ranges": ranges,
+                    "versions": [str(v) for v in affected.get("versions") or []],
+                }
+            )
+    return records, newest
+
+
+def load_advisories(path: Path | None, cache_dir: Path | None) -> AdvisoryDatabase:
+    """Load (from the parsed cache when the snapshot is unchanged) the advisory database."""
+    if path is None:
+        return EMPTY
+    path = Path(path)
+    if not path.exists():
+        raise AdvisoryDatabaseError(f"advisory database {path} does not exist")
+    signature = snapshot_signature(path)
+    cache_file = Path(cache_dir) / "advisories" / f"{signature}.json" if cache_dir else None
+    data = None
+    if cache_file is not None and cache_file.is_file():
+        try:
+            data = json.loads(cache_file.read_text())
+            if data.get("format") != CACHE_FORMAT:
+                data = None
+        except (OSError, ValueError):
+            data = None  # a torn cache file is rebuilt
+    if data is None:
+        records, newest = _parse_snapshot(path)
+        data = {"format": CACHE_FORMAT, "newest": newest, "records": records}
+        if cache_file is not None:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            temporary = cache_file.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(data, separators=(",", ":")))
+            os.replace(temporary, cache_file)
+    by_package: dict[str, list[Advisory]] = {}
+    ids = set()
+    for record in data["records"]:
+        ids.add(record["id"])
+        by_package.setdefault(record["package"], []).append(
+            Advisory(
+                id=record["id"],
+                aliases=tuple(record["aliases"]),
+                summary=record["summary"],
+                link=record["link"],
+                ranges=tuple(tuple((e, v) for e, v in r) for r in record["ranges"]),
+                versions=frozenset(record["versions"]),
+            )
+        )
+    return AdvisoryDatabase(
+        source=str(path), count=len(ids), newest_modified=data["newest"], signature=signature, by_package=by_package
+    )

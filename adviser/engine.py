@@ -1,0 +1,337 @@
+"""``advise``: from an AdviseInput request to the result document (products, justification, stack_info).
+
+The flow: parse the project and the target environment, load advisories, open the index client,
+resolve with resolvelib through ``AdviserProvider``, then write the Pipfile.lock and explain each
+choice. Every failure the user can cause or meet (bad input, unknown package, no version for the
+target, conflicts, an index down or slow, broken metadata) becomes an error document in plain
+words, never a traceback.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from adviser.settings import AdviserSettings
+
+Log = Callable[[str], None]
+MAX_ROUNDS = 20000
+INDEX_ADJUSTMENT_LINK = ""
+
+
+def _item(kind: str, message: str, link: str = "", package: str | None = None) -> dict[str, Any]:
+    item = {"type": kind, "message": message, "link": link or ""}
+    if package is not None:
+        item["package_name"] = package
+    return item
+
+
+def parse_bool(value: Any) -> bool:
+    """Query-string booleans arrive as True/"True"/"true"/"1"; "None" and None mean false."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    return str(value).strip().lower() in ("true", "1", "yes", "on")
+
+
+def _none_if_literal(value: Any) -> Any:
+    return None if value in (None, "None", "") else value
+
+
+def _parameters(request: dict[str, Any]) -> dict[str, Any]:
+    stack = request.get("application_stack") or {}
+    runtime = request.get("runtime_environment") or {}
+    return {
+        "recommendation_type": _recommendation_type(request),
+        "dev": parse_bool(request.get("dev")),
+        "labels": request.get("labels") or {},
+        "requirements_format": stack.get("requirements_format") or "pipenv",
+        "runtime_environment": runtime,
+        "library_usage": request.get("library_usage"),
+        "count": request.get("count"),
+        "limit": request.get("limit"),
+    }
+
+
+def _recommendation_type(request: dict[str, Any]) -> str:
+    runtime = request.get("runtime_environment") or {}
+    value = _none_if_literal(request.get("recommendation_type")) or _none_if_literal(runtime.get("recommendation_type"))
+    return str(value or "stable").strip().lower()
+
+
+def _error_document(parameters: dict, message: str, stack_info: list[dict]) -> dict[str, Any]:
+    return {
+        "error": True,
+        "error_msg": message,
+        "parameters": parameters,
+        "report": {
+            "products": [],
+            "stack_info": stack_info + [_item("ERROR", message)],
+            "pipeline": {},
+            "resolver_iterations": 0,
+            "accepted_final_states_count": 0,
+        },
+    }
+
+
+def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None = None) -> dict[str, Any]:
+    """Resolve the request's application stack; the ``result`` part of an adviser document."""
+    from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
+
+    from adviser.advisories import AdvisoryDatabaseError
+    from adviser.environment import EnvironmentError_
+    from adviser.index import IndexError_, IndexUnreachable
+    from adviser.project import ProjectError
+
+    log = log or (lambda _message: None)
+    parameters = _parameters(request if isinstance(request, dict) else {})
+    stack_info: list[dict] = []
+    run = _Run(request, settings, log, stack_info, parameters)
+    try:
+        return run.execute()
+    except (ProjectError, EnvironmentError_, AdvisoryDatabaseError, ValueError) as exc:
+        return _error_document(parameters, str(exc), stack_info)
+    except ResolutionImpossible as exc:
+        from adviser.explain import explain_conflict
+
+        message = explain_conflict(run.provider, exc.causes)
+        return _error_document(parameters, message, stack_info)
+    except ResolutionTooDeep:
+        return _error_document(
+            parameters, f"The resolver gave up after {MAX_ROUNDS} rounds without a stack; relax some pins", stack_info
+        )
+    except IndexUnreachable as exc:
+        message = f"Package index {exc.url} could not be read: {exc.cause}"
+        return _error_document(parameters, message, stack_info)
+    except IndexError_ as exc:
+        return _error_document(parameters, f"Package index problem: {exc}", stack_info)
+    finally:
+        run.close()
+
+
+class _Reporter:
+    """Counts resolver rounds (resolvelib's reporter hooks)."""
+
+    def __init__(self) -> None:
+        self.rounds = 0
+
+    def starting(self) -> None: ...
+    def starting_round(self, index: int) -> None:
+        self.rounds = index + 1
+
+    def ending_round(self, index, state) -> None: ...
+    def ending(self, state) -> None: ...
+    def adding_requirement(self, requirement, parent) -> None: ...
+    def resolving_conflicts(self, causes) -> None: ...
+    def rejecting_candidate(self, criterion, candidate) -> None: ...
+    def pinning(self, candidate) -> None: ...
+
+
+class _Run:
+    """One advise run; attributes keep what the error paths need (the provider for explanations)."""
+
+    def __init__(self, request, settings: AdviserSettings, log: Log, stack_info: list, parameters: dict) -> None:
+        self.request = request
+        self.settings = settings
+        self.log = log
+        self.stack_info = stack_info
+        self.parameters = parameters
+        self.provider = None
+        self.client = None
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+    # -------------------------------------------------------------------------------------------
+    def execute(self) -> dict[str, Any]:
+        from resolvelib import Resolver
+
+        from adviser.advisories import load_advisories
+        from adviser.environment import build_target
+        from adviser.index import IndexClient, IndexSource, default_index_source
+        from adviser.lockfile import pipfile_hash
+        from adviser.policies import RULE_SET_VERSION, allowed_advisory_ids, policy_for
+        from adviser.project import ProjectError, Source, parse_lock, parse_project
+        from adviser.provider import AdviserProvider, Requirement
+
+        started = time.monotonic()
+        request = self.request
+        if not isinstance(request, dict) or not isinstance(request.get("application_stack"), dict):
+            raise ProjectError("The request has no application_stack")
+        stack = request["application_stack"]
+        runtime = dict(request.get("runtime_environment") or {})
+        labels = request.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise ProjectError("labels must be an object of name: value pairs")
+        dev = parse_bool(request.get("dev"))
+        policy = policy_for(self.parameters["recommendation_type"])
+
+        default = self.settings.default_index or default_index_source()
+        project = parse_project(
+            stack.get("requirements"),
+            stack.get("requirements_format"),
+            stack.get("constraints"),
+            Source(default.name, default.url, default.verify_ssl),
+        )
+        self.stack_info.extend(project.notes)
+        pipfile_python = project.python_version
+        if runtime.get("python_version") and pipfile_python and str(runtime["python_version"]) != pipfile_python:
+            self.stack_info.append(
+                _item(
+                    "WARNING",
+                    f"The runtime environment targets Python {runtime['python_version']} while the Pipfile "
+                    f"requires {pipfile_python}; resolving for the runtime environment",
+                )
+            )
+        target = build_target(runtime, pipfile_python)
+        self.stack_info.extend(target.notes)
+        if project.requirements_format != "pipenv":
+            project.pipfile.setdefault("requires", {"python_version": target.python_version})
+        self.stack_info.append(
+            _item("INFO", f"Recommendation type {policy.name} (rule set {RULE_SET_VERSION}): {policy.description}")
+        )
+        advisories = load_advisories(self.settings.advisory_db, self.settings.cache_dir)
+        self.stack_info.append(_item("INFO", advisories.describe().capitalize()))
+        allowed = allowed_advisory_ids(labels)
+        if labels:
+            echoed = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            self.stack_info.append(_item("INFO", f"Labels: {echoed}"))
+
+        # Indexes: the project's sources, plus (unless disabled) the indexes the backend knows.
+        project_sources = [IndexSource(s.name, s.url, s.verify_ssl) for s in project.sources]
+        by_name = {s.name: s for s in project_sources}
+        known = [] if project.disable_index_adjustment else [
+            k for k in self.settings.known_indexes if k.url.rstrip("/") not in {s.url.rstrip("/") for s in project_sources}
+        ]
+        pins = {}
+        for requirement in project.packages + project.dev_packages:
+            if requirement.index:
+                pins[requirement.name] = by_name[requirement.index]
+
+        def sources_for(name: str) -> list:
+            if name in pins:
+                return [pins[name]]
+            return project_sources + known
+
+        if project.disable_index_adjustment:
+            self.stack_info.append(
+                _item(
+                    "INFO",
+                    "Index adjustment disabled ([thoth] disable_index_adjustment): only "
+                    + ", ".join(s.name for s in project_sources) + " are used",
+                )
+            )
+        self.stack_info.append(
+            _item("INFO", "Indexes consulted: " + ", ".join(f"{s.name} ({s.url})" for s in project_sources + known))
+        )
+
+        lock = parse_lock(stack.get("requirements_lock"), project.requirements_format)
+        locked: dict[str, str] = {}
+        if lock is not None:
+            if lock.pipfile_hash is not None and lock.pipfile_hash != pipfile_hash(project.pipfile):
+                self.stack_info.append(
+                    _item("INFO", "The existing lock was made for another Pipfile (hash differs); resolving afresh")
+                )
+                lock = None
+            else:
+                locked = {name: entry.version for name, entry in lock.packages.items()}
+                self.stack_info.append(
+                    _item("INFO", f"Existing lock with {len(locked)} packages used as the starting point (minimal change)")
+                )
+
+        self.client = IndexClient(
+            project_sources + known,
+            self.settings.cache_dir,
+            page_ttl=self.settings.page_ttl,
+            force_refresh=self.settings.force_refresh,
+            max_workers=self.settings.max_workers,
+            timeout=self.settings.timeout,
+            log=self.log,
+        )
+        direct = [r for r in project.packages + (project.dev_packages if dev else [])]
+        roots = []
+        for requirement in direct:
+            if requirement.marker is not None and not requirement.marker.evaluate(dict(target.markers, extra="")):
+                self.stack_info.append(
+                    _item("INFO", f"{requirement.text} skipped: its markers ({requirement.marker}) do not hold on the target")
+                )
+                continue
+            roots.append(
+                Requirement(
+                    requirement.name,
+                    requirement.extras,
+                    requirement.specifier,
+                    marker=str(requirement.marker) if requirement.marker is not None else None,
+                    text=requirement.text,
+                )
+            )
+        if not dev and project.dev_packages:
+            self.stack_info.append(_item("INFO", "[dev-packages] not resolved (dev is off)"))
+        provider = AdviserProvider(
+            self.client,
+            target,
+            policy,
+            sources_for=sources_for,
+            advisories=advisories,
+            allowed_advisories=allowed,
+            prereleases_all=project.allow_prereleases_all,
+            prerelease_packages=project.prerelease_packages,
+            constraints=project.constraints,
+            locked=locked,
+            direct_names={r.name for r in roots},
+            log=self.log,
+        )
+        self.provider = provider
+        self.log(f"resolving {len(roots)} direct requirements for {target.platform} Python {target.python_full_version}")
+        provider.prefetch(roots)
+        reporter = _Reporter()
+        result = Resolver(provider, reporter).resolve(roots, max_rounds=MAX_ROUNDS)
+        elapsed = time.monotonic() - started
+        self.log(f"resolved {len(result.mapping)} nodes in {reporter.rounds} rounds, {elapsed:.2f}s")
+        from adviser.report import build_product
+
+        product = build_product(
+            result=result,
+            provider=provider,
+            project=project,
+            target=target,
+            policy=policy,
+            roots=roots,
+            dev=dev,
+            runtime=runtime,
+            known_indexes=known,
+            lock=lock,
+        )
+        self.stack_info.append(
+            _item("INFO", f"Resolved {len(product['dependency_graph']['nodes'])} packages in {reporter.rounds} resolver rounds")
+        )
+        return {
+            "error": False,
+            "error_msg": None,
+            "parameters": self.parameters,
+            "report": {
+                "products": [product],
+                "stack_info": self.stack_info,
+                "pipeline": {
+                    "recommendation_type": policy.name,
+                    "rule_set": RULE_SET_VERSION,
+                    "advisory_snapshot": advisories.describe(),
+                    "target": {
+                        "python_full_version": target.python_full_version,
+                        "platform": target.platform,
+                        "libc": target.libc,
+                    },
+                },
+                "resolver_iterations": reporter.rounds,
+                "accepted_final_states_count": 1,
+            },
+        }
+
+
+def canonical(name: str) -> str:
+    return canonicalize_name(name)
