@@ -1,0 +1,232 @@
+"""The embedded backend: a User API server on 127.0.0.1 that thamos starts by itself.
+
+With no host configured, thamos needs a server to talk to. `ensure_local_server()` reuses one
+already answering on the embedded port, or starts `python -m userapi` in the background (it
+exits by itself after some idle time). Concurrent callers are serialised by a file lock in the
+data directory, so two commands started together share one server.
+
+A server of a *different* thamos version on the embedded port is not reused: its answers might
+not match this client. The caller gets an error that says how to stop it (or to pick another
+port with THAMOS_EMBEDDED_PORT).
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.util
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from thamos import __version__
+
+LOGGER = logging.getLogger(__name__)
+
+EMBEDDED_HOST = "127.0.0.1"
+DEFAULT_EMBEDDED_PORT = 9876
+DEFAULT_IDLE_TIMEOUT = 900.0
+
+# Settings of a team server that must not leak into the private embedded one.
+_SERVER_ONLY_VARIABLES = (
+    "THAMOS_SERVER_TOKEN",
+    "THAMOS_SERVER_CERTFILE",
+    "THAMOS_SERVER_KEYFILE",
+    "THAMOS_SERVER_HOST",
+    "THAMOS_SERVER_PORT",
+    "THAMOS_SERVER_CONFIG",
+    "THAMOS_IDLE_TIMEOUT",
+)
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded backend cannot be used; the message tells the user what to do."""
+
+
+def embedded_port() -> int:
+    raw = os.environ.get("THAMOS_EMBEDDED_PORT")
+    if not raw:
+        return DEFAULT_EMBEDDED_PORT
+    try:
+        port = int(raw)
+    except ValueError:
+        raise EmbeddedServerError(f"THAMOS_EMBEDDED_PORT must be a port number, got {raw!r}") from None
+    if not 0 < port < 65536:
+        raise EmbeddedServerError(f"THAMOS_EMBEDDED_PORT must be between 1 and 65535, got {port}")
+    return port
+
+
+def embedded_url(port: int | None = None) -> str:
+    return f"http://{EMBEDDED_HOST}:{port or embedded_port()}"
+
+
+def data_dir() -> Path:
+    """Same rule as the server: THAMOS_DATA_DIR, else $XDG_DATA_HOME/thamos, else ~/.local/share/thamos."""
+    if os.environ.get("THAMOS_DATA_DIR"):
+        return Path(os.environ["THAMOS_DATA_DIR"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "thamos"
+
+
+def _get(port: int, path: str, timeout: float) -> http.client.HTTPResponse | None:
+    """GET on the embedded port without any proxy; None when nothing listens there."""
+    connection = http.client.HTTPConnection(EMBEDDED_HOST, port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response
+    except (ConnectionError, TimeoutError, OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def probe(port: int, timeout: float = 2.0) -> str | None:
+    """The X-Thoth-Version of what answers on /api/v1 at the port ("" if not a User API), or None."""
+    response = _get(port, "/api/v1", timeout)
+    if response is None:
+        return None
+    if response.status != 200:
+        return ""
+    return response.getheader("X-Thoth-Version") or ""
+
+
+def _ready(port: int) -> bool:
+    response = _get(port, "/readiness", 2.0)
+    return response is not None and response.status == 200
+
+
+def _reuse_or_refuse(port: int, version: str | None) -> bool:
+    """True when ours answers; raise when something else holds the port; False when free."""
+    if version is None:
+        return False
+    if version == __version__:
+        return True
+    pid_file = data_dir() / "embedded-server.pid"
+    what = f"a User API server of version {version}" if version else "a program that is not a thamos server"
+    hint = f" (stop it with: kill $(cat {pid_file}))" if version and pid_file.exists() else ""
+    LOGGER.warning("%s answers on %s; not reusing it", what, embedded_url(port))
+    raise EmbeddedServerError(
+        f"{what} already listens on {embedded_url(port)}, but this thamos is version {__version__}. "
+        f"Stop it{hint}, or choose another port with THAMOS_EMBEDDED_PORT, "
+        "or configure a host in .thoth.yaml."
+    )
+
+
+class _FileLock:
+    """An exclusive flock on a file, waited for at most `timeout` seconds."""
+
+    def __init__(self, path: Path, timeout: float):
+        self.path = path
+        self.timeout = timeout
+        self._handle = None
+
+    def __enter__(self) -> _FileLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self.path, "a+")  # noqa: SIM115 - held until __exit__
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._handle.close()
+                    raise EmbeddedServerError(
+                        f"another thamos process has been starting the embedded server for over "
+                        f"{self.timeout:.0f} seconds (lock {self.path})"
+                    ) from None
+                time.sleep(0.1)
+
+    def __exit__(self, *_exc: object) -> None:
+        import fcntl
+
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+
+
+def _check_server_extra() -> None:
+    missing = [name for name in ("connexion", "uvicorn", "userapi") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise EmbeddedServerError(
+            "the embedded backend needs `pip install 'thamos[server]'`, or configure a host in "
+            f".thoth.yaml (missing: {', '.join(missing)})"
+        )
+
+
+def _spawn(port: int, directory: Path) -> subprocess.Popen:
+    idle = os.environ.get("THAMOS_EMBEDDED_IDLE_TIMEOUT") or str(DEFAULT_IDLE_TIMEOUT)
+    command = [
+        sys.executable,
+        "-m",
+        "userapi",
+        "--host",
+        EMBEDDED_HOST,
+        "--port",
+        str(port),
+        "--idle-timeout",
+        idle,
+        "--data-dir",
+        str(directory),
+    ]
+    environment = {key: value for key, value in os.environ.items() if key not in _SERVER_ONLY_VARIABLES}
+    log_path = directory / "embedded-server.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the client's exit and its Ctrl-C
+            close_fds=True,
+            env=environment,
+        )
+    (directory / "embedded-server.pid").write_text(f"{process.pid}\n")
+    LOGGER.info(
+        "started the embedded server (pid %d) on %s; log in %s", process.pid, embedded_url(port), log_path
+    )
+    return process
+
+
+def _log_tail(directory: Path, lines: int = 15) -> str:
+    try:
+        text = (directory / "embedded-server.log").read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def ensure_local_server(timeout: float = 30.0) -> str:
+    """Return the base URL of a running local server, starting one in the background if needed."""
+    port = embedded_port()
+    if _reuse_or_refuse(port, probe(port)):
+        return embedded_url(port)
+    _check_server_extra()
+    directory = data_dir()
+    deadline = time.monotonic() + timeout
+    with _FileLock(directory / "embedded-server.lock", timeout):
+        # Whoever held the lock before us may have started it meanwhile.
+        if _reuse_or_refuse(port, probe(port)):
+            return embedded_url(port)
+        process = _spawn(port, directory)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise EmbeddedServerError(
+                    f"the embedded server exited at start (code {process.returncode}); its log says:\n"
+                    + _log_tail(directory)
+                )
+            if _ready(port) and _reuse_or_refuse(port, probe(port)):
+                return embedded_url(port)
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        raise EmbeddedServerError(
+            f"the embedded server did not become ready within {timeout:.0f} seconds; its log says:\n"
+            + _log_tail(directory)
+        )

@@ -1,0 +1,242 @@
+"""Operation handlers, one function per operationId of openapi/openapi.yaml.
+
+They stay thin: parse parameters, talk to the store, the job runner or the adviser's
+catalogue, and shape the answer the spec describes. Connexion validates both ways.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from connexion import context
+
+from thamos import __version__
+from userapi import listings
+from userapi.runtime import ServerRuntime
+from userapi.store import Analysis, is_analysis_id
+
+LOGGER = logging.getLogger(__name__)
+
+Answer = tuple[Any, int] | tuple[Any, int, dict[str, str]]
+
+
+def _runtime() -> ServerRuntime:
+    return context.scope["state"]["userapi"]
+
+
+def _authenticated() -> bool:
+    return bool(context.scope.get("state", {}).get("authenticated"))
+
+
+def error(status: int, message: str, parameters: dict[str, Any] | None = None) -> Answer:
+    return {"error": message, "parameters": parameters}, status
+
+
+# -- service ---------------------------------------------------------------------------------
+
+
+def _discovery_headers() -> dict[str, str]:
+    runtime = _runtime()
+    return {"X-Thoth-Version": __version__, "X-Thoth-Search-Ui-Url": runtime.search_ui_url(context.scope)}
+
+
+def api_discovery(**_: Any) -> Answer:
+    return _runtime().api_paths, 200, _discovery_headers()
+
+
+def api_discovery_head(**_: Any) -> Answer:
+    return None, 200, _discovery_headers()
+
+
+def get_version(**_: Any) -> Answer:
+    return {"version": _runtime().api_version, "service_version": __version__}, 200
+
+
+# -- analyses --------------------------------------------------------------------------------
+
+
+def _flag(value: Any) -> bool:
+    """Booleans from query strings, however a client spelled them."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _submit(kind: str, request: dict[str, Any], decisive: dict[str, Any], extra: dict[str, Any]) -> Answer:
+    """Store and queue an analysis, or answer with an identical recent one (unless force).
+
+    `decisive` parameters change the outcome and form the cache key together with the body;
+    `extra` ones (force, debug, origin) are kept with the analysis but do not split the cache.
+    """
+    runtime = _runtime()
+    authenticated = _authenticated()
+    parameters = {**decisive, **extra}
+    if not extra.get("force"):
+        earlier = runtime.store.find_reusable(kind, request, decisive, max_age=runtime.settings.result_ttl)
+        if earlier is not None:
+            answer = {"analysis_id": earlier.id, "cached": True, "authenticated": authenticated}
+            return {**answer, "parameters": parameters}, 202
+    analysis = runtime.store.create(
+        kind, request, parameters, cache_key=decisive, authenticated=authenticated
+    )
+    runtime.runner.submit(analysis.id)
+    LOGGER.info("accepted %s", analysis.id)
+    answer = {"analysis_id": analysis.id, "cached": False, "authenticated": authenticated}
+    return {**answer, "parameters": parameters}, 202
+
+
+def _body(params: dict[str, Any], *names: str) -> dict[str, Any]:
+    for name in (*names, "body"):
+        if isinstance(params.get(name), dict):
+            return params[name]
+    return {}
+
+
+def _extra(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "force": _flag(params.get("force", False)),
+        "debug": _flag(params.get("debug", False)),
+        "origin": params.get("origin"),
+    }
+
+
+def post_advise_python(**params: Any) -> Answer:
+    body = _body(params, "input")
+    decisive = {
+        "recommendation_type": params.get("recommendation_type") or "stable",
+        "dev": _flag(params.get("dev", False)),
+        "count": params.get("count"),
+        "limit": params.get("limit"),
+    }
+    return _submit("adviser", body, decisive, _extra(params))
+
+
+def post_provenance_python(**params: Any) -> Answer:
+    body = _body(params, "application_stack")
+    if not body.get("requirements_lock"):
+        return error(400, "a provenance check needs the lock: requirements_lock is empty")
+    return _submit("provenance-checker", {"application_stack": body}, {}, _extra(params))
+
+
+def _lookup(kind: str, analysis_id: str) -> Analysis | Answer:
+    if not is_analysis_id(analysis_id):
+        return error(400, f"{analysis_id!r} is not an analysis id", {"analysis_id": analysis_id})
+    if not is_analysis_id(analysis_id, kind):
+        return error(
+            400,
+            f"{analysis_id} is not the id of a '{kind}' analysis (wrong prefix for this path)",
+            {"analysis_id": analysis_id},
+        )
+    analysis = _runtime().store.get(analysis_id)
+    if analysis is None:
+        return error(404, f"no analysis with id {analysis_id} is known", {"analysis_id": analysis_id})
+    return analysis
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat()
+
+
+def _status(analysis: Analysis) -> dict[str, Any]:
+    exit_code = None
+    if analysis.state == "succeeded":
+        exit_code = 0
+    elif analysis.state == "failed":
+        exit_code = 1
+    return {
+        "status": {
+            "state": "terminated" if analysis.state == "succeeded" else analysis.state,
+            "started_at": _iso(analysis.started_at),
+            "finished_at": _iso(analysis.finished_at),
+            "reason": analysis.reason,
+            "exit_code": exit_code,
+        },
+        "parameters": {"analysis_id": analysis.id},
+    }
+
+
+def _document(kind: str, analysis_id: str) -> Answer:
+    found = _lookup(kind, analysis_id)
+    if not isinstance(found, Analysis):
+        return found
+    if not found.finished or found.result is None:
+        return {
+            "error": f"the analysis {analysis_id} has not finished yet ({found.state})",
+            "parameters": {"analysis_id": analysis_id},
+            "status": _status(found),
+        }, 202
+    return found.result, 200
+
+
+def _status_answer(kind: str, analysis_id: str) -> Answer:
+    found = _lookup(kind, analysis_id)
+    if not isinstance(found, Analysis):
+        return found
+    return _status(found), 200
+
+
+def _log_answer(kind: str, analysis_id: str) -> Answer:
+    found = _lookup(kind, analysis_id)
+    if not isinstance(found, Analysis):
+        return found
+    text = _runtime().store.log_text(analysis_id)
+    return {"log": text or None, "parameters": {"analysis_id": analysis_id}}, 200
+
+
+def get_advise_python(analysis_id: str, **_: Any) -> Answer:
+    return _document("adviser", analysis_id)
+
+
+def get_advise_python_status(analysis_id: str, **_: Any) -> Answer:
+    return _status_answer("adviser", analysis_id)
+
+
+def get_advise_python_log(analysis_id: str, **_: Any) -> Answer:
+    return _log_answer("adviser", analysis_id)
+
+
+def get_provenance_python(analysis_id: str, **_: Any) -> Answer:
+    return _document("provenance-checker", analysis_id)
+
+
+def get_provenance_python_status(analysis_id: str, **_: Any) -> Answer:
+    return _status_answer("provenance-checker", analysis_id)
+
+
+def get_provenance_python_log(analysis_id: str, **_: Any) -> Answer:
+    return _log_answer("provenance-checker", analysis_id)
+
+
+# -- what the backend knows ----------------------------------------------------------------------
+
+
+def list_python_environments(**_: Any) -> Answer:
+    return {"environment": listings.environments(_runtime().settings)}, 200
+
+
+def get_python_platform(**_: Any) -> Answer:
+    return {"platform": listings.platforms(_runtime().settings)}, 200
+
+
+def list_python_package_indexes(**_: Any) -> Answer:
+    return {"indexes": listings.indexes(_runtime().settings)}, 200
+
+
+def list_thoth_container_images(**params: Any) -> Answer:
+    return listings.container_images(_runtime(), params)
+
+
+def get_package_from_imported_packages(**params: Any) -> Answer:
+    return listings.imported_packages(_runtime(), params)
+
+
+def get_python_package_versions(**params: Any) -> Answer:
+    return listings.package_versions(_runtime(), params)
+
+
+def get_python_package_dependencies(**params: Any) -> Answer:
+    return listings.package_dependencies(_runtime(), params)

@@ -1,0 +1,314 @@
+"""Running analyses outside the request path, in a pool of worker processes.
+
+The adviser is CPU-bound Python, so analyses run in separate processes (spawned, not forked:
+the server process holds threads and an event loop). A worker does the whole run itself:
+it marks the analysis running in the store, streams the adviser's log lines into it, and
+stores the wrapped result, so nothing is lost between the worker and the server.
+
+When the server stops, analyses still running are left `running`; the next start puts them
+back to `pending` (`Store.requeue_unfinished`) and runs them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from userapi.store import Store
+
+LOGGER = logging.getLogger(__name__)
+
+# A run interrupted this many times (server killed, worker crashed) is failed, not retried.
+MAX_ATTEMPTS = 3
+
+ANALYZERS = {"adviser": "thamos-adviser", "provenance-checker": "thamos-provenance-checker"}
+
+
+# -- inside a worker process ----------------------------------------------------------------
+
+_worker_store: Store | None = None
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit when the server process is gone (e.g. killed), instead of running on orphaned."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent_pid:
+            os._exit(0)
+
+
+def _init_worker(database: str, parent_pid: int) -> None:
+    global _worker_store
+    _worker_store = Store(database)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def run_analysis(analysis_id: str, adviser_options: dict[str, Any]) -> str:
+    """Run one analysis to its end in this worker; return its final state (or "skipped")."""
+    store = _worker_store
+    assert store is not None, "worker not initialised"
+    attempt = store.start_attempt(analysis_id)
+    if attempt is None:
+        return "skipped"  # finished or taken meanwhile
+    analysis = store.get(analysis_id)
+    assert analysis is not None
+
+    def log(line: Any) -> None:
+        store.append_log(analysis_id, attempt, str(line))
+
+    if attempt > 1:
+        log(f"analysis restarted (attempt {attempt}): the previous run was interrupted")
+    started = datetime.now(timezone.utc)
+    try:
+        result = _call_adviser(analysis.kind, analysis.request, analysis.parameters, adviser_options, log)
+    except Exception as exc:  # the adviser failed: the analysis fails, the server does not
+        log(f"the {analysis.kind} stopped with an error: {type(exc).__name__}: {exc}")
+        if analysis.parameters.get("debug"):
+            log(traceback.format_exc())
+        result = error_result(
+            analysis.kind, analysis.parameters, f"the {analysis.kind} failed: {type(exc).__name__}: {exc}"
+        )
+    error = bool(result.get("error"))
+    reason = (result.get("error_msg") or "the analysis reported an error") if error else None
+    document = {
+        "metadata": document_metadata(analysis_id, analysis.kind, analysis.parameters, started),
+        "result": result,
+    }
+    store.finish(analysis_id, attempt, succeeded=not error, result=document, reason=reason)
+    return "failed" if error else "succeeded"
+
+
+def build_adviser_settings(options: dict[str, Any], force: bool = False):
+    """adviser.AdviserSettings from the server's plain options (see ServerSettings.adviser_options)."""
+    import adviser
+    from adviser.index import IndexSource
+
+    def source(entry: dict[str, Any] | None):
+        return IndexSource(entry["name"], entry["url"], entry.get("verify_ssl", True)) if entry else None
+
+    return adviser.AdviserSettings(
+        cache_dir=Path(options["cache_dir"]),
+        page_ttl=options["page_ttl"],
+        force_refresh=force,
+        known_indexes=[source(entry) for entry in options["known_indexes"]],
+        default_index=source(options["default_index"]),
+        advisory_db=Path(options["advisory_db"]) if options.get("advisory_db") else None,
+    )
+
+
+def _call_adviser(
+    kind: str, request: dict[str, Any], parameters: dict[str, Any], options: dict[str, Any], log
+) -> dict[str, Any]:
+    try:
+        import adviser
+
+        settings = build_adviser_settings(options, force=bool(parameters.get("force")))
+    except ImportError as exc:
+        raise RuntimeError(f"the adviser package cannot be imported ({exc})") from None
+    if kind == "adviser":
+        adviser_request = dict(request)
+        adviser_request["recommendation_type"] = parameters.get("recommendation_type") or "stable"
+        adviser_request["dev"] = bool(parameters.get("dev"))
+        adviser_request["labels"] = request.get("labels") or {}
+        result = adviser.advise(adviser_request, settings, log=log)
+    else:
+        result = adviser.check_provenance(request, settings, log=log)
+    if not isinstance(result, dict):
+        raise TypeError(f"the {kind} returned {type(result).__name__} instead of a document")
+    return result
+
+
+def error_result(kind: str, parameters: dict[str, Any], message: str) -> dict[str, Any]:
+    """The `result` part of a failed analysis, in the shape clients read."""
+    item = {"type": "ERROR", "message": message, "link": ""}
+    if kind == "adviser":
+        report: Any = {"products": [], "stack_info": [item]}
+    else:
+        report = [
+            {
+                "type": "ERROR",
+                "id": "ANALYSIS_FAILED",
+                "justification": message,
+                "package_name": None,
+                "package_version": None,
+                "package_index": None,
+                "source": None,
+            }
+        ]
+    return {"error": True, "error_msg": message, "parameters": parameters, "report": report}
+
+
+def document_metadata(
+    analysis_id: str, kind: str, parameters: dict[str, Any], started: datetime
+) -> dict[str, Any]:
+    """Who produced a document, where and from what (Thoth's `metadata` block)."""
+    try:
+        import distro
+
+        distribution = {
+            "id": distro.id(),
+            "version": distro.version(),
+            "codename": distro.codename(),
+            "like": distro.like(),
+            "version_parts": dict(
+                zip(("major", "minor", "build_number"), distro.version_parts(), strict=False)
+            ),
+        }
+    except Exception:  # distro is optional detail; never fail an analysis over it
+        distribution = {"id": platform.system().lower(), "version": platform.release()}
+    try:
+        from adviser import __version__ as analyzer_version
+    except ImportError:
+        from thamos import __version__ as analyzer_version
+    info = sys.version_info
+    return {
+        "analyzer": ANALYZERS[kind],
+        "analyzer_version": str(analyzer_version),
+        "datetime": started.isoformat(),
+        "document_id": analysis_id,
+        "hostname": socket.gethostname(),
+        "python": {
+            "major": info.major,
+            "minor": info.minor,
+            "micro": info.micro,
+            "releaselevel": info.releaselevel,
+            "serial": info.serial,
+            "api_version": sys.api_version,
+            "implementation_name": sys.implementation.name,
+        },
+        "distribution": distribution,
+        "arguments": dict(parameters),
+        "duration": round((datetime.now(timezone.utc) - started).total_seconds(), 3),
+    }
+
+
+# -- in the server process -------------------------------------------------------------------
+
+
+class JobRunner:
+    """Hands pending analyses to a process pool and recovers from interrupted runs."""
+
+    def __init__(self, store: Store, database: Path, workers: int, adviser_options: dict[str, Any]):
+        self.store = store
+        self.database = database
+        self.workers = workers
+        self.adviser_options = adviser_options
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: dict[str, Future] = {}
+        self._stopping = False
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(str(self.database), os.getpid()),
+        )
+
+    def start(self) -> None:
+        """Requeue what a previous server left unfinished, then run everything pending."""
+        requeued, given_up = self.store.requeue_unfinished(MAX_ATTEMPTS)
+        for analysis_id in given_up:
+            self._give_up(analysis_id)
+        if requeued:
+            LOGGER.info("re-running %d analyses interrupted by the last stop", len(requeued))
+        with self._lock:
+            self._pool = self._new_pool()
+        for analysis_id in self.store.ids_in_state("pending"):
+            self.submit(analysis_id)
+
+    def _give_up(self, analysis_id: str) -> None:
+        analysis = self.store.get(analysis_id)
+        if analysis is None:
+            return
+        message = f"the analysis was interrupted {analysis.attempts} times (server stopped or worker crashed)"
+        document = {
+            "metadata": document_metadata(
+                analysis_id, analysis.kind, analysis.parameters, datetime.now(timezone.utc)
+            ),
+            "result": error_result(analysis.kind, analysis.parameters, message),
+        }
+        self.store.fail(analysis_id, message, document)
+
+    def submit(self, analysis_id: str) -> None:
+        with self._lock:
+            if self._stopping or self._pool is None:
+                return  # stays pending; the next start runs it
+            if analysis_id in self._futures:
+                return
+            future = self._pool.submit(run_analysis, analysis_id, self.adviser_options)
+            self._futures[analysis_id] = future
+        future.add_done_callback(lambda done, analysis_id=analysis_id: self._finished(analysis_id, done))
+
+    def _finished(self, analysis_id: str, future: Future) -> None:
+        with self._lock:
+            self._futures.pop(analysis_id, None)
+            if self._stopping or future.cancelled():
+                return
+        error = future.exception()
+        if error is None:
+            return
+        if isinstance(error, BrokenProcessPool):
+            self._recover_from_broken_pool()
+            return
+        # run_analysis catches the adviser's errors itself; anything here is the runner's own.
+        LOGGER.error("analysis %s could not be run: %s", analysis_id, error)
+        self._fail_if_unfinished(analysis_id, f"the analysis could not be run: {type(error).__name__}")
+
+    def _fail_if_unfinished(self, analysis_id: str, message: str) -> None:
+        analysis = self.store.get(analysis_id)
+        if analysis is None or analysis.finished:
+            return
+        document = {
+            "metadata": document_metadata(
+                analysis_id, analysis.kind, analysis.parameters, datetime.now(timezone.utc)
+            ),
+            "result": error_result(analysis.kind, analysis.parameters, message),
+        }
+        self.store.fail(analysis_id, message, document)
+
+    def _recover_from_broken_pool(self) -> None:
+        """A worker process died: replace the pool, requeue its runs (bounded), resubmit."""
+        with self._lock:
+            if self._stopping or self._pool is None or not self._pool._broken:  # type: ignore[attr-defined]
+                return  # already replaced by another callback
+            LOGGER.error("a worker process exited unexpectedly; restarting the worker pool")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            self._futures.clear()
+        requeued, given_up = self.store.requeue_unfinished(MAX_ATTEMPTS)
+        for analysis_id in given_up:
+            self._give_up(analysis_id)
+        for analysis_id in self.store.ids_in_state("pending"):
+            self.submit(analysis_id)
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._futures)
+
+    def stop(self) -> None:
+        """Stop at once: queued runs stay pending and running ones `running`, for the next start."""
+        with self._lock:
+            self._stopping = True
+            pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        pool.shutdown(wait=False, cancel_futures=True)
+        # Workers in the middle of a run are terminated; their analyses are re-run at next start.
+        for process in multiprocessing.active_children():
+            process.terminate()
+        for process in multiprocessing.active_children():
+            process.join(timeout=5)

@@ -1,0 +1,42 @@
+"""What the handlers share while the server runs: settings, store, job runner, the spec's facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from userapi.jobs import JobRunner, build_adviser_settings
+from userapi.middleware import API_BASE, ActivityClock
+from userapi.settings import ServerSettings
+from userapi.store import Store
+
+
+@dataclass
+class ServerRuntime:
+    settings: ServerSettings
+    store: Store
+    runner: JobRunner
+    api_version: str
+    api_paths: list[str]
+    container_images: list[dict[str, Any]] = field(default_factory=list)
+    clock: ActivityClock = field(default_factory=ActivityClock)
+    _adviser_settings: Any = None
+
+    def adviser_settings(self) -> Any:
+        """AdviserSettings for catalogue questions asked in the server process (built once)."""
+        if self._adviser_settings is None:
+            self._adviser_settings = build_adviser_settings(self.settings.adviser_options())
+        return self._adviser_settings
+
+    def search_ui_url(self, scope: dict[str, Any]) -> str:
+        """Where a browser can look at the API: the UI of this very server, as the client reached it."""
+        host = None
+        for key, value in scope.get("headers", []):
+            if key == b"host":
+                host = value.decode("latin-1")
+                break
+        if not host:
+            server = scope.get("server") or (self.settings.host, self.settings.port)
+            host = f"{server[0]}:{server[1]}"
+        scheme = scope.get("scheme") or ("https" if self.settings.tls else "http")
+        return f"{scheme}://{host}{API_BASE}/ui/"
