@@ -1,0 +1,272 @@
+"""Persistent cache of index pages and file metadata in one SQLite file.
+
+Policy (the index sends no caching headers, so the cache keeps its own):
+* project pages, keyed by (index URL, normalized name), are fresh for the client's ``page_ttl``;
+  a 404 is cached the same way, so a missing project is not asked for again within the TTL;
+* the core metadata of a file is kept forever: it is keyed by the file's sha256 (else its URL),
+  and a released file never changes. So are reasons why a file's metadata cannot be known
+  (dynamic sdist dependencies, broken metadata), since they lie in the file itself;
+* the top-level import names of each wheel whose central directory was read.
+
+Several processes and threads share the file: WAL journal, a busy timeout, one connection per
+thread, and every write is a single statement (atomic on its own).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CACHE_FILENAME = "index-cache.sqlite3"
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pages (
+    index_url TEXT NOT NULL,
+    name TEXT NOT NULL,
+    fetched_at REAL NOT NULL,
+    status INTEGER NOT NULL,          -- 200, or 404 for a project the index does not have
+    files TEXT,                       -- compact JSON list of FileLink rows
+    PRIMARY KEY (index_url, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS metadata (
+    file_key TEXT PRIMARY KEY,        -- "sha256:<hex>" or "url:<url>"
+    project TEXT NOT NULL,            -- normalized project name of the file
+    version TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    index_url TEXT NOT NULL,          -- index the file was first seen on
+    available INTEGER NOT NULL,       -- 1: content is CoreMetadata JSON, 0: content is the reason
+    content TEXT NOT NULL,
+    stored_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS metadata_by_project ON metadata (project, version);
+CREATE TABLE IF NOT EXISTS import_names (
+    import_name TEXT NOT NULL,
+    file_key TEXT NOT NULL,
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    index_url TEXT NOT NULL,
+    PRIMARY KEY (import_name, file_key)
+) WITHOUT ROWID;
+"""
+
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    fetched_at: float
+    status: int
+    rows: list[list[Any]] | None
+
+
+@dataclass(frozen=True)
+class CachedMetadata:
+    available: bool
+    data: dict[str, Any] | None  # CoreMetadata.to_json() when available
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """Identifies a file for the metadata and import-name tables."""
+
+    key: str
+    project: str
+    version: str
+    filename: str
+    index_url: str
+
+
+class IndexCache:
+    """Thread-safe handle on the cache file in ``cache_dir``."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.path = Path(cache_dir) / CACHE_FILENAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._schema_ready = False
+
+    # -- connections -------------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        with self._lock:
+            self._connections.append(conn)
+            if not self._schema_ready:
+                self._prepare(conn)
+                self._schema_ready = True
+        self._local.conn = conn
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode.lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                # An older layout: it is only a cache, so start afresh.
+                for table in ("pages", "metadata", "import_names"):
+                    conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- pages -------------------------------------------------------------------------------
+    def get_page(self, index_url: str, name: str) -> CachedPage | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT fetched_at, status, files FROM pages WHERE index_url = ? AND name = ?",
+                (index_url, name),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return CachedPage(row[0], row[1], json.loads(row[2]) if row[2] is not None else None)
+
+    def page_stamp(self, index_url: str, name: str) -> tuple[float, int] | None:
+        """(fetched_at, status) of a cached page without reading its files."""
+        row = (
+            self._connection()
+            .execute(
+                "SELECT fetched_at, status FROM pages WHERE index_url = ? AND name = ?", (index_url, name)
+            )
+            .fetchone()
+        )
+        return (row[0], row[1]) if row is not None else None
+
+    def put_page(
+        self,
+        index_url: str,
+        name: str,
+        status: int,
+        rows: list[list[Any]] | None,
+        fetched_at: float | None = None,
+    ) -> None:
+        self._connection().execute(
+            "INSERT OR REPLACE INTO pages (index_url, name, fetched_at, status, files) VALUES (?, ?, ?, ?, ?)",
+            (
+                index_url,
+                name,
+                fetched_at if fetched_at is not None else time.time(),
+                status,
+                _compact(rows) if rows is not None else None,
+            ),
+        )
+
+    def iter_pages(self, name: str | None = None) -> Iterator[tuple[str, str, int, list[list[Any]] | None]]:
+        """(index_url, name, status, rows) of every cached page, or of one project's pages."""
+        if name is None:
+            cursor = self._connection().execute("SELECT index_url, name, status, files FROM pages")
+        else:
+            cursor = self._connection().execute(
+                "SELECT index_url, name, status, files FROM pages WHERE name = ?", (name,)
+            )
+        for index_url, page_name, status, files in cursor:
+            yield index_url, page_name, status, json.loads(files) if files is not None else None
+
+    # -- metadata ----------------------------------------------------------------------------
+    def get_metadata(self, key: str) -> CachedMetadata | None:
+        row = (
+            self._connection()
+            .execute("SELECT available, content FROM metadata WHERE file_key = ?", (key,))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        if row[0]:
+            return CachedMetadata(True, json.loads(row[1]), None)
+        return CachedMetadata(False, None, row[1])
+
+    def put_metadata(
+        self,
+        record: FileRecord,
+        data: dict[str, Any] | None,
+        reason: str | None = None,
+        import_names: Iterable[str] = (),
+    ) -> None:
+        """Store metadata (or the reason it is unavailable) and the wheel's import names at once."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT OR REPLACE INTO metadata"
+                " (file_key, project, version, filename, index_url, available, content, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.key,
+                    record.project,
+                    record.version,
+                    record.filename,
+                    record.index_url,
+                    1 if data is not None else 0,
+                    _compact(data) if data is not None else (reason or ""),
+                    time.time(),
+                ),
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO import_names (import_name, file_key, project, version, index_url)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (name, record.key, record.project, record.version, record.index_url)
+                    for name in import_names
+                ],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def metadata_rows(
+        self, project: str, version: str | None = None
+    ) -> list[tuple[str, str, str, str, bool, str]]:
+        """(version, filename, index_url, file_key, available, content) of a project's cached files."""
+        query = "SELECT version, filename, index_url, file_key, available, content FROM metadata WHERE project = ?"
+        params: tuple[str, ...] = (project,)
+        if version is not None:
+            query += " AND version = ?"
+            params += (version,)
+        return [(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in self._connection().execute(query, params)]
+
+    def providers_of_import(self, import_name: str) -> list[tuple[str, str, str]]:
+        """(project, version, index_url) of wheels that install top-level module ``import_name``."""
+        return list(
+            self._connection().execute(
+                "SELECT DISTINCT project, version, index_url FROM import_names WHERE import_name = ?",
+                (import_name,),
+            )
+        )

@@ -1,0 +1,345 @@
+"""IndexClient: project pages and file metadata from simple-API indexes, in parallel, cached.
+
+Metadata of a file is looked up in this order: the cache; the PEP 658 ``.metadata`` file when the
+page advertises one (its sha256 checked when given); the wheel's METADATA read with HTTP range
+requests; an sdist's PKG-INFO when it states its dependencies statically.
+
+Every page and every file is fetched at most once per client even when several threads ask for
+it at the same moment: the first asker fetches, the others wait for its result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any, TypeVar
+
+from packaging.utils import canonicalize_name
+
+from adviser.index.cache import FileRecord, IndexCache
+from adviser.index.core_metadata import parse_core_metadata
+from adviser.index.errors import IndexUnreachable, MetadataUnavailable, PackageNotFound
+from adviser.index.http import HttpSession, TransportError
+from adviser.index.models import CoreMetadata, FileLink, ProjectPage
+from adviser.index.sdist_metadata import check_static_dependencies, download_sdist, extract_pkg_info
+from adviser.index.simple_api import ACCEPT, PageFormatError, parse_project_page
+from adviser.index.sources import IndexSource, ca_bundle
+from adviser.index.wheel_metadata import read_wheel_metadata
+
+T = TypeVar("T")
+Log = Callable[[str], None]
+
+
+class _DecodedPages:
+    """Pages already decoded in this process, keyed by cache file, source and name, and tagged
+    with the fetch time they were decoded from. A long-running backend thus decodes a cached page
+    once, not once per resolution; a page refreshed by anyone has a new fetch time and is re-read."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._items: OrderedDict[tuple, tuple[float, list[FileLink]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def get(self, key: tuple, fetched_at: float) -> list[FileLink] | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] != fetched_at:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: tuple, fetched_at: float, files: list[FileLink]) -> None:
+        with self._lock:
+            self._items[key] = (fetched_at, files)
+            self._items.move_to_end(key)
+            while len(self._items) > self._limit:
+                self._items.popitem(last=False)
+
+
+_DECODED_PAGES = _DecodedPages()
+
+
+def metadata_key(link: FileLink) -> str:
+    """Cache key of a file's metadata: its sha256 when the index gives one, else its URL."""
+    sha256 = link.hashes.get("sha256")
+    return f"sha256:{sha256.lower()}" if sha256 else f"url:{link.url}"
+
+
+class IndexClient:
+    """Reads project pages and file metadata from ``sources``; see the module docstring."""
+
+    def __init__(
+        self,
+        sources: list[IndexSource],
+        cache_dir: Path,
+        *,
+        page_ttl: float = 3600.0,
+        force_refresh: bool = False,
+        max_workers: int = 16,
+        timeout: float = 30.0,
+        log: Log | None = None,
+    ) -> None:
+        self.sources = list(sources)
+        self.page_ttl = page_ttl
+        self.force_refresh = force_refresh
+        self.max_workers = max(1, max_workers)
+        self._log = log
+        self._http = HttpSession(max_workers=self.max_workers, timeout=timeout, ca_certs=ca_bundle())
+        self._cache = IndexCache(Path(cache_dir))
+        self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="index-client")
+        self._results: dict[Hashable, Future] = {}
+        self._results_lock = threading.Lock()
+        self._worker = threading.local()
+        self._stats: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
+        self._closed = False
+
+    # -- public interface --------------------------------------------------------------------
+    def project_page(self, source: IndexSource, name: str) -> ProjectPage:
+        """The files ``source`` lists for ``name``; PackageNotFound on 404, IndexUnreachable on failure."""
+        normalized = canonicalize_name(name)
+        return self._once(("page", source, normalized), lambda: self._load_page(source, normalized))
+
+    def project_pages(self, name: str, sources: list[IndexSource] | None = None) -> list[ProjectPage]:
+        """The pages of ``name`` on every source that has it (in source order)."""
+        sources = list(self.sources if sources is None else sources)
+        if len(sources) > 1 and not getattr(self._worker, "active", False):
+            futures = [self._submit(self.project_page, source, name) for source in sources]
+            outcomes = [_outcome(future) for future in futures]
+        else:  # inside a worker thread, waiting on the pool could starve it: work inline
+            outcomes = [_outcome_of(self.project_page, source, name) for source in sources]
+        pages: list[ProjectPage] = []
+        for result, error in outcomes:
+            if isinstance(error, PackageNotFound):
+                continue
+            if error is not None:
+                raise error
+            pages.append(result)
+        if not pages:
+            raise PackageNotFound(name, [source.url for source in sources])
+        return pages
+
+    def prefetch_pages(
+        self, names: Iterable[str], sources: list[IndexSource] | None = None, *, wait_for_all: bool = True
+    ) -> None:
+        """Fetch the pages of ``names`` in parallel (errors surface later, on the real call)."""
+        sources = list(self.sources if sources is None else sources)
+        futures = [self._submit(self.project_page, source, name) for name in names for source in sources]
+        if wait_for_all:
+            wait(futures)
+
+    def metadata(self, link: FileLink) -> CoreMetadata:
+        """Core metadata of ``link``; MetadataUnavailable(reason) when it cannot be known."""
+        key = metadata_key(link)
+        return self._once(("metadata", key), lambda: self._load_metadata(link, key))
+
+    def prefetch_metadata(self, links: Iterable[FileLink], *, wait_for_all: bool = True) -> None:
+        """Read the metadata of ``links`` in parallel (errors surface later, on the real call)."""
+        futures = [self._submit(self.metadata, link) for link in links]
+        if wait_for_all:
+            wait(futures)
+
+    def stats(self) -> dict[str, int]:
+        """Counts of what this client did (pages fetched / from cache, metadata by source, ...)."""
+        with self._stats_lock:
+            return dict(self._stats)
+
+    def summary(self) -> str:
+        s = self.stats()
+        return (
+            f"index: {s.get('pages_fetched', 0)} pages fetched, {s.get('pages_cached', 0)} from cache"
+            f" ({s.get('pages_not_found', 0)} not found); metadata of {s.get('metadata_cached', 0)} files"
+            f" from cache, {s.get('metadata_pep658', 0)} from PEP 658 files,"
+            f" {s.get('metadata_wheel_range', 0)} from wheels by range requests"
+            f" ({s.get('range_requests', 0)} requests), {s.get('metadata_sdist', 0)} from sdists,"
+            f" {s.get('metadata_unavailable', 0)} unavailable"
+        )
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._http.close()
+        self._cache.close()
+
+    def __enter__(self) -> IndexClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- once-only execution -----------------------------------------------------------------
+    def _once(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Run ``compute`` once per key for this client; concurrent askers share the result."""
+        with self._results_lock:
+            future = self._results.get(key)
+            owner = future is None
+            if owner:
+                future = self._results[key] = Future()
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:  # handed to every waiter, raised below
+                future.set_exception(exc)
+        return future.result()
+
+    def _submit(self, fn: Callable[..., T], *args: Any) -> Future:
+        def run() -> T:
+            self._worker.active = True
+            return fn(*args)
+
+        return self._executor.submit(run)
+
+    def _count(self, name: str, amount: int = 1) -> None:
+        with self._stats_lock:
+            self._stats[name] += amount
+
+    def _say(self, message: str) -> None:
+        if self._log is not None:
+            self._log(message)
+
+    # -- pages -------------------------------------------------------------------------------
+    def _load_page(self, source: IndexSource, name: str) -> ProjectPage:
+        memo_key = (str(self._cache.path), source, name)
+        stamp = self._cache.page_stamp(source.url, name)
+        if stamp is not None and not self.force_refresh and time.time() - stamp[0] < self.page_ttl:
+            self._count("pages_cached")
+            if stamp[1] == 404:
+                self._count("pages_not_found")
+                raise PackageNotFound(name, [source.url])
+            files = _DECODED_PAGES.get(memo_key, stamp[0])
+            if files is not None:
+                return ProjectPage(name, source, list(files))
+            cached = self._cache.get_page(source.url, name)
+            if cached is not None and cached.status == 200:
+                files = [FileLink.from_row(row, source) for row in cached.rows or []]
+                _DECODED_PAGES.put(memo_key, cached.fetched_at, files)
+                return ProjectPage(name, source, list(files))
+
+        page_url = source.page_url(name)
+        try:
+            response = self._http.get(
+                page_url,
+                headers={"Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
+                verify=source.verify_ssl,
+            )
+        except TransportError as exc:
+            return self._stale_or_raise(source, name, exc.cause)
+        self._count("pages_fetched")
+        if response.status in (404, 410):
+            self._cache.put_page(source.url, name, 404, None)
+            self._count("pages_not_found")
+            raise PackageNotFound(name, [source.url])
+        if response.status != 200:
+            return self._stale_or_raise(source, name, f"HTTP {response.status} for {page_url}")
+        try:
+            links = parse_project_page(
+                response.body, response.headers.get("content-type"), response.url, source
+            )
+        except PageFormatError as exc:
+            raise IndexUnreachable(source.url, str(exc)) from None
+        fetched_at = time.time()
+        self._cache.put_page(source.url, name, 200, [link.to_row() for link in links], fetched_at)
+        _DECODED_PAGES.put(memo_key, fetched_at, links)
+        return ProjectPage(name, source, list(links))
+
+    def _stale_or_raise(self, source: IndexSource, name: str, cause: str) -> ProjectPage:
+        # An expired copy beats no answer when the index is down, unless the user forced a refresh.
+        cached = None if self.force_refresh else self._cache.get_page(source.url, name)
+        if cached is not None and cached.status == 200 and not self.force_refresh:
+            age = time.time() - cached.fetched_at
+            self._say(
+                f"index: {source.url} failed ({cause}); using the page of {name} cached {age:.0f} s ago"
+            )
+            self._count("pages_cached")
+            return ProjectPage(name, source, [FileLink.from_row(row, source) for row in cached.rows or []])
+        raise IndexUnreachable(source.url, cause)
+
+    # -- metadata ----------------------------------------------------------------------------
+    def _load_metadata(self, link: FileLink, key: str) -> CoreMetadata:
+        cached = self._cache.get_metadata(key)
+        if cached is not None:
+            self._count("metadata_cached")
+            if not cached.available:
+                raise MetadataUnavailable(cached.reason or f"metadata of {link.filename} is unavailable")
+            return CoreMetadata.from_json(cached.data or {}, source="cache")
+        record = FileRecord(
+            key=key,
+            project=link.project_name or canonicalize_name(link.filename.split("-", 1)[0]),
+            version=str(link.version) if link.version is not None else "",
+            filename=link.filename,
+            index_url=link.index.url,
+        )
+        try:
+            metadata, import_names = self._fetch_metadata(link)
+        except MetadataUnavailable as exc:
+            self._count("metadata_unavailable")
+            if exc.permanent:
+                self._cache.put_metadata(record, None, reason=exc.reason)
+            raise
+        except TransportError as exc:
+            raise IndexUnreachable(link.index.url, f"{exc.cause} (reading {link.url})") from None
+        if link.project_name and metadata.canonical_name != link.project_name:
+            self._say(f"index: {link.filename} declares project {metadata.name!r} in its metadata")
+        self._cache.put_metadata(record, metadata.to_json(), import_names=import_names)
+        return metadata
+
+    def _fetch_metadata(self, link: FileLink) -> tuple[CoreMetadata, list[str]]:
+        verify = link.index.verify_ssl
+        if link.core_metadata:
+            metadata = self._pep658_metadata(link)
+            if metadata is not None:
+                self._count("metadata_pep658")
+                return metadata, []
+        if link.is_wheel:
+            wheel = read_wheel_metadata(self._http, link.url, link.filename, verify=verify)
+            self._count("metadata_wheel_range")
+            self._count("range_requests", wheel.requests)
+            parsed = parse_core_metadata(wheel.metadata, source="wheel-range", origin=link.filename)
+            return parsed, wheel.import_names
+        if link.is_sdist:
+            data = download_sdist(self._http, link.url, link.filename, verify=verify, sha256=link.sha256)
+            pkg_info = extract_pkg_info(data, link.filename)
+            check_static_dependencies(pkg_info, link.filename)
+            self._count("metadata_sdist")
+            return parse_core_metadata(pkg_info, source="sdist", origin=link.filename), []
+        raise MetadataUnavailable(
+            f"{link.filename} is neither a wheel nor a source distribution; its metadata is not read",
+            permanent=True,
+        )
+
+    def _pep658_metadata(self, link: FileLink) -> CoreMetadata | None:
+        """The PEP 658 metadata file, or None (logged) when it is missing or fails its hash."""
+        response = self._http.get(link.url + ".metadata", verify=link.index.verify_ssl)
+        if response.status != 200:
+            self._say(
+                f"index: {link.filename}.metadata answered HTTP {response.status}; reading the file instead"
+            )
+            return None
+        expected = link.core_metadata.get("sha256") if isinstance(link.core_metadata, dict) else None
+        if expected and hashlib.sha256(response.body).hexdigest() != expected.lower():
+            self._say(
+                f"index: {link.filename}.metadata does not match its advertised sha256; reading the file instead"
+            )
+            return None
+        return parse_core_metadata(response.body, source="pep658", origin=f"{link.filename}.metadata")
+
+
+def _outcome(future: Future) -> tuple[Any, BaseException | None]:
+    try:
+        return future.result(), None
+    except Exception as exc:
+        return None, exc
+
+
+def _outcome_of(fn: Callable[..., T], *args: Any) -> tuple[T | None, BaseException | None]:
+    try:
+        return fn(*args), None
+    except Exception as exc:
+        return None, exc

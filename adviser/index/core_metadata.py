@@ -1,0 +1,56 @@
+"""Parse core metadata files (METADATA, PKG-INFO, PEP 658 ``.metadata``) into ``CoreMetadata``."""
+
+from __future__ import annotations
+
+from email.message import Message
+from email.parser import HeaderParser
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+
+from adviser.index.errors import MetadataUnavailable
+from adviser.index.models import CoreMetadata
+
+
+def parse_headers(data: bytes) -> Message:
+    # Core metadata is UTF-8 with RFC 822 style headers; the body (long description) is not needed.
+    return HeaderParser().parsestr(data.decode("utf-8", errors="replace"), headersonly=True)
+
+
+def parse_core_metadata(data: bytes, *, source: str, origin: str) -> CoreMetadata:
+    """Parse and validate; ``origin`` names the file in error messages."""
+    headers = parse_headers(data)
+    name = (headers.get("Name") or "").strip()
+    version = (headers.get("Version") or "").strip()
+    if not headers.get("Metadata-Version") or not name or not version:
+        raise MetadataUnavailable(
+            f"the metadata of {origin} is broken: Metadata-Version, Name or Version is missing",
+            permanent=True,
+        )
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise MetadataUnavailable(
+            f"the metadata of {origin} is broken: invalid version {version!r}", permanent=True
+        ) from None
+    requires_dist = tuple(value.strip() for value in headers.get_all("Requires-Dist") or ())
+    for requirement in requires_dist:
+        try:
+            Requirement(requirement)
+        except InvalidRequirement as exc:
+            raise MetadataUnavailable(
+                f"the metadata of {origin} is broken: cannot parse requirement {requirement!r} ({exc})",
+                permanent=True,
+            ) from None
+    requires_python = (headers.get("Requires-Python") or "").strip() or None
+    summary = (headers.get("Summary") or "").strip() or None
+    return CoreMetadata(
+        name=name,
+        version=version,
+        requires_dist=requires_dist,
+        requires_python=requires_python,
+        provides_extra=tuple(value.strip() for value in headers.get_all("Provides-Extra") or ()),
+        classifiers=tuple(value.strip() for value in headers.get_all("Classifier") or ()),
+        summary=summary,
+        source=source,
+    )

@@ -1,0 +1,36 @@
+"""Errors raised by the index client; all derive from ``IndexError_``."""
+
+from __future__ import annotations
+
+
+class IndexError_(Exception):  # noqa: N801 - trailing underscore avoids shadowing the builtin IndexError
+    """Base class of every index access failure."""
+
+
+class IndexUnreachable(IndexError_):
+    """An index (or a file host it points to) could not be read: refused, timed out, 5xx, ..."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        self.url = url
+        self.cause = cause
+        super().__init__(f"package index {url} is unreachable: {cause}")
+
+
+class PackageNotFound(IndexError_):
+    """The project is not listed on any of the indexes asked."""
+
+    def __init__(self, name: str, index_urls: list[str]) -> None:
+        self.name = name
+        self.index_urls = list(index_urls)
+        where = ", ".join(self.index_urls) or "no index"
+        super().__init__(f"package {name!r} was not found on {where}")
+
+
+class MetadataUnavailable(IndexError_):
+    """The core metadata (dependencies) of a file cannot be known without building it, or is broken."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        self.reason = reason
+        # True when the reason lies in the file itself (so it can be cached like the file's metadata).
+        self.permanent = permanent
+        super().__init__(reason)

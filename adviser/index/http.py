@@ -1,0 +1,180 @@
+"""HTTP for the index client: kept-alive pooled connections, small retries, plain-words errors."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    InsecureRequestWarning,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.util.retry import Retry
+
+# Gateways and overloaded servers answer these transiently; anything else is reported at once.
+RETRY_STATUSES = frozenset({502, 503, 504})
+CHUNK = 64 * 1024
+
+
+class TransportError(Exception):
+    """The request got no usable HTTP answer (refused, timed out, TLS failure, ...)."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        self.url = url
+        self.cause = cause
+        super().__init__(f"{url}: {cause}")
+
+
+class ResponseTooLarge(Exception):
+    """The body is bigger than the caller agreed to read."""
+
+    def __init__(self, url: str, size: int | None, limit: int) -> None:
+        self.url, self.size, self.limit = url, size, limit
+        super().__init__(f"{url}: body larger than {limit} bytes")
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    url: str  # final URL after redirects
+
+
+class HttpSession:
+    """One connection pool per client; safe to share between threads."""
+
+    def __init__(
+        self, *, max_workers: int = 16, timeout: float = 30.0, ca_certs: str | None = None, retries: int = 2
+    ) -> None:
+        self.timeout = timeout
+        self._pool_kwargs = {
+            "num_pools": 32,
+            "maxsize": max(max_workers, 4),
+            "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+            "retries": Retry(
+                total=None,
+                connect=retries,
+                read=0,  # a slow index fails after one timeout, not several
+                status=retries,
+                other=0,
+                redirect=10,
+                status_forcelist=RETRY_STATUSES,
+                backoff_factor=0.1,
+                backoff_max=1.0,
+                allowed_methods=frozenset({"GET", "HEAD"}),
+                raise_on_status=False,
+                raise_on_redirect=False,
+                respect_retry_after_header=False,
+            ),
+        }
+        self._verified = urllib3.PoolManager(
+            cert_reqs="CERT_REQUIRED", ca_certs=ca_certs, **self._pool_kwargs
+        )
+        self._unverified: urllib3.PoolManager | None = None
+        self._lock = threading.Lock()
+
+    def _manager(self, verify: bool) -> urllib3.PoolManager:
+        if verify:
+            return self._verified
+        with self._lock:
+            if self._unverified is None:
+                # The user asked for this source to be read without TLS verification (verify_ssl = false).
+                warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+                self._unverified = urllib3.PoolManager(cert_reqs="CERT_NONE", **self._pool_kwargs)
+            return self._unverified
+
+    def get(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        verify: bool = True,
+        max_bytes: int | None = None,
+    ) -> HttpResponse:
+        """GET ``url`` and read the whole body (at most ``max_bytes``, else ResponseTooLarge)."""
+        manager = self._manager(verify or urlsplit(url).scheme != "https")
+        # A kept-alive connection the server closed meanwhile shows up as a ProtocolError: retry once.
+        for attempt in (1, 2):
+            try:
+                response = manager.request("GET", url, headers=headers, preload_content=False)
+            except MaxRetryError as exc:
+                raise TransportError(url, describe(exc.reason, self.timeout)) from None
+            except ProtocolError as exc:
+                if attempt == 1:
+                    continue
+                raise TransportError(url, describe(exc, self.timeout)) from None
+            except HTTPError as exc:
+                raise TransportError(url, describe(exc, self.timeout)) from None
+            try:
+                body = _read_body(response, url, max_bytes)
+            except ReadTimeoutError as exc:
+                raise TransportError(url, describe(exc, self.timeout)) from None
+            except ProtocolError as exc:
+                if attempt == 1:
+                    continue
+                raise TransportError(url, describe(exc, self.timeout)) from None
+            except HTTPError as exc:
+                raise TransportError(url, describe(exc, self.timeout)) from None
+            headers_out = {name.lower(): value for name, value in response.headers.items()}
+            return HttpResponse(response.status, headers_out, body, response.url or url)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._verified.clear()
+        if self._unverified is not None:
+            self._unverified.clear()
+
+
+def _read_body(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int | None) -> bytes:
+    if max_bytes is None:
+        try:
+            return response.read()
+        finally:
+            response.release_conn()
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        response.close()  # drop the connection rather than read a body we do not want
+        response.release_conn()
+        raise ResponseTooLarge(url, int(declared), max_bytes)
+    parts, size = [], 0
+    for chunk in response.stream(CHUNK):
+        parts.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            response.close()
+            response.release_conn()
+            raise ResponseTooLarge(url, None, max_bytes)
+    response.release_conn()
+    return b"".join(parts)
+
+
+def describe(error: BaseException | None, timeout: float) -> str:
+    """The cause of a transport failure in plain words."""
+    if isinstance(error, ReadTimeoutError):
+        return f"no answer within {timeout:g} s (read timeout)"
+    if isinstance(error, ConnectTimeoutError):
+        return f"could not connect within {timeout:g} s (connect timeout)"
+    if isinstance(error, NewConnectionError):
+        text = str(error)
+        if "refused" in text.lower():
+            return "connection refused"
+        return f"cannot connect ({text.split(': ', 1)[-1]})"
+    if isinstance(error, SSLError):
+        return f"TLS error ({error})"
+    if isinstance(error, ProtocolError):
+        return f"connection broken ({error})"
+    if isinstance(error, MaxRetryError):
+        return describe(error.reason, timeout)
+    if error is not None and "Name or service not known" in str(error):
+        return "host name cannot be resolved"
+    return str(error) if error is not None else "unknown error"

@@ -1,0 +1,213 @@
+"""What an index tells about a project: its files, and the core metadata of one file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from packaging.tags import Tag, parse_tag
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from adviser.index.sources import IndexSource
+
+SDIST_SUFFIXES = (".tar.gz", ".zip")
+
+
+@dataclass(frozen=True)
+class _ParsedFilename:
+    project: NormalizedName | None
+    version: Version | None
+    tag_text: str  # "py3-none-any" for wheels, "" otherwise
+
+
+_UNPARSED = _ParsedFilename(None, None, "")
+
+
+@lru_cache(maxsize=65536)
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+@lru_cache(maxsize=16384)
+def _canonical(name: str) -> NormalizedName:
+    return canonicalize_name(name)
+
+
+@lru_cache(maxsize=16384)
+def _tags(tag_text: str) -> frozenset[Tag]:
+    return frozenset(parse_tag(tag_text)) if tag_text else frozenset()
+
+
+def parse_filename(filename: str) -> _ParsedFilename:
+    """Project, version and (wheels only) tag triple of a distribution file; None where it cannot tell.
+
+    Pages list thousands of files, so this splits names by hand (as the wheel and sdist filename
+    specs define them) and parses each distinct version string once per process.
+    """
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6) or not parts[0]:
+            return _UNPARSED
+        version = _version(parts[1])
+        if version is None:
+            return _UNPARSED
+        return _ParsedFilename(_canonical(parts[0]), version, "-".join(parts[-3:]))
+    for suffix in SDIST_SUFFIXES:
+        if filename.endswith(suffix):
+            name, sep, version_text = filename[: -len(suffix)].rpartition("-")
+            version = _version(version_text) if sep and name else None
+            if version is None:
+                return _UNPARSED
+            return _ParsedFilename(_canonical(name), version, "")
+    return _UNPARSED
+
+
+@dataclass(frozen=True)
+class FileLink:
+    """One file of a project page, as the simple API (PEP 503/691) describes it.
+
+    ``core_metadata`` is False, True, or the hashes of the PEP 658 ``.metadata`` file.
+    """
+
+    filename: str
+    url: str
+    hashes: dict[str, str] = field(hash=False)
+    requires_python: str | None
+    yanked: bool
+    yanked_reason: str | None
+    core_metadata: bool | dict[str, str] = field(hash=False)
+    upload_time: str | None
+    size: int | None
+    index: IndexSource
+
+    @property
+    def _parsed(self) -> _ParsedFilename:
+        # Memoized by hand: functools.cached_property takes a lock per access before Python 3.12.
+        parsed = self.__dict__.get("_parsed_filename")
+        if parsed is None:
+            parsed = self.__dict__["_parsed_filename"] = parse_filename(self.filename)
+        return parsed
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl") and self._parsed.version is not None
+
+    @property
+    def is_sdist(self) -> bool:
+        return self.filename.endswith(SDIST_SUFFIXES) and self._parsed.version is not None
+
+    @property
+    def project_name(self) -> NormalizedName | None:
+        return self._parsed.project
+
+    @property
+    def version(self) -> Version | None:
+        return self._parsed.version
+
+    @property
+    def tags(self) -> frozenset[Tag]:
+        return _tags(self._parsed.tag_text)
+
+    @property
+    def sha256(self) -> str | None:
+        return self.hashes.get("sha256")
+
+    def to_row(self) -> list[Any]:
+        """Compact form for the cache (the index is implied by the page's key)."""
+        return [
+            self.filename,
+            self.url,
+            self.hashes,
+            self.requires_python,
+            self.yanked_reason if self.yanked and self.yanked_reason else self.yanked,
+            self.core_metadata,
+            self.upload_time,
+            self.size,
+        ]
+
+    @classmethod
+    def from_row(cls, row: list[Any], index: IndexSource) -> FileLink:
+        filename, url, hashes, requires_python, yanked, core_metadata, upload_time, size = row
+        # Warm runs build thousands of these from the cache: filling __dict__ directly skips the
+        # frozen dataclass's per-field object.__setattr__ calls (same resulting object).
+        link = object.__new__(cls)
+        link.__dict__.update(
+            filename=filename,
+            url=url,
+            hashes=hashes,
+            requires_python=requires_python,
+            yanked=bool(yanked),
+            yanked_reason=yanked if isinstance(yanked, str) else None,
+            core_metadata=core_metadata,
+            upload_time=upload_time,
+            size=size,
+            index=index,
+        )
+        return link
+
+
+@dataclass
+class ProjectPage:
+    """The files one index lists for one project."""
+
+    name: str
+    index: IndexSource
+    files: list[FileLink]
+
+    def versions(self) -> dict[Version, list[FileLink]]:
+        """Files grouped by version; files whose name tells no version are left out."""
+        grouped: dict[Version, list[FileLink]] = {}
+        for link in self.files:
+            if link.version is not None:
+                grouped.setdefault(link.version, []).append(link)
+        return grouped
+
+
+@dataclass(frozen=True)
+class CoreMetadata:
+    """The parts of a file's core metadata (METADATA / PKG-INFO) the resolver needs.
+
+    ``source`` says where it came from: "pep658", "wheel-range", "sdist" or "cache".
+    """
+
+    name: str
+    version: str
+    requires_dist: tuple[str, ...]
+    requires_python: str | None
+    provides_extra: tuple[str, ...]
+    classifiers: tuple[str, ...]
+    summary: str | None
+    source: str
+
+    @property
+    def canonical_name(self) -> NormalizedName:
+        return canonicalize_name(self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "requires_dist": list(self.requires_dist),
+            "requires_python": self.requires_python,
+            "provides_extra": list(self.provides_extra),
+            "classifiers": list(self.classifiers),
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], source: str) -> CoreMetadata:
+        return cls(
+            name=data["name"],
+            version=data["version"],
+            requires_dist=tuple(data.get("requires_dist") or ()),
+            requires_python=data.get("requires_python"),
+            provides_extra=tuple(data.get("provides_extra") or ()),
+            classifiers=tuple(data.get("classifiers") or ()),
+            summary=data.get("summary"),
+            source=source,
+        )

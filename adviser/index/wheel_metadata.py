@@ -1,0 +1,289 @@
+"""Read ``*.dist-info/METADATA`` of a remote wheel with HTTP range requests.
+
+A wheel is a ZIP archive whose central directory sits at its end. One suffix range request for
+the tail usually brings the End Of Central Directory record, the whole central directory and,
+since wheel builders write ``.dist-info`` last, often METADATA itself. Otherwise one more ranged
+GET fetches what is missing. The whole wheel is never downloaded (except when the server ignores
+ranges and the wheel is small enough that its full body costs less than a failure).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
+
+from adviser.index.errors import MetadataUnavailable
+from adviser.index.http import HttpSession, ResponseTooLarge
+
+TAIL_BYTES = 64 * 1024
+# A server that ignores Range answers 200 with the whole file: accept that only for small wheels.
+WHOLE_BODY_LIMIT = 1024 * 1024
+# Local file headers carry their own "extra" field; read this much past the central's idea of it.
+LOCAL_EXTRA_SLACK = 256
+
+EOCD = b"PK\x05\x06"
+ZIP64_LOCATOR = b"PK\x06\x07"
+ZIP64_EOCD = b"PK\x06\x06"
+CENTRAL = b"PK\x01\x02"
+LOCAL = b"PK\x03\x04"
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EXTENSION_MODULE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\..*(so|pyd)$")
+
+
+@dataclass(frozen=True)
+class ZipEntry:
+    name: str
+    method: int
+    crc: int
+    compressed_size: int
+    size: int
+    header_offset: int
+    extra_length: int
+
+
+@dataclass
+class WheelMetadata:
+    metadata: bytes
+    import_names: list[str]
+    requests: int  # ranged GETs it took
+
+
+class _RemoteFile:
+    """Bytes of a remote file known so far, addressed by absolute offset."""
+
+    def __init__(self, http: HttpSession, url: str, verify: bool, name: str) -> None:
+        self.http, self.url, self.verify, self.name = http, url, verify, name
+        self.size = 0
+        self.chunks: list[tuple[int, bytes]] = []
+        self.requests = 0
+
+    def fetch_tail(self) -> None:
+        try:
+            response = self.http.get(
+                self.url,
+                headers={"Range": f"bytes=-{TAIL_BYTES}", "Accept-Encoding": "identity"},
+                verify=self.verify,
+                max_bytes=max(WHOLE_BODY_LIMIT, TAIL_BYTES),
+            )
+        except ResponseTooLarge as exc:
+            size = f" ({exc.size} bytes)" if exc.size else ""
+            raise MetadataUnavailable(
+                f"the server of {self.name} ignores HTTP range requests and the wheel is too large{size} "
+                "to download just for its metadata"
+            ) from None
+        self.requests += 1
+        if response.status == 206:
+            total = _content_range_total(response.headers.get("content-range", ""))
+            if total is None:
+                raise MetadataUnavailable(f"the server of {self.name} sent no usable Content-Range header")
+            self.size = total
+            self.chunks.append((total - len(response.body), response.body))
+        elif response.status == 200:
+            self.size = len(response.body)  # whole file, small enough (see max_bytes)
+            self.chunks.append((0, response.body))
+        else:
+            raise _HttpStatus(response.status)
+
+    def read(self, start: int, length: int) -> bytes:
+        """Bytes [start, start+length) from what is known, fetching one range when missing."""
+        if start < 0 or length < 0 or start + length > self.size:
+            raise MetadataUnavailable(
+                f"{self.name} is not a valid wheel: offsets point outside the file", permanent=True
+            )
+        for chunk_start, data in self.chunks:
+            if chunk_start <= start and start + length <= chunk_start + len(data):
+                return data[start - chunk_start : start + length - chunk_start]
+        end = start + length - 1
+        response = self.http.get(
+            self.url,
+            headers={"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"},
+            verify=self.verify,
+            max_bytes=length + 1024,
+        )
+        self.requests += 1
+        if response.status != 206 or len(response.body) != length:
+            raise _HttpStatus(response.status)
+        self.chunks.append((start, response.body))
+        return response.body
+
+
+class _HttpStatus(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(f"HTTP {status}")
+
+
+def _content_range_total(value: str) -> int | None:
+    match = re.match(r"bytes\s+\d+-\d+/(\d+)", value.strip())
+    return int(match.group(1)) if match else None
+
+
+def read_wheel_metadata(http: HttpSession, url: str, filename: str, *, verify: bool = True) -> WheelMetadata:
+    """METADATA and top-level import names of the wheel at ``url``.
+
+    Raises MetadataUnavailable with a reason; transport failures propagate as TransportError.
+    """
+    remote = _RemoteFile(http, url, verify, filename)
+    try:
+        remote.fetch_tail()
+        entries = _central_directory(remote)
+        entry = _metadata_entry(entries, filename)
+        metadata = _read_entry(remote, entry)
+    except _HttpStatus as exc:
+        raise MetadataUnavailable(
+            f"reading {filename} with range requests failed: HTTP {exc.status}"
+        ) from None
+    except (struct.error, zlib.error, UnicodeDecodeError) as exc:
+        raise MetadataUnavailable(f"{filename} is not a valid wheel ({exc})", permanent=True) from None
+    return WheelMetadata(metadata, top_level_import_names(entry.name for entry in entries), remote.requests)
+
+
+def _central_directory(remote: _RemoteFile) -> list[ZipEntry]:
+    tail_start, tail = remote.chunks[0]
+    position = tail.rfind(EOCD)
+    if position < 0 or len(tail) - position < 22:
+        raise MetadataUnavailable(
+            f"{remote.name} is not a valid wheel: no end of central directory record", permanent=True
+        )
+    (_, _, _, _, count, cd_size, cd_offset, _) = struct.unpack("<4s4H2LH", tail[position : position + 22])
+    if count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
+        locator_at = tail_start + position - 20
+        locator = remote.read(locator_at, 20)
+        if locator[:4] != ZIP64_LOCATOR:
+            raise MetadataUnavailable(
+                f"{remote.name} is not a valid wheel: broken ZIP64 locator", permanent=True
+            )
+        (record_offset,) = struct.unpack("<Q", locator[8:16])
+        record = remote.read(record_offset, 56)
+        if record[:4] != ZIP64_EOCD:
+            raise MetadataUnavailable(
+                f"{remote.name} is not a valid wheel: broken ZIP64 end record", permanent=True
+            )
+        count, cd_size, cd_offset = struct.unpack("<3Q", record[32:56])
+    directory = remote.read(cd_offset, cd_size)
+    return _parse_central_directory(directory, count, remote.name)
+
+
+def _parse_central_directory(data: bytes, count: int, name: str) -> list[ZipEntry]:
+    entries, pos = [], 0
+    for _ in range(count):
+        if data[pos : pos + 4] != CENTRAL:
+            raise MetadataUnavailable(
+                f"{name} is not a valid wheel: broken central directory", permanent=True
+            )
+        (flags, method, _time, _date, crc, csize, usize, name_len, extra_len, comment_len) = struct.unpack(
+            "<4H3L3H", data[pos + 8 : pos + 34]
+        )
+        (offset,) = struct.unpack("<L", data[pos + 42 : pos + 46])
+        raw_name = data[pos + 46 : pos + 46 + name_len]
+        extra = data[pos + 46 + name_len : pos + 46 + name_len + extra_len]
+        usize, csize, offset = _apply_zip64_extra(extra, usize, csize, offset)
+        entry_name = raw_name.decode("utf-8") if flags & 0x800 else _decode_legacy_name(raw_name)
+        entries.append(ZipEntry(entry_name, method, crc, csize, usize, offset, extra_len))
+        pos += 46 + name_len + extra_len + comment_len
+    return entries
+
+
+def _decode_legacy_name(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")  # most writers use UTF-8 without setting the flag
+    except UnicodeDecodeError:
+        return raw.decode("cp437")
+
+
+def _apply_zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack("<2H", extra[pos : pos + 4])
+        if tag == 0x0001:
+            values = extra[pos + 4 : pos + 4 + length]
+            cursor = 0
+            # Only the fields saturated in the fixed header appear, in this order.
+            if usize == 0xFFFFFFFF:
+                (usize,), cursor = struct.unpack("<Q", values[cursor : cursor + 8]), cursor + 8
+            if csize == 0xFFFFFFFF:
+                (csize,), cursor = struct.unpack("<Q", values[cursor : cursor + 8]), cursor + 8
+            if offset == 0xFFFFFFFF:
+                (offset,), cursor = struct.unpack("<Q", values[cursor : cursor + 8]), cursor + 8
+            break
+        pos += 4 + length
+    return usize, csize, offset
+
+
+def _metadata_entry(entries: list[ZipEntry], filename: str) -> ZipEntry:
+    candidates = [
+        entry
+        for entry in entries
+        if entry.name.count("/") == 1
+        and entry.name.endswith("/METADATA")
+        and entry.name.split("/", 1)[0].endswith(".dist-info")
+    ]
+    if not candidates:
+        raise MetadataUnavailable(
+            f"{filename} is not a valid wheel: it has no .dist-info/METADATA", permanent=True
+        )
+    if len(candidates) > 1:
+        # Prefer the .dist-info directory named after the wheel's own project.
+        project = canonicalize_name(filename.split("-", 1)[0])
+        named = [e for e in candidates if canonicalize_name(e.name.split("-", 1)[0]) == project]
+        candidates = named or candidates
+    return candidates[0]
+
+
+def _read_entry(remote: _RemoteFile, entry: ZipEntry) -> bytes:
+    wanted = (
+        30 + len(entry.name.encode("utf-8")) + entry.extra_length + LOCAL_EXTRA_SLACK + entry.compressed_size
+    )
+    length = min(wanted, remote.size - entry.header_offset)
+    block = remote.read(entry.header_offset, length)
+    if block[:4] != LOCAL:
+        raise MetadataUnavailable(
+            f"{remote.name} is not a valid wheel: broken local file header", permanent=True
+        )
+    name_len, extra_len = struct.unpack("<2H", block[26:30])
+    data_start = 30 + name_len + extra_len
+    if data_start + entry.compressed_size > len(block):
+        # A local extra field longer than the slack: read exactly what is missing.
+        block = remote.read(entry.header_offset, data_start + entry.compressed_size)
+    data = block[data_start : data_start + entry.compressed_size]
+    if entry.method == 0:
+        content = data
+    elif entry.method == 8:
+        content = zlib.decompressobj(-15).decompress(data)
+    else:
+        raise MetadataUnavailable(
+            f"{remote.name}: METADATA uses unsupported compression method {entry.method}", permanent=True
+        )
+    if zlib.crc32(content) != entry.crc:
+        raise MetadataUnavailable(
+            f"{remote.name} is not a valid wheel: METADATA fails its CRC check", permanent=True
+        )
+    return content
+
+
+def top_level_import_names(names) -> list[str]:
+    """Top-level modules and packages a wheel installs, from its archive member names.
+
+    ``foo/__init__.py`` and namespace directories give ``foo``; ``bar.py`` and ``baz.cpython-311-...so``
+    give ``bar`` and ``baz``; ``*.dist-info`` and ``*.data`` directories are not importable.
+    """
+    found: set[str] = set()
+    for name in names:
+        first, sep, rest = name.partition("/")
+        if sep:
+            if first.endswith((".dist-info", ".data")) or not _IDENTIFIER.match(first):
+                continue
+            if rest.endswith((".py", ".pyc", ".so", ".pyd", ".pyi")) or rest.endswith("/"):
+                found.add(first)
+        elif first.endswith(".py") and _IDENTIFIER.match(first[:-3]):
+            found.add(first[:-3])
+        else:
+            match = _EXTENSION_MODULE.match(first)
+            if match:
+                found.add(match.group(1))
+    return sorted(found)
