@@ -50,6 +50,8 @@ class Dist:
     ``broken_metadata`` makes the wheel's METADATA (and its PEP 658 file) bad: ``True`` or
     ``"mismatch"`` gives well-formed metadata naming another project and version; ``"garbage"``
     gives bytes no metadata parser accepts.
+    ``payload_bytes`` adds an incompressible data file of that size to each wheel, so a test can
+    tell a range read of the metadata from a download of the whole file.
     """
 
     name: str
@@ -70,6 +72,7 @@ class Dist:
     import_name: str | None = None
     summary: str | None = None
     build_tag: str | None = None
+    payload_bytes: int = 0
 
     def __post_init__(self) -> None:
         # Tuples are required for hashing; accept lists from callers for convenience.
@@ -79,6 +82,8 @@ class Dist:
                 raise TypeError(f"Dist.{attribute} must be a sequence of strings, not a string")
             object.__setattr__(self, attribute, tuple(value))
         Version(self.version)  # raises InvalidVersion early, naming the bad version
+        if not self.wheel and not self.sdist:
+            raise ValueError(f"{self.name} {self.version}: a Dist needs a wheel or an sdist (both are off)")
         if self.files < 1:
             raise ValueError("Dist.files must be at least 1")
         if self.broken_metadata not in (False, True, "mismatch", "garbage"):
@@ -225,6 +230,12 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest}"
 
 
+def _payload(size: int, seed: str) -> bytes:
+    """Deterministic bytes that deflate cannot shrink (a sha256 counter stream)."""
+    blocks = (hashlib.sha256(f"{seed}:{n}".encode()).digest() for n in range(size // 32 + 1))
+    return b"".join(blocks)[:size]
+
+
 def _zip_entry(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
     info.compress_type = zipfile.ZIP_DEFLATED
@@ -254,6 +265,9 @@ def build_wheel_bytes(dist: Dist, tag: str, build_tag: str | None = None) -> tup
         f"{dist_info}/METADATA": metadata,
         f"{dist_info}/WHEEL": ("\n".join(wheel_lines) + "\n").encode("utf-8"),
     }
+    if dist.payload_bytes:
+        seed = dist.wheel_filename(tag, build_tag)
+        contents[f"{dist.module_name}/payload.bin"] = _payload(dist.payload_bytes, seed)
     record_buffer = io.StringIO()
     writer = csv.writer(record_buffer, lineterminator="\n")
     for name in sorted(contents):
@@ -363,9 +377,13 @@ def build_sdist_bytes(dist: Dist) -> bytes:
 # ---------------------------------------------------------------- on disk
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write_file(
+    dist: Dist, directory: Path, filename: str, data: bytes, kind: str, metadata: bytes | None
+) -> BuiltFile:
+    path = directory / filename
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+    return BuiltFile(dist, filename, path, hashlib.sha256(data).hexdigest(), len(data), kind, metadata)
 
 
 def build_dist_files(dist: Dist, directory: Path) -> list[BuiltFile]:
@@ -373,34 +391,11 @@ def build_dist_files(dist: Dist, directory: Path) -> list[BuiltFile]:
     built: list[BuiltFile] = []
     for build_tag, tag in dist.wheel_builds():
         data, metadata = build_wheel_bytes(dist, tag, build_tag)
-        filename = dist.wheel_filename(tag, build_tag)
-        _write(directory / filename, data)
         built.append(
-            BuiltFile(
-                dist,
-                filename,
-                directory / filename,
-                hashlib.sha256(data).hexdigest(),
-                len(data),
-                "wheel",
-                metadata,
-            )
+            _write_file(dist, directory, dist.wheel_filename(tag, build_tag), data, "wheel", metadata)
         )
     if dist.sdist:
-        data = build_sdist_bytes(dist)
-        filename = dist.sdist_filename
-        _write(directory / filename, data)
         built.append(
-            BuiltFile(
-                dist,
-                filename,
-                directory / filename,
-                hashlib.sha256(data).hexdigest(),
-                len(data),
-                "sdist",
-                None,
-            )
+            _write_file(dist, directory, dist.sdist_filename, build_sdist_bytes(dist), "sdist", None)
         )
-    if not built:
-        raise ValueError(f"{dist.name} {dist.version}: a Dist needs a wheel or an sdist (both are off)")
     return built
