@@ -52,6 +52,8 @@ DEV_REQUIRES = SERVER_REQUIRES + [
     "schemathesis>=3.30",
     "uv>=0.4",
     "virtualenv>=20",
+    # tests/index builds the test sdists with setuptools without build isolation; setuptools < 70.1 needs it.
+    "wheel>=0.40",
 ]
 
 setup(
