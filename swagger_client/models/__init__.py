@@ -36,6 +36,7 @@ from swagger_client.models.justification_item import JustificationItem
 from swagger_client.models.library_usage import LibraryUsage
 from swagger_client.models.operating_system import OperatingSystem
 from swagger_client.models.project_def import ProjectDef
+from swagger_client.models.project_runtime_environment import ProjectRuntimeEnvironment
 from swagger_client.models.provenance_report_item import ProvenanceReportItem
 from swagger_client.models.provenance_result import ProvenanceResult
 from swagger_client.models.provenance_result_response import ProvenanceResultResponse

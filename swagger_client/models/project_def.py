@@ -38,7 +38,7 @@ class ProjectDef(object):
     openapi_types = {
         'requirements': 'dict[str, object]',
         'requirements_locked': 'dict[str, object]',
-        'runtime_environment': 'RuntimeEnvironment',
+        'runtime_environment': 'ProjectRuntimeEnvironment',
         'constraints': 'list[str]'
     }
 
@@ -122,7 +122,7 @@ class ProjectDef(object):
 
 
         :return: The runtime_environment of this ProjectDef.  # noqa: E501
-        :rtype: RuntimeEnvironment
+        :rtype: ProjectRuntimeEnvironment
         """
         return self._runtime_environment
 
@@ -132,7 +132,7 @@ class ProjectDef(object):
 
 
         :param runtime_environment: The runtime_environment of this ProjectDef.  # noqa: E501
-        :type runtime_environment: RuntimeEnvironment
+        :type runtime_environment: ProjectRuntimeEnvironment
         """
         if self.local_vars_configuration.client_side_validation and runtime_environment is None:  # noqa: E501
             raise ValueError("Invalid value for `runtime_environment`, must not be `None`")  # noqa: E501
