@@ -12,6 +12,7 @@ a changed snapshot is parsed again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -64,6 +65,7 @@ class Advisory:
         return {self.id, *self.aliases}
 
 
+@functools.lru_cache(maxsize=65536)
 def _parse(version: str) -> Version | None:
     try:
         return Version(version)
@@ -87,10 +89,20 @@ class AdvisoryDatabase:
     count: int
     newest_modified: str | None
     signature: str
-    by_package: dict[str, list[Advisory]]
+    records: dict[str, list[dict]]  # raw records by package; Advisory objects are built on first use
+
+    def __post_init__(self) -> None:
+        self._built: dict[str, list[Advisory]] = {}
+
+    def for_package(self, name: str) -> list[Advisory]:
+        name = canonicalize_name(name)
+        built = self._built.get(name)
+        if built is None:
+            built = self._built[name] = [_advisory(record) for record in self.records.get(name, ())]
+        return built
 
     def lookup(self, name: str, version: Version) -> list[Advisory]:
-        return [a for a in self.by_package.get(canonicalize_name(name), ()) if a.affects(version)]
+        return [a for a in self.for_package(name) if a.affects(version)]
 
     def describe(self) -> str:
         if not self.count and not self.source:
@@ -101,7 +113,18 @@ class AdvisoryDatabase:
         )
 
 
-EMPTY = AdvisoryDatabase(source="", count=0, newest_modified=None, signature="", by_package={})
+EMPTY = AdvisoryDatabase(source="", count=0, newest_modified=None, signature="", records={})
+
+
+def _advisory(record: dict) -> Advisory:
+    return Advisory(
+        id=record["id"],
+        aliases=tuple(record["aliases"]),
+        summary=record["summary"],
+        link=record["link"],
+        ranges=tuple(tuple((e, v) for e, v in r) for r in record["ranges"]),
+        versions=frozenset(record["versions"]),
+    )
 
 
 def _documents(path: Path) -> Iterator[tuple[str, bytes]]:
@@ -227,20 +250,15 @@ def load_advisories(path: Path | None, cache_dir: Path | None) -> AdvisoryDataba
             temporary = cache_file.with_suffix(f".{os.getpid()}.tmp")
             temporary.write_text(json.dumps(data, separators=(",", ":")))
             os.replace(temporary, cache_file)
-    by_package: dict[str, list[Advisory]] = {}
+    records: dict[str, list[dict]] = {}
     ids = set()
     for record in data["records"]:
         ids.add(record["id"])
-        by_package.setdefault(record["package"], []).append(
-            Advisory(
-                id=record["id"],
-                aliases=tuple(record["aliases"]),
-                summary=record["summary"],
-                link=record["link"],
-                ranges=tuple(tuple((e, v) for e, v in r) for r in record["ranges"]),
-                versions=frozenset(record["versions"]),
-            )
-        )
+        records.setdefault(record["package"], []).append(record)
     return AdvisoryDatabase(
-        source=str(path), count=len(ids), newest_modified=data["newest"], signature=signature, by_package=by_package
+        source=str(path),
+        count=len(ids),
+        newest_modified=data["newest"],
+        signature=signature,
+        records=records,
     )

@@ -59,7 +59,9 @@ def _parameters(request: dict[str, Any]) -> dict[str, Any]:
 
 def _recommendation_type(request: dict[str, Any]) -> str:
     runtime = request.get("runtime_environment") or {}
-    value = _none_if_literal(request.get("recommendation_type")) or _none_if_literal(runtime.get("recommendation_type"))
+    value = _none_if_literal(request.get("recommendation_type")) or _none_if_literal(
+        runtime.get("recommendation_type")
+    )
     return str(value or "stable").strip().lower()
 
 
@@ -85,6 +87,7 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
     from adviser.advisories import AdvisoryDatabaseError
     from adviser.environment import EnvironmentError_
     from adviser.index import IndexError_, IndexUnreachable
+    from adviser.policies import UnknownRecommendationType
     from adviser.project import ProjectError
 
     log = log or (lambda _message: None)
@@ -93,7 +96,7 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
     run = _Run(request, settings, log, stack_info, parameters)
     try:
         return run.execute()
-    except (ProjectError, EnvironmentError_, AdvisoryDatabaseError, ValueError) as exc:
+    except (ProjectError, EnvironmentError_, AdvisoryDatabaseError, UnknownRecommendationType) as exc:
         return _error_document(parameters, str(exc), stack_info)
     except ResolutionImpossible as exc:
         from adviser.explain import explain_conflict
@@ -102,13 +105,22 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
         return _error_document(parameters, message, stack_info)
     except ResolutionTooDeep:
         return _error_document(
-            parameters, f"The resolver gave up after {MAX_ROUNDS} rounds without a stack; relax some pins", stack_info
+            parameters,
+            f"The resolver gave up after {MAX_ROUNDS} rounds without a stack; relax some pins",
+            stack_info,
         )
     except IndexUnreachable as exc:
         message = f"Package index {exc.url} could not be read: {exc.cause}"
         return _error_document(parameters, message, stack_info)
     except IndexError_ as exc:
         return _error_document(parameters, f"Package index problem: {exc}", stack_info)
+    except Exception as exc:  # a bug: still a document, with the traceback in the analysis log
+        import traceback
+
+        log(traceback.format_exc())
+        return _error_document(
+            parameters, f"Internal adviser error ({type(exc).__name__}: {exc})", stack_info
+        )
     finally:
         run.close()
 
@@ -134,7 +146,9 @@ class _Reporter:
 class _Run:
     """One advise run; attributes keep what the error paths need (the provider for explanations)."""
 
-    def __init__(self, request, settings: AdviserSettings, log: Log, stack_info: list, parameters: dict) -> None:
+    def __init__(
+        self, request, settings: AdviserSettings, log: Log, stack_info: list, parameters: dict
+    ) -> None:
         self.request = request
         self.settings = settings
         self.log = log
@@ -180,7 +194,11 @@ class _Run:
         )
         self.stack_info.extend(project.notes)
         pipfile_python = project.python_version
-        if runtime.get("python_version") and pipfile_python and str(runtime["python_version"]) != pipfile_python:
+        if (
+            runtime.get("python_version")
+            and pipfile_python
+            and str(runtime["python_version"]) != pipfile_python
+        ):
             self.stack_info.append(
                 _item(
                     "WARNING",
@@ -193,7 +211,10 @@ class _Run:
         if project.requirements_format != "pipenv":
             project.pipfile.setdefault("requires", {"python_version": target.python_version})
         self.stack_info.append(
-            _item("INFO", f"Recommendation type {policy.name} (rule set {RULE_SET_VERSION}): {policy.description}")
+            _item(
+                "INFO",
+                f"Recommendation type {policy.name} (rule set {RULE_SET_VERSION}): {policy.description}",
+            )
         )
         advisories = load_advisories(self.settings.advisory_db, self.settings.cache_dir)
         self.stack_info.append(_item("INFO", advisories.describe().capitalize()))
@@ -205,9 +226,15 @@ class _Run:
         # Indexes: the project's sources, plus (unless disabled) the indexes the backend knows.
         project_sources = [IndexSource(s.name, s.url, s.verify_ssl) for s in project.sources]
         by_name = {s.name: s for s in project_sources}
-        known = [] if project.disable_index_adjustment else [
-            k for k in self.settings.known_indexes if k.url.rstrip("/") not in {s.url.rstrip("/") for s in project_sources}
-        ]
+        known = (
+            []
+            if project.disable_index_adjustment
+            else [
+                k
+                for k in self.settings.known_indexes
+                if k.url.rstrip("/") not in {s.url.rstrip("/") for s in project_sources}
+            ]
+        )
         pins = {}
         for requirement in project.packages + project.dev_packages:
             if requirement.index:
@@ -223,11 +250,15 @@ class _Run:
                 _item(
                     "INFO",
                     "Index adjustment disabled ([thoth] disable_index_adjustment): only "
-                    + ", ".join(s.name for s in project_sources) + " are used",
+                    + ", ".join(s.name for s in project_sources)
+                    + " are used",
                 )
             )
         self.stack_info.append(
-            _item("INFO", "Indexes consulted: " + ", ".join(f"{s.name} ({s.url})" for s in project_sources + known))
+            _item(
+                "INFO",
+                "Indexes consulted: " + ", ".join(f"{s.name} ({s.url})" for s in project_sources + known),
+            )
         )
 
         lock = parse_lock(stack.get("requirements_lock"), project.requirements_format)
@@ -235,13 +266,19 @@ class _Run:
         if lock is not None:
             if lock.pipfile_hash is not None and lock.pipfile_hash != pipfile_hash(project.pipfile):
                 self.stack_info.append(
-                    _item("INFO", "The existing lock was made for another Pipfile (hash differs); resolving afresh")
+                    _item(
+                        "INFO",
+                        "The existing lock was made for another Pipfile (hash differs); resolving afresh",
+                    )
                 )
                 lock = None
             else:
                 locked = {name: entry.version for name, entry in lock.packages.items()}
                 self.stack_info.append(
-                    _item("INFO", f"Existing lock with {len(locked)} packages used as the starting point (minimal change)")
+                    _item(
+                        "INFO",
+                        f"Existing lock with {len(locked)} packages used as the starting point (minimal change)",
+                    )
                 )
 
         self.client = IndexClient(
@@ -256,9 +293,14 @@ class _Run:
         direct = [r for r in project.packages + (project.dev_packages if dev else [])]
         roots = []
         for requirement in direct:
-            if requirement.marker is not None and not requirement.marker.evaluate(dict(target.markers, extra="")):
+            if requirement.marker is not None and not requirement.marker.evaluate(
+                dict(target.markers, extra="")
+            ):
                 self.stack_info.append(
-                    _item("INFO", f"{requirement.text} skipped: its markers ({requirement.marker}) do not hold on the target")
+                    _item(
+                        "INFO",
+                        f"{requirement.text} skipped: its markers ({requirement.marker}) do not hold on the target",
+                    )
                 )
                 continue
             roots.append(
@@ -287,7 +329,9 @@ class _Run:
             log=self.log,
         )
         self.provider = provider
-        self.log(f"resolving {len(roots)} direct requirements for {target.platform} Python {target.python_full_version}")
+        self.log(
+            f"resolving {len(roots)} direct requirements for {target.platform} Python {target.python_full_version}"
+        )
         provider.prefetch(roots)
         reporter = _Reporter()
         result = Resolver(provider, reporter).resolve(roots, max_rounds=MAX_ROUNDS)
@@ -308,7 +352,10 @@ class _Run:
             lock=lock,
         )
         self.stack_info.append(
-            _item("INFO", f"Resolved {len(product['dependency_graph']['nodes'])} packages in {reporter.rounds} resolver rounds")
+            _item(
+                "INFO",
+                f"Resolved {len(product['dependency_graph']['nodes'])} packages in {reporter.rounds} resolver rounds",
+            )
         )
         return {
             "error": False,

@@ -20,9 +20,12 @@ testing
     followed by a quick fix release.
 stable
     Tier 0 requires all of: uploaded at least ``STABLE_MIN_AGE`` (7 days) ago, a wheel for the
-    target (no build on install), no known advisory, and no ``Development Status`` classifier
-    below 4 (Planning, Pre-Alpha, Alpha). Versions failing a rule go to tier 1; if nothing meets
-    all rules the newest admissible version is used with a WARNING naming the failed rules.
+    target (no build on install), no known advisory. Versions failing a rule go to tier 1; if
+    nothing meets all rules the newest admissible version is used with a WARNING naming the
+    failed rules. A version classified ``Development Status`` below 4 (Planning, Pre-Alpha,
+    Alpha) is passed over for an older version of its tier that is not; since reading a
+    version's classifiers costs a request, at most two versions in a row are passed over, after
+    which the newest is used with a WARNING.
 performance
     Tier 0: a binary (platform-specific) wheel for the target; tier 1: a pure-Python wheel;
     tier 2: only an sdist. When several indexes carry a version, the one with a binary wheel wins.
@@ -55,8 +58,21 @@ IMMATURE_STATUS = (
     "Development Status :: 3 - Alpha",
 )
 # Projects whose wheels are built for a particular CUDA release.
-CUDA_AWARE = frozenset({"tensorflow", "torch", "jax", "jaxlib", "cupy", "mxnet", "paddlepaddle", "tensorflow-gpu",
-                        "torchvision", "torchaudio", "onnxruntime-gpu"})
+CUDA_AWARE = frozenset(
+    {
+        "tensorflow",
+        "torch",
+        "jax",
+        "jaxlib",
+        "cupy",
+        "mxnet",
+        "paddlepaddle",
+        "tensorflow-gpu",
+        "torchvision",
+        "torchaudio",
+        "onnxruntime-gpu",
+    }
+)
 RULE_SET_VERSION = "thamos-rules-1"
 TYPES = ("latest", "testing", "stable", "performance", "security")
 
@@ -161,10 +177,16 @@ POLICIES: dict[str, type[Policy]] = {
 }
 
 
+class UnknownRecommendationType(ValueError):
+    """The request names a recommendation type that does not exist."""
+
+
 def policy_for(recommendation_type: str | None) -> Policy:
     name = (recommendation_type or "stable").strip().lower()
     if name not in POLICIES:
-        raise ValueError(f"Unknown recommendation type {recommendation_type!r}: use one of {', '.join(TYPES)}")
+        raise UnknownRecommendationType(
+            f"Unknown recommendation type {recommendation_type!r}: use one of {', '.join(TYPES)}"
+        )
     return POLICIES[name]()
 
 

@@ -27,6 +27,7 @@ from adviser.markers import strip_extra
 from adviser.policies import Policy, VersionFacts, parse_upload_time
 
 Log = Callable[[str], None]
+METADATA_LOOKAHEAD = 2
 
 
 def identifier_for(name: str, extras: frozenset[str]) -> str:
@@ -157,8 +158,13 @@ class AdviserProvider(AbstractProvider):
         known = self._packages.get(name)
         if known is not None:
             return known
+        from adviser.index import PackageNotFound
+
         sources = self.sources_for(name)
-        pages = self.client.project_pages(name, sources)
+        try:
+            pages = self.client.project_pages(name, sources)
+        except PackageNotFound:
+            pages = []
         offers = self._build_offers(name, pages, sources)
         self._packages[name] = offers
         return offers
@@ -177,7 +183,9 @@ class AdviserProvider(AbstractProvider):
                 return True
             if requires_python not in rp_cache:
                 try:
-                    rp_cache[requires_python] = _Spec(requires_python).contains(target_version, prereleases=True)
+                    rp_cache[requires_python] = _Spec(requires_python).contains(
+                        target_version, prereleases=True
+                    )
                 except InvalidSpecifier:
                     rp_cache[requires_python] = True  # unreadable: the metadata check decides
             return rp_cache[requires_python]
@@ -192,7 +200,12 @@ class AdviserProvider(AbstractProvider):
                         reasons.add(f"requires Python {link.requires_python}")
                         continue
                     if link.is_wheel:
-                        best = min((rank[t] for t in link.tags if t in rank), default=None)
+                        try:
+                            tags = link.tags
+                        except ValueError:  # a wheel name with tags packaging refuses: not installable
+                            reasons.add("unreadable wheel tags")
+                            continue
+                        best = min((rank[t] for t in tags if t in rank), default=None)
                         if best is None:
                             reasons.add("no wheel for the target platform")
                             continue
@@ -325,18 +338,24 @@ class AdviserProvider(AbstractProvider):
         return False
 
     def _ordered_candidates(self, offers: list[VersionOffer], extras: frozenset[str]) -> Iterator[Candidate]:
+        # A version the policy's metadata rule demotes waits behind at most METADATA_LOOKAHEAD
+        # older versions of its tier (reading every version's metadata would cost a request each).
         deferred: list[VersionOffer] = []
         current_tier = None
+        budget = METADATA_LOOKAHEAD
         for offer in offers:
-            if deferred and offer.tier != current_tier:
+            if deferred and (offer.tier != current_tier or budget <= 0):
                 for late in deferred:
                     yield Candidate(late, extras)
                 deferred = []
+            if offer.tier != current_tier:
+                budget = METADATA_LOOKAHEAD
             current_tier = offer.tier
             if not self._check(offer):
                 continue
-            if offer.metadata_demotion:
+            if offer.metadata_demotion and budget > 0:
                 deferred.append(offer)
+                budget -= 1
                 continue
             yield Candidate(offer, extras)
         for late in deferred:
@@ -352,9 +371,7 @@ class AdviserProvider(AbstractProvider):
         causes = {c.requirement.name for c in backtrack_causes}
         infos = list(information[identifier])
         direct = any(info.parent is None for info in infos)
-        pinned = any(
-            s.operator in ("==", "===") for info in infos for s in info.requirement.specifier
-        )
+        pinned = any(s.operator in ("==", "===") for info in infos for s in info.requirement.specifier)
         package = self._packages.get(name)
         count = len(package.offers) if package else 0
         return (name not in causes, not pinned, not direct, count, identifier)
