@@ -151,3 +151,13 @@ def test_index_without_root_cleans_up_after_itself():
     assert (root / "files" / "temporary" / "temporary-1.0.tar.gz").is_file()
     server.stop()
     assert not root.exists()
+
+
+def test_same_name_twice_never_shares_files(package_index):
+    first = package_index([Dist("twin", "1.0", requires_dist=("a",))], name="same")
+    second = package_index([Dist("twin", "1.0", requires_dist=("b",))], name="same")
+    filename = "twin-1.0-py3-none-any.whl"
+    assert first.root != second.root
+    assert first.files[filename].sha256 != second.files[filename].sha256
+    assert b"Requires-Dist: a\n" in fetch(first.file_url(filename) + ".metadata").body
+    assert b"Requires-Dist: b\n" in fetch(second.file_url(filename) + ".metadata").body

@@ -331,7 +331,7 @@ class IndexServer:
         self.name = name
         self._owns_root = root is None
         self.root = (
-            Path(tempfile.mkdtemp(prefix=f"test-index-{name}-")) if root is None else Path(root) / name
+            Path(tempfile.mkdtemp(prefix=f"test-index-{name}-")) if root is None else _fresh_dir(root, name)
         )
         self.json_api = json_api
         self.html_api = html_api
@@ -583,6 +583,16 @@ class IndexServer:
             first, last = wanted
             headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
             request.send(206, data[first : last + 1], headers, head=head)
+
+
+def _fresh_dir(root: Path, name: str) -> Path:
+    """``root/name``, or ``root/name-2``, ... if taken: two servers must never share (and overwrite) files."""
+    candidate, number = Path(root) / name, 1
+    while candidate.exists():
+        number += 1
+        candidate = Path(root) / f"{name}-{number}"
+    candidate.mkdir(parents=True)
+    return candidate
 
 
 def _reason(status: int) -> str:
