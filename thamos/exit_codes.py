@@ -1,0 +1,35 @@
+"""Exit codes of the ``thamos`` command.
+
+Each failure class has its own code so scripts (CI jobs, s2i builds) can react to the cause
+without parsing messages. Code 2 is shared with click, which uses it for usage errors.
+"""
+
+OK = 0
+#: Any failure not covered below (including unexpected internal errors).
+GENERIC_ERROR = 1
+#: Wrong command line usage or bad input files (malformed Pipfile, bad --labels, ...).
+BAD_INPUT = 2
+#: Missing, malformed or invalid ``.thoth.yaml`` (or an unknown runtime environment).
+CONFIGURATION_ERROR = 3
+#: The backend could not be reached or kept answering with server errors (5xx).
+BACKEND_UNREACHABLE = 4
+#: The analysis finished with an error (for example the stack cannot be resolved).
+ANALYSIS_FAILED = 5
+#: The analysis did not finish within THAMOS_TIMEOUT seconds.
+TIMEOUT = 6
+#: A lock file does not match its input file, or installed packages differ from the lock.
+LOCK_MISMATCH = 7
+#: Interrupted by the user (Ctrl-C); files are left as they were.
+INTERRUPTED = 130
+
+DESCRIPTIONS = {
+    OK: "success",
+    GENERIC_ERROR: "generic error",
+    BAD_INPUT: "usage error or bad input",
+    CONFIGURATION_ERROR: "configuration error",
+    BACKEND_UNREACHABLE: "backend unreachable or failing",
+    ANALYSIS_FAILED: "analysis failed",
+    TIMEOUT: "timed out waiting for the analysis",
+    LOCK_MISMATCH: "lock file mismatch",
+    INTERRUPTED: "interrupted",
+}

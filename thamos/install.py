@@ -1,0 +1,240 @@
+"""Installing a lock, managed virtual environments, running commands and checking installations.
+
+With ``virtualenv: true`` in ``.thoth.yaml`` every runtime environment gets its own virtual
+environment at ``<project root>/.venv/<runtime environment name>``. Otherwise thamos installs into
+the active virtual environment (``VIRTUAL_ENV``) or, without one, into the interpreter running it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+from typing import Any
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .exceptions import BadInputError, LockMismatchError, ThamosError
+from .project_files import ProjectFiles, lock_hash, pipfile_hash, render_requirements_txt
+
+_LOGGER = logging.getLogger(__name__)
+
+VENV_DIR = ".venv"
+_BIN = "Scripts" if sys.platform == "win32" else "bin"
+_HASH_MISMATCH_TEXT = "DO NOT MATCH THE HASHES"
+
+# Run inside the target interpreter: what is installed there and its PEP 508 marker environment.
+_INSPECT_SCRIPT = r"""
+import json, os, platform, sys
+from importlib import metadata
+dists = {}
+for dist in metadata.distributions():
+    name = dist.metadata["Name"]
+    if name:
+        dists[name] = dist.version
+impl = sys.implementation
+env = {
+    "implementation_name": impl.name,
+    "implementation_version": "{0.major}.{0.minor}.{0.micro}".format(impl.version),
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
+print(json.dumps({"installed": dists, "environment": env}))
+"""
+
+
+def venv_path(project_root: Path, runtime_environment_name: str) -> Path:
+    return project_root / VENV_DIR / runtime_environment_name
+
+
+def venv_python(path: Path) -> Path:
+    return path / _BIN / ("python.exe" if sys.platform == "win32" else "python")
+
+
+def create_venv(path: Path) -> Path:
+    """Create the virtual environment (with pip) unless it already exists; return its python."""
+    python = venv_python(path)
+    if python.exists():
+        return python
+    _LOGGER.info("Creating virtual environment %s", path)
+    try:
+        venv.EnvBuilder(with_pip=True, clear=False, symlinks=sys.platform != "win32").create(path)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ThamosError(f"Cannot create the virtual environment {path}: {exc}") from None
+    return python
+
+
+def current_python() -> Path:
+    """The interpreter of the active virtual environment, else the one running thamos."""
+    active = os.getenv("VIRTUAL_ENV")
+    if active and venv_python(Path(active)).exists():
+        return venv_python(Path(active))
+    return Path(sys.executable)
+
+
+def check_lock(files: ProjectFiles) -> dict[str, Any] | None:
+    """For pipenv: the lock, after checking it belongs to the Pipfile (LockMismatchError if not)."""
+    if not files.is_pipenv:
+        if not files.requirements_txt.is_file():
+            raise BadInputError(f"No {files.requirements_txt.name} found in {files.directory}; run `thamos advise`")
+        return None
+    if not files.pipfile_lock.is_file():
+        raise BadInputError(f"No Pipfile.lock found in {files.directory}; run `thamos advise`")
+    lock = files.read_pipfile_lock()
+    if files.pipfile.is_file():
+        expected = pipfile_hash(files.read_pipfile())
+        found = lock_hash(lock)
+        if found != expected:
+            raise LockMismatchError(
+                f"{files.pipfile_lock} does not belong to {files.pipfile}: lock hash {found!r}, "
+                f"Pipfile hash {expected!r}; run `thamos advise` to lock again"
+            )
+    else:
+        _LOGGER.warning("No Pipfile next to %s, the lock hash cannot be checked", files.pipfile_lock)
+    return lock
+
+
+def install(files: ProjectFiles, python: Path, *, dev: bool = False, pip_args: list[str] | None = None) -> None:
+    """Install the lock of ``files`` with ``python -m pip``, exactly as locked (hashes checked)."""
+    lock = check_lock(files)
+    if lock is not None:
+        requirements_text = render_requirements_txt(lock, dev=dev)
+        _warn_python_mismatch(lock, python)
+    else:
+        requirements_text = files.requirements_txt.read_text(encoding="utf-8")
+    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+    if "--hash=" in requirements_text:
+        # A complete lock: dependencies are all listed, pip must not pick any on its own.
+        command.append("--no-deps")
+    fd, requirements_path = tempfile.mkstemp(prefix="thamos-requirements-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(requirements_text)
+        command += ["-r", requirements_path, *(pip_args or [])]
+        _LOGGER.debug("Running %s", command)
+        completed = subprocess.run(command, stderr=subprocess.PIPE, text=True, check=False)
+    finally:
+        os.unlink(requirements_path)
+    if completed.stderr:
+        sys.stderr.write(completed.stderr)
+    if completed.returncode != 0:
+        if _HASH_MISMATCH_TEXT in (completed.stderr or ""):
+            raise LockMismatchError("Downloaded artifacts do not match the hashes in the lock; nothing trusted was installed")
+        raise ThamosError(f"pip failed with exit code {completed.returncode}")
+
+
+def _warn_python_mismatch(lock: dict[str, Any], python: Path) -> None:
+    wanted = ((lock.get("_meta") or {}).get("requires") or {}).get("python_version")
+    if not wanted:
+        return
+    info = inspect_environment(python)
+    have = info["environment"]["python_version"]
+    if have != wanted:
+        _LOGGER.warning("The lock was made for Python %s, installing into Python %s (%s)", wanted, have, python)
+
+
+def inspect_environment(python: Path) -> dict[str, Any]:
+    try:
+        completed = subprocess.run(
+            [str(python), "-c", _INSPECT_SCRIPT], capture_output=True, text=True, check=True, timeout=120
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ThamosError(f"Cannot inspect the Python environment of {python}: {exc}") from None
+    return json.loads(completed.stdout)
+
+
+def _locked_version(entry: Any) -> str | None:
+    spec = entry if isinstance(entry, str) else (entry or {}).get("version")
+    if isinstance(spec, str) and spec.startswith("=="):
+        return spec[2:].strip()
+    return None
+
+
+def compare_installed(lock: dict[str, Any], python: Path, *, dev: bool = False) -> list[str]:
+    """Differences between the lock and what is installed for ``python`` (empty list: they match)."""
+    info = inspect_environment(python)
+    installed = {canonicalize_name(name): version for name, version in info["installed"].items()}
+    environment = info["environment"]
+    problems: list[str] = []
+    sections = ["default", "develop"] if dev else ["default"]
+    for section in sections:
+        for name, entry in (lock.get(section) or {}).items():
+            markers = entry.get("markers") if isinstance(entry, dict) else None
+            if markers:
+                try:
+                    if not Marker(markers).evaluate(environment):
+                        continue
+                except InvalidMarker:
+                    problems.append(f"{name}: invalid marker {markers!r} in the lock")
+                    continue
+            wanted = _locked_version(entry)
+            have = installed.get(canonicalize_name(name))
+            if have is None:
+                problems.append(f"{name}: not installed (locked {wanted or 'unpinned'})")
+            elif wanted is not None and not _same_version(have, wanted):
+                problems.append(f"{name}: installed {have}, locked {wanted}")
+    return problems
+
+
+def _same_version(left: str, right: str) -> bool:
+    try:
+        return Version(left) == Version(right)
+    except InvalidVersion:
+        return left == right
+
+
+def remove_venv(path: Path) -> bool:
+    if not path.exists():
+        return False
+    if not venv_python(path).exists() and not (path / "pyvenv.cfg").exists():
+        raise ThamosError(f"{path} does not look like a virtual environment, not removing it")
+    shutil.rmtree(path)
+    return True
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Variables of a ``.env`` file (NAME=VALUE lines, # comments); empty when there is no file."""
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    values = dotenv_values(path)
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def run(command: list[str], *, venv_dir: Path | None, dotenv: Path | None) -> int:
+    """Run ``command`` with the environment's variables (and virtualenv); return its exit code."""
+    if not command:
+        raise BadInputError("No command given to run")
+    environment = dict(os.environ)
+    if dotenv is not None:
+        environment.update(read_dotenv(dotenv))
+    if venv_dir is not None:
+        environment["VIRTUAL_ENV"] = str(venv_dir)
+        environment["PATH"] = str(venv_dir / _BIN) + os.pathsep + environment.get("PATH", "")
+        environment.pop("PYTHONHOME", None)
+    executable = shutil.which(command[0], path=environment.get("PATH"))
+    if executable is None:
+        raise BadInputError(f"Command not found: {command[0]}")
+    try:
+        completed = subprocess.run([executable, *command[1:]], env=environment, check=False)
+    except OSError as exc:
+        raise ThamosError(f"Cannot run {command[0]}: {exc.strerror}") from None
+    code = completed.returncode
+    # A child killed by a signal reports -N; shells report that as 128+N.
+    return 128 - code if code < 0 else code

@@ -1,0 +1,312 @@
+"""The project's requirement files: reading them for a request and writing advised locks back.
+
+Layout per runtime environment (in its overlay directory, else in the project root):
+
+- pipenv: ``Pipfile`` (input) and ``Pipfile.lock`` (lock);
+- pip / pip-tools: ``requirements.in`` (input; ``requirements.txt`` doubles as input when there is
+  no ``.in`` file) and ``requirements.txt`` (lock, with hashes);
+- optional ``constraints.txt`` and ``.env`` (variables for ``thamos run``).
+
+Every write is atomic (a temporary file in the same directory, then ``os.replace``) and all files of
+one result are prepared before any of them replaces the user's file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from .exceptions import BadInputError, ThamosError
+
+_LOGGER = logging.getLogger(__name__)
+
+PIPFILE = "Pipfile"
+PIPFILE_LOCK = "Pipfile.lock"
+REQUIREMENTS_IN = "requirements.in"
+REQUIREMENTS_TXT = "requirements.txt"
+CONSTRAINTS_TXT = "constraints.txt"
+DOTENV = ".env"
+LAST_ANALYSIS_ID_FILE = ".thoth_last_analysis_id"
+# Pipfile sections that enter the lock hash (the rest, e.g. [thoth] or [scripts], do not).
+_HASHED_SECTIONS = ("source", "packages", "dev-packages", "requires")
+
+
+# ---------------------------------------------------------------------- atomic writes
+def atomic_write_many(files: dict[Path, str]) -> None:
+    """Write several files so that each is either fully old or fully new.
+
+    All temporary files are written (and synced) first; only then are they moved over the targets,
+    so a failure while preparing leaves every target untouched.
+    """
+    prepared: list[tuple[Path, str]] = []
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            prepared.append((path, tmp_name))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(tmp_name, path.stat().st_mode & 0o7777)
+        for path, tmp_name in prepared:
+            os.replace(tmp_name, path)
+    except BaseException:
+        for _, tmp_name in prepared:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+        raise
+
+
+def atomic_write(path: Path, text: str) -> None:
+    atomic_write_many({Path(path): text})
+
+
+# ---------------------------------------------------------------------- parsing helpers
+def parse_pipfile(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = tomlkit.parse(text).unwrap()
+    except tomlkit.exceptions.TOMLKitError as exc:
+        raise BadInputError(f"{source}: not a valid Pipfile (TOML): {exc}") from None
+    for section in ("packages", "dev-packages", "requires"):
+        if section in data and not isinstance(data[section], dict):
+            raise BadInputError(f"{source}: [{section}] must be a table")
+    if "source" in data and not isinstance(data["source"], list):
+        raise BadInputError(f"{source}: source must be an array of tables ([[source]])")
+    return data
+
+
+def parse_pipfile_lock(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"{source}: not a valid Pipfile.lock (JSON): {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("_meta", {}), dict):
+        raise BadInputError(f"{source}: not a Pipfile.lock document (expected an object with _meta)")
+    return data
+
+
+def pipfile_hash(pipfile: dict[str, Any]) -> str:
+    """The ``_meta.hash.sha256`` a Pipfile.lock made from this Pipfile carries (pipenv's definition)."""
+    data = {
+        "_meta": {"requires": pipfile.get("requires", {}), "sources": pipfile.get("source", [])},
+        "default": pipfile.get("packages", {}),
+        "develop": pipfile.get("dev-packages", {}),
+    }
+    content = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def lock_hash(lock: dict[str, Any]) -> str | None:
+    return ((lock.get("_meta") or {}).get("hash") or {}).get("sha256")
+
+
+def render_lock(lock: dict[str, Any]) -> str:
+    """Pipfile.lock text the way pipenv writes it (sorted keys, 4 spaces, final newline)."""
+    return json.dumps(lock, indent=4, sort_keys=True) + "\n"
+
+
+def render_requirements_txt(lock: dict[str, Any], *, dev: bool = False) -> str:
+    """requirements.txt (pinned, with hashes and index options) from a Pipfile.lock dict, via micropipenv."""
+    import micropipenv
+
+    sections = micropipenv.get_requirements_sections(pipfile_lock=lock, no_dev=not dev)
+    header = "#\n# This file was written by `thamos advise`; edit requirements.in instead.\n#\n"
+    try:
+        return header + micropipenv.requirements_str(sections)
+    except micropipenv.MicropipenvException as exc:
+        raise ThamosError(f"cannot render requirements.txt from the advised lock: {exc}") from None
+
+
+def render_pipfile(advised: dict[str, Any], current_text: str | None) -> str:
+    """Pipfile text for the advised Pipfile dict, keeping the user's document where it can.
+
+    Sections outside the hashed ones (``[thoth]``, ``[pipenv]``, ``[scripts]``...) and the order of
+    the user's file are kept; hashed sections are replaced by the advised content.
+    """
+    document = tomlkit.parse(current_text) if current_text else tomlkit.document()
+    for section in _HASHED_SECTIONS:
+        if section in advised:
+            new_value = advised[section]
+            if section == "source":
+                array = tomlkit.aot()
+                for entry in new_value:
+                    table = tomlkit.table()
+                    for key, value in entry.items():
+                        table[key] = value
+                    array.append(table)
+                document[section] = array
+            else:
+                table = tomlkit.table()
+                for key, value in new_value.items():
+                    table[key] = value
+                document[section] = table
+        elif section in document:
+            del document[section]
+    for section, value in advised.items():
+        if section not in _HASHED_SECTIONS and section not in document:
+            document[section] = value
+    return tomlkit.dumps(document)
+
+
+def same_pipfile(left: dict[str, Any], right: dict[str, Any]) -> bool:
+    """True when both Pipfiles produce the same lock hash (formatting aside)."""
+    return pipfile_hash(left) == pipfile_hash(right)
+
+
+# ---------------------------------------------------------------------- the project's files
+@dataclass
+class Stack:
+    """What is sent to the backend as ``application_stack``."""
+
+    requirements: str
+    requirements_lock: str | None
+    requirements_format: str
+    constraints: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requirements": self.requirements,
+            "requirements_lock": self.requirements_lock,
+            "requirements_format": self.requirements_format,
+            "constraints": self.constraints,
+        }
+
+
+@dataclass
+class ProjectFiles:
+    """Requirement files of one runtime environment."""
+
+    directory: Path
+    requirements_format: str = "pipenv"
+
+    @property
+    def is_pipenv(self) -> bool:
+        return self.requirements_format == "pipenv"
+
+    @property
+    def pipfile(self) -> Path:
+        return self.directory / PIPFILE
+
+    @property
+    def pipfile_lock(self) -> Path:
+        return self.directory / PIPFILE_LOCK
+
+    @property
+    def requirements_in(self) -> Path:
+        return self.directory / REQUIREMENTS_IN
+
+    @property
+    def requirements_txt(self) -> Path:
+        return self.directory / REQUIREMENTS_TXT
+
+    @property
+    def constraints(self) -> Path:
+        return self.directory / CONSTRAINTS_TXT
+
+    @property
+    def dotenv(self) -> Path:
+        return self.directory / DOTENV
+
+    @property
+    def last_analysis_id(self) -> Path:
+        return self.directory / LAST_ANALYSIS_ID_FILE
+
+    @property
+    def input_file(self) -> Path:
+        if self.is_pipenv:
+            return self.pipfile
+        if self.requirements_in.exists() or not self.requirements_txt.exists():
+            return self.requirements_in
+        return self.requirements_txt
+
+    @property
+    def lock_file(self) -> Path:
+        return self.pipfile_lock if self.is_pipenv else self.requirements_txt
+
+    def _read(self, path: Path) -> str:
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise BadInputError(f"{path} not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInputError(f"{path}: cannot read: {exc}") from None
+
+    def _read_optional(self, path: Path) -> str | None:
+        return self._read(path) if path.is_file() else None
+
+    def read_stack(self, *, with_lock: bool = True) -> Stack:
+        """Read and check the input (and the lock, unless ``with_lock`` is false) for a request."""
+        input_file = self.input_file
+        if not input_file.is_file():
+            expected = PIPFILE if self.is_pipenv else f"{REQUIREMENTS_IN} or {REQUIREMENTS_TXT}"
+            raise BadInputError(f"No {expected} found in {self.directory}")
+        requirements = self._read(input_file)
+        lock_text: str | None = None
+        if self.is_pipenv:
+            parse_pipfile(requirements, str(input_file))
+            if with_lock and self.pipfile_lock.is_file():
+                lock_text = self._read(self.pipfile_lock)
+                parse_pipfile_lock(lock_text, str(self.pipfile_lock))
+        else:
+            if not requirements.strip():
+                raise BadInputError(f"{input_file} lists no requirements")
+            if with_lock and input_file != self.requirements_txt:
+                lock_text = self._read_optional(self.requirements_txt)
+        return Stack(
+            requirements=requirements,
+            requirements_lock=lock_text,
+            requirements_format=self.requirements_format,
+            constraints=self._read_optional(self.constraints),
+        )
+
+    def read_pipfile(self) -> dict[str, Any]:
+        return parse_pipfile(self._read(self.pipfile), str(self.pipfile))
+
+    def read_pipfile_lock(self) -> dict[str, Any]:
+        return parse_pipfile_lock(self._read(self.pipfile_lock), str(self.pipfile_lock))
+
+    def files_for_advised(self, requirements: dict[str, Any], lock: dict[str, Any], *, dev: bool) -> dict[Path, str]:
+        """The file contents to write for an advised product (nothing is written here)."""
+        if not isinstance(lock, dict) or not lock:
+            raise ThamosError("the backend returned no lock for the advised stack")
+        if not self.is_pipenv:
+            return {self.requirements_txt: render_requirements_txt(lock, dev=dev)}
+        files: dict[Path, str] = {self.pipfile_lock: render_lock(lock)}
+        current_text = self.pipfile.read_text(encoding="utf-8") if self.pipfile.is_file() else None
+        current = parse_pipfile(current_text, str(self.pipfile)) if current_text is not None else None
+        # Keep the user's Pipfile byte for byte when the advised one is the same for the lock hash.
+        if requirements and (current is None or not same_pipfile(current, requirements)):
+            files[self.pipfile] = render_pipfile(requirements, current_text)
+        return files
+
+    def write_advised(self, requirements: dict[str, Any], lock: dict[str, Any], *, dev: bool) -> list[Path]:
+        files = self.files_for_advised(requirements, lock, dev=dev)
+        atomic_write_many(files)
+        return sorted(files)
+
+    # -------------------------------------------------------------- last analysis id
+    def remember_analysis_id(self, analysis_id: str) -> None:
+        if os.getenv("THAMOS_DISABLE_LAST_ANALYSIS_ID_FILE", "0").strip().lower() in ("1", "true", "yes"):
+            return
+        try:
+            atomic_write(self.last_analysis_id, analysis_id + "\n")
+        except OSError as exc:  # remembering is a convenience, never a failure
+            _LOGGER.warning("Cannot write %s: %s", self.last_analysis_id, exc)
+
+    def recall_analysis_id(self) -> str | None:
+        try:
+            value = self.last_analysis_id.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return value or None

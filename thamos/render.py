@@ -1,0 +1,121 @@
+"""Output: tables (rich), JSON and YAML on stdout; messages on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+OUTPUT_FORMATS = ("table", "json", "yaml")
+
+_EMOJI = {"ok": "\u2705", "warn": "\u26a0\ufe0f", "error": "\u274c", "info": "\U0001f4a1", "wait": "\u23f3"}
+_PLAIN = {"ok": "OK:", "warn": "WARNING:", "error": "ERROR:", "info": "-", "wait": "..."}
+
+
+class Ui:
+    """Where and how thamos talks to the user."""
+
+    def __init__(self) -> None:
+        self.no_emoji = _flag("THAMOS_NO_EMOJI")
+        self.verbose = _flag("THAMOS_VERBOSE")
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def symbol(self, kind: str) -> str:
+        return (_PLAIN if self.no_emoji else _EMOJI)[kind]
+
+    def message(self, kind: str, text: str) -> None:
+        self.err.print(f"{self.symbol(kind)} {text}", markup=False)
+
+    def error(self, text: str, detail: str | None = None) -> None:
+        self.err.print(f"{self.symbol('error')} {text}", markup=False, style="red")
+        if detail and self.verbose:
+            self.err.print(detail, markup=False)
+
+    def show_progress(self) -> bool:
+        """A spinner only for people watching a terminal, never in logs or pipes."""
+        return not _flag("THAMOS_NO_PROGRESSBAR") and sys.stdout.isatty() and sys.stderr.isatty()
+
+    def status(self, text: str):
+        """A context manager showing a spinner (or nothing) while waiting."""
+        if self.show_progress():
+            return self.err.status(text, spinner="dots")
+        return _NoStatus()
+
+
+class _NoStatus:
+    def __enter__(self) -> _NoStatus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _flag(name: str) -> bool:
+    return os.getenv(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def dump(data: Any, output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps(data, indent=2, sort_keys=True, default=str)
+    if output_format == "yaml":
+        return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True).rstrip("\n")
+    raise ValueError(f"not a data format: {output_format}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={_cell(item)}" for key, item in value.items())
+    return str(value)
+
+
+def emit(
+    ui: Ui,
+    data: Any,
+    output_format: str,
+    *,
+    rows: Iterable[dict[str, Any]] | None = None,
+    columns: Sequence[tuple[str, str]] = (),
+    title: str | None = None,
+) -> None:
+    """Print ``data`` as JSON/YAML, or ``rows`` as a table with ``columns`` ((header, key) pairs)."""
+    if output_format in ("json", "yaml"):
+        # Plain print: rich would re-wrap long lines and break machine-readable output.
+        print(dump(data, output_format))
+        return
+    table = Table(title=title, show_lines=False)
+    for header, _ in columns:
+        table.add_column(header, overflow="fold")
+    count = 0
+    for row in rows if rows is not None else (data or []):
+        table.add_row(*(_cell(row.get(key)) for _, key in columns))
+        count += 1
+    if count == 0:
+        ui.message("info", f"{title or 'Nothing'}: no entries")
+        return
+    ui.out.print(table)
+
+
+def key_value_rows(mapping: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    """Flatten a nested mapping to ``{"key": "a.b", "value": ...}`` rows for a two-column table."""
+    rows: list[dict[str, Any]] = []
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            rows.extend(key_value_rows(value, name + "."))
+        else:
+            rows.append({"key": name, "value": value})
+    return rows
