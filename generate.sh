@@ -105,7 +105,7 @@ sed -e 's#(docs/#(#g' -e 's#\[Setuptools\]([^)]*)#Setuptools#g' \
 # The output must not depend on when or where it was generated.
 if grep -rlE '(Generated|Build) (date|on)|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}' "$STAGE" >"$WORK/stamped" 2>/dev/null; then
     cat "$WORK/stamped" >&2
-    die "generated files carry a timestamp; the output would not be reproducible"
+    die "generated files carry a date or timestamp (from the generator or from an example in the spec); the output would not be reproducible"
 fi
 if grep -rlF "$WORK" "$STAGE" >"$WORK/pathed" 2>/dev/null; then
     cat "$WORK/pathed" >&2
