@@ -15,7 +15,11 @@ Failure modes for tests: ``delay`` (seconds slept before every answer), ``fail_s
 request answers that status), ``range_requests=False`` (ranges ignored, full 200 answers). All can
 be changed while the server runs. Every request is recorded in ``server.requests``.
 
-``SAMPLE_DISTS`` at the end of this module is the graph behind the ``sample_index`` fixture.
+File URLs in the pages are relative (``../../files/<project>/<filename>``) unless
+``absolute_urls=True``: clients must resolve them against the page URL, as the simple API allows.
+
+``SAMPLE_DISTS`` (defined and documented in :mod:`tests.support.sample_index`, re-exported here) is
+the graph behind the ``sample_index`` fixture.
 """
 
 from __future__ import annotations
@@ -472,6 +476,8 @@ class IndexServer:
             time.sleep(delay)
         if fail_status is not None:
             body = f"{fail_status} {_reason(fail_status)} (test index failure mode)\n".encode()
+            if fail_status < 200 or fail_status in (204, 304):
+                body = b""  # these statuses never carry a body
             request.send(fail_status, body, {"Content-Type": "text/plain"}, head=head)
             return
 
