@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from adviser.index.cache import FileRecord, IndexCache
 from adviser.index.core_metadata import parse_core_metadata
@@ -285,8 +286,11 @@ class IndexClient:
             raise
         except TransportError as exc:
             raise IndexUnreachable(link.index.url, f"{exc.cause} (reading {link.url})") from None
-        if link.project_name and metadata.canonical_name != link.project_name:
-            self._say(f"index: {link.filename} declares project {metadata.name!r} in its metadata")
+        mismatch = _contradiction(link, metadata)
+        if mismatch:
+            self._count("metadata_unavailable")
+            self._cache.put_metadata(record, None, reason=mismatch)
+            raise MetadataUnavailable(mismatch, permanent=True)
         self._cache.put_metadata(record, metadata.to_json(), import_names=import_names)
         return metadata
 
@@ -329,6 +333,22 @@ class IndexClient:
             )
             return None
         return parse_core_metadata(response.body, source="pep658", origin=f"{link.filename}.metadata")
+
+
+def _contradiction(link: FileLink, metadata: CoreMetadata) -> str | None:
+    """Why metadata that names another project or version than its file cannot be trusted, or None."""
+    if link.project_name is None or link.version is None:
+        return None
+    try:
+        same_version = Version(metadata.version) == link.version
+    except InvalidVersion:
+        same_version = False
+    if metadata.canonical_name == link.project_name and same_version:
+        return None
+    return (
+        f"the metadata of {link.filename} is broken: it describes {metadata.name} {metadata.version}, "
+        f"not {link.project_name} {link.version}"
+    )
 
 
 def _outcome(future: Future) -> tuple[Any, BaseException | None]:

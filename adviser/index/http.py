@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import warnings
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from urllib3.exceptions import (
@@ -23,6 +23,8 @@ from urllib3.util.retry import Retry
 # Gateways and overloaded servers answer these transiently; anything else is reported at once.
 RETRY_STATUSES = frozenset({502, 503, 504})
 CHUNK = 64 * 1024
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
 
 
 class TransportError(Exception):
@@ -67,7 +69,7 @@ class HttpSession:
                 read=0,  # a slow index fails after one timeout, not several
                 status=retries,
                 other=0,
-                redirect=10,
+                redirect=0,
                 status_forcelist=RETRY_STATUSES,
                 backoff_factor=0.1,
                 backoff_max=1.0,
@@ -101,12 +103,27 @@ class HttpSession:
         verify: bool = True,
         max_bytes: int | None = None,
     ) -> HttpResponse:
-        """GET ``url`` and read the whole body (at most ``max_bytes``, else ResponseTooLarge)."""
+        """GET ``url``, following redirects, and read the whole body (at most ``max_bytes``).
+
+        Redirects are followed here rather than by urllib3 so the final absolute URL is known
+        (relative links on a page resolve against it).
+        """
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = self._get_once(url, headers, verify, max_bytes)
+            location = response.headers.get("location")
+            if response.status not in REDIRECT_STATUSES or not location:
+                return response
+            url = urljoin(url, location)
+        raise TransportError(url, f"more than {MAX_REDIRECTS} redirects")
+
+    def _get_once(
+        self, url: str, headers: dict[str, str] | None, verify: bool, max_bytes: int | None
+    ) -> HttpResponse:
         manager = self._manager(verify or urlsplit(url).scheme != "https")
         # A kept-alive connection the server closed meanwhile shows up as a ProtocolError: retry once.
         for attempt in (1, 2):
             try:
-                response = manager.request("GET", url, headers=headers, preload_content=False)
+                response = manager.request("GET", url, headers=headers, preload_content=False, redirect=False)
             except MaxRetryError as exc:
                 raise TransportError(url, describe(exc.reason, self.timeout)) from None
             except ProtocolError as exc:
@@ -126,7 +143,7 @@ class HttpSession:
             except HTTPError as exc:
                 raise TransportError(url, describe(exc, self.timeout)) from None
             headers_out = {name.lower(): value for name, value in response.headers.items()}
-            return HttpResponse(response.status, headers_out, body, response.url or url)
+            return HttpResponse(response.status, headers_out, body, url)
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -162,13 +179,14 @@ def describe(error: BaseException | None, timeout: float) -> str:
     """The cause of a transport failure in plain words."""
     if isinstance(error, ReadTimeoutError):
         return f"no answer within {timeout:g} s (read timeout)"
-    if isinstance(error, ConnectTimeoutError):
-        return f"could not connect within {timeout:g} s (connect timeout)"
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: test it first.
     if isinstance(error, NewConnectionError):
         text = str(error)
         if "refused" in text.lower():
             return "connection refused"
         return f"cannot connect ({text.split(': ', 1)[-1]})"
+    if isinstance(error, ConnectTimeoutError):
+        return f"could not connect within {timeout:g} s (connect timeout)"
     if isinstance(error, SSLError):
         return f"TLS error ({error})"
     if isinstance(error, ProtocolError):
