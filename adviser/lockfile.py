@@ -14,18 +14,8 @@ from typing import Any
 
 
 def pipfile_hash(pipfile: dict[str, Any]) -> str:
-    try:
-        from adviser.pipfile_hash import pipfile_hash as compute
-    except ImportError:  # TEMPORARY until adviser-index lands adviser/pipfile_hash.py
-        import hashlib
-        import json
+    from adviser.pipfile_hash import pipfile_hash as compute
 
-        content = {
-            "_meta": {"requires": pipfile.get("requires", {}), "sources": pipfile.get("source", [])},
-            "default": pipfile.get("packages", {}),
-            "develop": pipfile.get("dev-packages", {}),
-        }
-        return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return compute(pipfile)
 
 
