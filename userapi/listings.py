@@ -131,6 +131,8 @@ def container_images(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
 
 
 # -- the adviser's catalogue ------------------------------------------------------------------------
+# adviser.catalog answers from the adviser's cache only: a package no resolution on this backend
+# has read is unknown (404), never fetched from an index while the client waits.
 
 
 class CatalogUnavailable(Exception):
@@ -148,57 +150,37 @@ def _catalog_function(name: str):
     return function
 
 
-def _ask_catalog(runtime: ServerRuntime, name: str, parameters: dict[str, Any], *args: Any, **kwargs: Any):
-    """Call adviser.catalog.<name>(*args, settings, **kwargs); map its failures to answers."""
+def _ask_catalog(runtime: ServerRuntime, name: str, parameters: dict[str, Any], *args: Any):
+    """(answer, None) from adviser.catalog.<name>(cache_dir, *args), or (None, error answer)."""
     try:
         function = _catalog_function(name)
     except CatalogUnavailable as exc:
         return None, ({"error": str(exc), "parameters": parameters}, 501)
     try:
-        return function(*args, runtime.adviser_settings(), **kwargs), None
-    except LookupError as exc:  # PackageNotFound and friends
-        return None, (
-            {"error": _plain(exc, "nothing is known about this package"), "parameters": parameters},
-            404,
-        )
-    except ValueError as exc:  # a version or marker that does not parse
-        return None, ({"error": _plain(exc, "the request cannot be answered"), "parameters": parameters}, 400)
+        return function(runtime.settings.cache_dir, *args), None
+    except ValueError as exc:  # a name or version that does not parse
+        return None, ({"error": str(exc) or "the request cannot be answered", "parameters": parameters}, 400)
     except Exception as exc:
-        if type(exc).__name__ in ("PackageNotFound", "MetadataUnavailable"):
-            return None, (
-                {"error": _plain(exc, "nothing is known about this package"), "parameters": parameters},
-                404,
-            )
-        if type(exc).__name__ == "IndexUnreachable":
-            message = _plain(exc, "the package index cannot be reached")
-            return None, ({"error": message, "parameters": parameters}, 503)
         LOGGER.exception("the catalogue failed on %s", name)
-        return None, ({"error": f"the catalogue failed: {type(exc).__name__}", "parameters": parameters}, 503)
+        message = f"the package catalogue could not be read ({type(exc).__name__})"
+        return None, ({"error": message, "parameters": parameters}, 503)
 
 
-def _plain(exc: Exception, fallback: str) -> str:
-    text = str(exc).strip()
-    return text or fallback
+UNKNOWN_HINT = "this backend knows the packages its resolutions have read"
 
 
 def imported_packages(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
     import_name = str(params.get("import_name") or "").strip()
     parameters = {"import_name": import_name}
-    found, failure = _ask_catalog(runtime, "packages_for_import", parameters, import_name)
+    found, failure = _ask_catalog(runtime, "packages_providing_import", parameters, import_name)
     if failure:
         return failure
     if not found:
-        return {
-            "error": f"no known package provides the module {import_name!r}",
-            "parameters": parameters,
-        }, 404
+        message = f"no known package provides the module {import_name!r} ({UNKNOWN_HINT})"
+        return {"error": message, "parameters": parameters}, 404
     names = [
-        {
-            "package_name": str(item["package_name"]),
-            "index_url": str(item["index_url"]),
-            "version": str(item["version"]),
-        }
-        for item in found
+        {"package_name": str(project), "version": str(version), "index_url": str(index_url)}
+        for project, version, index_url in found
     ]
     return {"package_names": names, "parameters": parameters}, 200
 
@@ -210,49 +192,108 @@ def _environment(params: dict[str, Any]) -> dict[str, Any]:
 def package_versions(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
     page, per_page = _page(params)
     name = str(params.get("name") or "").strip()
-    environment = _environment(params)
-    parameters = {"name": name, "page": page, "per_page": per_page, **environment}
-    found, failure = _ask_catalog(runtime, "package_versions", parameters, name, **environment)
+    parameters = {"name": name, "page": page, "per_page": per_page, **_environment(params)}
+    found, failure = _ask_catalog(runtime, "package_versions", parameters, name)
     if failure:
         return failure
+    if not found:
+        message = f"no released versions of {name!r} are known ({UNKNOWN_HINT})"
+        return {"error": message, "parameters": parameters}, 404
     versions = [
-        {
-            "package_name": str(item["package_name"]),
-            "package_version": str(item["package_version"]),
-            "index_url": str(item["index_url"]),
-        }
-        for item in found or []
+        {"package_name": str(project), "package_version": str(version), "index_url": str(index_url)}
+        for project, version, index_url in found
     ]
-    if not versions and page == 0:
-        return {"error": f"no released versions of {name!r} are known", "parameters": parameters}, 404
     return {"versions": versions[page * per_page : (page + 1) * per_page], "parameters": parameters}, 200
+
+
+def _marker_environment(params: dict[str, Any]) -> dict[str, str] | None:
+    """Marker variables for the environment named in the query; None when no Python version is given."""
+    python_version = params.get("python_version")
+    if not python_version:
+        return None
+    return {
+        "python_version": str(python_version),
+        "python_full_version": f"{python_version}.0",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "sys_platform": "linux",
+        "os_name": "posix",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "extra": "",
+    }
+
+
+def _dependency(requirement_text: str, environment: dict[str, str] | None) -> dict[str, Any]:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        requirement = Requirement(requirement_text)
+    except InvalidRequirement:
+        return {
+            "name": requirement_text,
+            "version": "",
+            "extra": None,
+            "environment_marker": None,
+            "marker_evaluation_result": None,
+        }
+    marker = requirement.marker
+    extra = None
+    for part in str(marker or "").split(" and "):
+        key, _, value = part.partition("==")
+        if key.strip() == "extra":
+            extra = value.strip().strip("'\"")
+    evaluation = None
+    if environment is not None:
+        evaluation = True if marker is None else bool(marker.evaluate(environment))
+    name = requirement.name + (f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else "")
+    return {
+        "name": name,
+        "version": str(requirement.specifier),
+        "extra": extra,
+        "environment_marker": str(marker) if marker is not None else None,
+        "marker_evaluation_result": evaluation,
+    }
 
 
 def package_dependencies(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
     name = str(params.get("name") or "").strip()
     version = str(params.get("version") or "").strip()
     index = str(params.get("index") or "").strip()
-    environment = _environment(params)
     wanted = params.get("marker_evaluation_result")
-    parameters = {"name": name, "version": version, "index": index, **environment}
+    parameters = {"name": name, "version": version, "index": index, **_environment(params)}
     parameters["marker_evaluation_result"] = wanted
-    found, failure = _ask_catalog(
-        runtime, "package_dependencies", parameters, name, version, index, **environment
-    )
+    found, failure = _ask_catalog(runtime, "package_dependencies", parameters, name, version, index or None)
     if failure:
         return failure
+    if not found and not package_is_known(runtime, name, version):
+        message = f"nothing is known about {name} {version} on {index or 'any index'} ({UNKNOWN_HINT})"
+        return {"error": message, "parameters": parameters}, 404
+    environment = _marker_environment(params)
     dependencies = []
-    for item in found or []:
-        result = item.get("marker_evaluation_result")
-        if wanted is not None and result is not None and bool(result) != bool(wanted):
+    for item in found:
+        dependency = _dependency(str(item["requirement"]), environment)
+        if (
+            wanted is not None
+            and environment is not None
+            and dependency["marker_evaluation_result"] != wanted
+        ):
             continue
-        dependencies.append(
-            {
-                "name": str(item["name"]),
-                "version": str(item.get("version") or ""),
-                "extra": _text(item.get("extra")),
-                "environment_marker": _text(item.get("environment_marker")),
-                "marker_evaluation_result": result if isinstance(result, bool) else None,
-            }
-        )
+        dependencies.append(dependency)
     return {"dependencies": dependencies, "parameters": parameters}, 200
+
+
+def package_is_known(runtime: ServerRuntime, name: str, version: str) -> bool:
+    """Whether the catalogue lists this release (a release without dependencies is still known)."""
+    found, failure = _ask_catalog(runtime, "package_versions", {}, name)
+    if failure or not found:
+        return False
+    from packaging.version import InvalidVersion, Version
+
+    def same(left: str, right: str) -> bool:
+        try:
+            return Version(left) == Version(right)
+        except InvalidVersion:
+            return left == right
+
+    return any(same(str(item[1]), version) for item in found)

@@ -66,8 +66,12 @@ class BodyLimitMiddleware:
     """Answer 413 for bodies larger than the limit, before anything parses them.
 
     The body is read (up to the limit) and replayed to the app, so a client that sends no
-    Content-Length or lies about it is stopped as well.
+    Content-Length or lies about it is stopped as well. An oversized body is read to its end
+    (and thrown away) up to DRAIN_LIMIT, because most clients only read the answer once they
+    have sent everything; beyond that the connection is closed.
     """
+
+    DRAIN_LIMIT = 64 * 1024 * 1024
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
@@ -80,12 +84,12 @@ class BodyLimitMiddleware:
         declared = _header(scope, b"content-length")
         if declared is not None:
             try:
-                too_large = int(declared) > self.max_bytes
+                declared_size = int(declared)
             except ValueError:
                 await send_json(send, 400, {"error": "the Content-Length header is not a number"})
                 return
-            if too_large:
-                await self._refuse(send)
+            if declared_size > self.DRAIN_LIMIT:
+                await self._refuse(send, close=True)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -95,12 +99,16 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
+            if size <= self.max_bytes:
+                chunks.append(chunk)
+            elif size > self.DRAIN_LIMIT:
+                await self._refuse(send, close=True)
                 return
-            chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        if size > self.max_bytes:
+            await self._refuse(send)
+            return
         body = b"".join(chunks)
         replayed = False
 
@@ -113,7 +121,7 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, close: bool = False) -> None:
         await send_json(
             send,
             413,
@@ -121,7 +129,7 @@ class BodyLimitMiddleware:
                 "error": f"the request body is larger than the {self.max_bytes} bytes this server accepts",
                 "parameters": {"max_request_bytes": self.max_bytes},
             },
-            {"connection": "close"},
+            {"connection": "close"} if close else None,
         )
 
 

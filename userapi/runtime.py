@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from userapi.jobs import JobRunner, build_adviser_settings
+from userapi.jobs import JobRunner
 from userapi.middleware import API_BASE, ActivityClock
 from userapi.settings import ServerSettings
 from userapi.store import Store
@@ -20,13 +20,6 @@ class ServerRuntime:
     api_paths: list[str]
     container_images: list[dict[str, Any]] = field(default_factory=list)
     clock: ActivityClock = field(default_factory=ActivityClock)
-    _adviser_settings: Any = None
-
-    def adviser_settings(self) -> Any:
-        """AdviserSettings for catalogue questions asked in the server process (built once)."""
-        if self._adviser_settings is None:
-            self._adviser_settings = build_adviser_settings(self.settings.adviser_options())
-        return self._adviser_settings
 
     def search_ui_url(self, scope: dict[str, Any]) -> str:
         """Where a browser can look at the API: the UI of this very server, as the client reached it."""
