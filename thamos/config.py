@@ -14,6 +14,7 @@ a host picked by the repository's author.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -127,8 +128,11 @@ def _yaml_scalar(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     text = str(value)
+    if any(ord(char) < 32 for char in text):
+        # A JSON string is a valid YAML double-quoted scalar and keeps newlines as "\n".
+        return json.dumps(text)
     try:
-        if yaml.safe_load(text) == text and "\n" not in text and not text.startswith(("'", '"')):
+        if yaml.safe_load(text) == text and not text.startswith(("'", '"')):
             return text
     except yaml.YAMLError:
         pass
