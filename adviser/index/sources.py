@@ -22,6 +22,8 @@ Log = Callable[[str], None]
 
 # The name pipenv gives the built-in default index; kept so Pipfile hashes agree with pipenv's.
 DEFAULT_SOURCE_NAME = "pypi"
+# pip reads this system-wide file after the XDG ones (on every Unix).
+SYSTEM_PIP_CONFIG = Path("/etc/pip.conf")
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def pip_config_files() -> list[Path]:
         files.append(Path(env_file))
     xdg_dirs = os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg"
     files += [Path(d) / "pip" / "pip.conf" for d in xdg_dirs.split(os.pathsep) if d]
-    files.append(Path("/etc/pip.conf"))
+    files.append(SYSTEM_PIP_CONFIG)
     if not (env_file and Path(env_file).exists()):
         home = Path(os.path.expanduser("~"))
         files.append(home / ".pip" / "pip.conf")

@@ -1,0 +1,205 @@
+"""The persistent index cache: TTL of pages, metadata kept forever, sharing between threads and processes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from adviser.index import IndexClient, IndexSource, IndexUnreachable, MetadataUnavailable, PackageNotFound
+from adviser.index.cache import CACHE_FILENAME
+from tests.support.index_server import Dist
+
+REPO = Path(__file__).resolve().parents[2]
+
+DISTS = [
+    Dist("alpha", "1.0", requires_dist=("beta>=1",)),
+    Dist("beta", "1.0", metadata_file=False),
+    Dist("gamma", "1.0", wheel=False, requires_dist=("alpha",)),
+]
+
+
+def read_everything(client: IndexClient, source: IndexSource) -> dict[str, tuple[str, ...]]:
+    """Pages of all DISTS projects and the metadata of every file; returns requirements by filename."""
+    client.prefetch_pages(["alpha", "beta", "gamma"])
+    result = {}
+    for name in ("alpha", "beta", "gamma"):
+        for link in client.project_page(source, name).files:
+            result[link.filename] = client.metadata(link).requires_dist
+    return result
+
+
+@pytest.fixture
+def index(package_index):
+    server = package_index(DISTS)
+    return server, IndexSource("main", server.url)
+
+
+def test_second_client_makes_no_requests_within_ttl(index, tmp_cache_dir):
+    server, source = index
+    with IndexClient([source], tmp_cache_dir) as client:
+        first = read_everything(client, source)
+        assert client.stats()["pages_fetched"] == 3
+    assert first["alpha-1.0-py3-none-any.whl"] == ("beta>=1",)
+    assert first["gamma-1.0.tar.gz"] == ("alpha",)
+    server.clear_requests()
+    with IndexClient([source], tmp_cache_dir) as client:
+        assert read_everything(client, source) == first
+        stats = client.stats()
+    assert server.requests == []
+    assert stats["pages_cached"] == 3 and stats["metadata_cached"] == len(first)
+
+
+def test_metadata_is_kept_forever_pages_expire(index, tmp_cache_dir):
+    server, source = index
+    with IndexClient([source], tmp_cache_dir) as client:
+        read_everything(client, source)
+    server.clear_requests()
+    with IndexClient([source], tmp_cache_dir, page_ttl=0) as client:
+        again = read_everything(client, source)
+    paths = [r.path for r in server.requests]
+    assert sorted(paths) == ["/simple/alpha/", "/simple/beta/", "/simple/gamma/"]
+    assert again["beta-1.0-py3-none-any.whl"] == ()
+
+
+def test_force_refresh_refetches_pages_but_not_metadata(index, tmp_cache_dir):
+    server, source = index
+    with IndexClient([source], tmp_cache_dir) as client:
+        read_everything(client, source)
+    server.add_dists([Dist("alpha", "2.0")])
+    server.clear_requests()
+    with IndexClient([source], tmp_cache_dir) as client:  # within the TTL: the old page
+        assert sorted(str(v) for v in client.project_page(source, "alpha").versions()) == ["1.0"]
+    assert server.requests == []
+    with IndexClient([source], tmp_cache_dir, force_refresh=True) as client:
+        page = client.project_page(source, "alpha")
+        assert sorted(str(v) for v in page.versions()) == ["1.0", "2.0"]
+        old = next(link for link in page.files if link.filename == "alpha-1.0-py3-none-any.whl")
+        assert client.metadata(old).source == "cache"
+        # Fetched once per client even when forced.
+        client.project_page(source, "alpha")
+    assert [r.path for r in server.requests] == ["/simple/alpha/"]
+    # The refreshed page is what the next, unforced client sees.
+    server.clear_requests()
+    with IndexClient([source], tmp_cache_dir) as client:
+        assert len(client.project_page(source, "alpha").versions()) == 2
+    assert server.requests == []
+
+
+def test_not_found_is_cached_for_the_ttl(index, tmp_cache_dir):
+    server, source = index
+    for _ in range(2):
+        with IndexClient([source], tmp_cache_dir) as client, pytest.raises(PackageNotFound):
+            client.project_page(source, "missing")
+    assert [r.path for r in server.requests] == ["/simple/missing/"]
+    with IndexClient([source], tmp_cache_dir, page_ttl=0) as client, pytest.raises(PackageNotFound):
+        client.project_page(source, "missing")
+    assert len(server.requests) == 2
+
+
+def test_unavailable_metadata_of_a_file_is_remembered(package_index, tmp_cache_dir):
+    server = package_index([Dist("dyn", "1.0", wheel=False, dynamic_deps=True)])
+    source = IndexSource("main", server.url)
+    for expected_file_requests in (1, 1):
+        with IndexClient([source], tmp_cache_dir) as client:
+            link = client.project_page(source, "dyn").files[0]
+            with pytest.raises(MetadataUnavailable, match="dynamically"):
+                client.metadata(link)
+        assert len([r for r in server.requests if r.path.startswith("/files/")]) == expected_file_requests
+
+
+def test_expired_page_is_used_when_the_index_is_down_unless_forced(index, tmp_cache_dir):
+    server, source = index
+    with IndexClient([source], tmp_cache_dir) as client:
+        client.project_page(source, "alpha")
+    server.stop()
+    lines: list[str] = []
+    with IndexClient([source], tmp_cache_dir, page_ttl=0, log=lines.append) as client:
+        assert client.project_page(source, "alpha").files
+    assert any("using the page of alpha cached" in line for line in lines)
+    with IndexClient([source], tmp_cache_dir, force_refresh=True) as client, pytest.raises(IndexUnreachable):
+        client.project_page(source, "alpha")
+
+
+def test_cache_file_is_sqlite_in_wal_mode_with_compact_rows(index, tmp_cache_dir):
+    _server, source = index
+    with IndexClient([source], tmp_cache_dir) as client:
+        read_everything(client, source)
+    conn = sqlite3.connect(tmp_cache_dir / CACHE_FILENAME)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        (files,) = conn.execute("SELECT files FROM pages WHERE name = 'alpha'").fetchone()
+        assert ", " not in files and json.loads(files)[0][0].startswith("alpha-1.0")
+        keys = [row[0] for row in conn.execute("SELECT file_key FROM metadata")]
+        assert keys and all(key.startswith("sha256:") for key in keys)
+    finally:
+        conn.close()
+
+
+def test_threads_with_their_own_clients_share_one_cache(index, tmp_cache_dir):
+    server, source = index
+    results: list[dict] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with IndexClient([source], tmp_cache_dir, max_workers=4) as client:
+                results.append(read_everything(client, source))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 6 and all(result == results[0] for result in results)
+    server.clear_requests()
+    with IndexClient([source], tmp_cache_dir) as client:
+        assert read_everything(client, source) == results[0]
+    assert server.requests == []
+
+
+PROCESS_SCRIPT = """
+import json, sys
+from adviser.index import IndexClient, IndexSource
+source = IndexSource("main", sys.argv[1])
+with IndexClient([source], sys.argv[2], max_workers=4) as client:
+    client.prefetch_pages(["alpha", "beta", "gamma"])
+    out = {}
+    for name in ("alpha", "beta", "gamma"):
+        for link in client.project_page(source, name).files:
+            out[link.filename] = list(client.metadata(link).requires_dist)
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+def test_processes_share_one_cache(index, tmp_cache_dir):
+    server, source = index
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROCESS_SCRIPT, server.url, str(tmp_cache_dir)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        outputs.append(json.loads(out))
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0]["alpha-1.0-py3-none-any.whl"] == ["beta>=1"]
+    server.clear_requests()
+    with IndexClient([source], tmp_cache_dir) as client:
+        read_everything(client, source)
+    assert server.requests == []
