@@ -19,6 +19,10 @@ def _who(requirement: Any) -> str:
     return f"{requirement.parent.name} {requirement.parent.version} depends on {requirement.text or requirement.identifier}"
 
 
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def _versions_text(items: list[str], limit: int = 4) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
@@ -72,7 +76,7 @@ def explain_conflict(provider: Any, causes: Iterable[Any]) -> str:
         constraints = provider._constraints_for(name)
         if package is not None and not package.found:
             indexes = ", ".join(package.indexes_tried) or "no index"
-            sentences.append(f"Because {' and '.join(reasons)}, but {name} was not found on {indexes}, the stack cannot be resolved.")
+            sentences.append(f"Because {_join(reasons)} and {name} was not found on {indexes}, the stack cannot be resolved.")
             continue
         if constraints:
             reasons.append("the constraints say " + ", ".join(c.text for c in constraints))
@@ -80,16 +84,17 @@ def explain_conflict(provider: Any, causes: Iterable[Any]) -> str:
         unusable = _unusable_reasons(provider, name, requirements)
         if matching_all:
             # Versions exist for this package but the combination with pinned packages failed.
-            sentences.append(
-                f"Because {' and '.join(reasons)}, no single version of {name} fits every package that needs it."
-            )
+            sentences.append(f"Because {_join(reasons)}, no single version of {name} fits every package that needs it.")
             continue
-        sentence = f"Because {' and '.join(reasons)}, no version of {name} satisfies all of them"
+        if len(reasons) == 1:
+            sentence = f"Because {reasons[0]} and no version of {name} that matches can be used on the target"
+        else:
+            sentence = f"Because {_join(reasons)}, no version of {name} satisfies all of them"
         if unusable:
-            sentence += f" on the target (versions that match cannot be used: {unusable})"
+            sentence += f" ({unusable})"
         elif package is not None and not package.offers:
-            sentence += " on the target (no version of it can be installed there)"
-        sentences.append(sentence + ".")
+            sentence += " (no version of it can be installed there)"
+        sentences.append(sentence + (", so the stack cannot be resolved." if len(reasons) > 1 else ", the stack cannot be resolved."))
     return " ".join(sentences) or "The requirements cannot be satisfied together."
 
 

@@ -272,6 +272,8 @@ class AdviserProvider(AbstractProvider):
                     pinned.add(spec.version)
 
         def fits(offer: VersionOffer) -> bool:
+            if offer.checked and offer.metadata is None:
+                return False  # its metadata could not be read: recorded in package.rejected
             if exact and offer.version not in exact:
                 return False
             for r in requirements:
