@@ -13,7 +13,7 @@ port with THAMOS_EMBEDDED_PORT).
 from __future__ import annotations
 
 import http.client
-import importlib.util
+import importlib
 import logging
 import os
 import signal
@@ -153,7 +153,13 @@ class _FileLock:
 
 
 def _check_server_extra() -> None:
-    missing = [name for name in ("connexion", "uvicorn", "userapi") if importlib.util.find_spec(name) is None]
+    """The server needs the `server` extra; say how to get it instead of failing in the child."""
+    missing = []
+    for name in ("connexion", "uvicorn", "userapi"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
     if missing:
         raise EmbeddedServerError(
             "the embedded backend needs `pip install 'thamos[server]'`, or configure a host in "
