@@ -217,7 +217,8 @@ class _Run:
             )
         )
         advisories = load_advisories(self.settings.advisory_db, self.settings.cache_dir)
-        self.stack_info.append(_item("INFO", advisories.describe().capitalize()))
+        description = advisories.describe()
+        self.stack_info.append(_item("INFO", description[:1].upper() + description[1:]))
         allowed = allowed_advisory_ids(labels)
         if labels:
             echoed = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))

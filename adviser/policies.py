@@ -28,7 +28,9 @@ stable
     which the newest is used with a WARNING.
 performance
     Tier 0: a binary (platform-specific) wheel for the target; tier 1: a pure-Python wheel;
-    tier 2: only an sdist. When several indexes carry a version, the one with a binary wheel wins.
+    tier 2: only an sdist. Tiers are counted from the best kind the package offers at all, so a
+    pure-Python project is not penalized for having no binary wheel. When several indexes carry
+    a version, the one with a binary wheel wins.
     With a CUDA version in the runtime environment, packages known to ship CUDA-specific builds
     get a note saying which wheel was selected, as the index decides which CUDA it was built for.
 security
@@ -93,6 +95,8 @@ class Policy:
 
     name = "latest"
     description = "newest admissible version"
+    # Count tiers from the best one the package offers (used where a tier says "kind", not "flaw").
+    relative_tiers = False
 
     def tier(self, facts: VersionFacts) -> tuple[int, list[str]]:
         return 0, []
@@ -146,6 +150,7 @@ class StablePolicy(Policy):
 class PerformancePolicy(Policy):
     name = "performance"
     description = "newest version with a binary wheel for the target, then pure wheels, then sdists"
+    relative_tiers = True
 
     def tier(self, facts: VersionFacts) -> tuple[int, list[str]]:
         if facts.has_binary_wheel:

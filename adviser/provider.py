@@ -237,6 +237,13 @@ class AdviserProvider(AbstractProvider):
                 offer = VersionOffer(name, version, page.index, files, installable, facts, advisories)
                 offer.tier, offer.tier_reasons = self.policy.tier(facts)
                 by_version.setdefault(version, []).append(offer)
+        if self.policy.relative_tiers and by_version:
+            best = min(o.tier for choices in by_version.values() for o in choices)
+            for choices in by_version.values():
+                for offer in choices:
+                    offer.tier -= best
+                    if offer.tier == 0:
+                        offer.tier_reasons = []
         offers: list[VersionOffer] = []
         for version in sorted(by_version, reverse=True):
             choices = by_version[version]
