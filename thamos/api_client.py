@@ -108,7 +108,11 @@ def build_api_client(configuration: Configuration | None = None):
         client_configuration.access_token = token
     if base_url.startswith("http://") and token and not is_local_url(base_url):
         _LOGGER.warning("Sending the token over plain http to %s", base_url)
-    if not client_configuration.verify_ssl and os.getenv("THAMOS_DISABLE_TLS_WARNING", "0") in ("0", ""):
+    if (
+        base_url.startswith("https://")
+        and not client_configuration.verify_ssl
+        and os.getenv("THAMOS_DISABLE_TLS_WARNING", "0") in ("0", "")
+    ):
         _LOGGER.warning("TLS verification is turned off (tls_verify: false)")
         import urllib3
 

@@ -626,6 +626,7 @@ def _target_python(environment: dict[str, Any], *, create: bool) -> tuple[Path, 
 
 def _install(environment: dict[str, Any], files: ProjectFiles, *, dev: bool, pip_args: list[str]) -> None:
     ui = _state().ui
+    installer.check_lock(files)  # a lock that does not match fails before any virtualenv is made
     python, venv_dir = _target_python(environment, create=True)
     where = f"virtual environment {venv_dir}" if venv_dir else f"{python}"
     ui.message("info", f"Installing {files.lock_file} into {where}")
@@ -887,17 +888,17 @@ def version_command(output_format: str) -> None:
 @click.option("--port", default=9876, show_default=True, type=int, help="Port to listen on.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where analyses are stored (THAMOS_DATA_DIR).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Adviser cache (THAMOS_CACHE_DIR).")
-@click.option("--token", "tokens", multiple=True, help="Require this bearer token (repeatable).")
+@click.option("--token", help="Require this bearer token for analyses (THAMOS_SERVER_TOKEN).")
 @click.option("--certfile", type=click.Path(dir_okay=False, exists=True), help="TLS certificate (PEM).")
 @click.option("--keyfile", type=click.Path(dir_okay=False, exists=True), help="TLS private key (PEM).")
 @click.option("--workers", type=int, help="Analyses computed in parallel.")
-def serve_command(bind_host: str, port: int, data_dir: str | None, cache_dir: str | None, tokens: tuple[str, ...],
-                  certfile: str | None, keyfile: str | None, workers: int | None) -> None:
+def serve_command(bind_host: str, port: int, data_dir: str | None, cache_dir: str | None, token: str | None,
+                  certfile: str | None, keyfile: str | None, workers: int | None) -> int:
     """Run the User API backend (for a team, or behind TLS)."""
     if bool(certfile) != bool(keyfile):
         raise click.UsageError("--certfile and --keyfile go together")
     try:
-        from userapi.server import run_server  # imported here: the client never needs the server
+        from userapi.server import ServerError, run_server  # imported here: the client never needs it
     except ImportError as exc:
         raise ThamosError(f"The backend is not installed (pip install 'thamos[server]'): {exc}") from None
     options: dict[str, Any] = {
@@ -905,12 +906,15 @@ def serve_command(bind_host: str, port: int, data_dir: str | None, cache_dir: st
         "port": port,
         "data_dir": Path(data_dir) if data_dir else None,
         "cache_dir": Path(cache_dir) if cache_dir else None,
-        "tokens": list(tokens) or None,
+        "token": token,
         "certfile": Path(certfile) if certfile else None,
         "keyfile": Path(keyfile) if keyfile else None,
         "workers": workers,
     }
-    run_server(**{key: value for key, value in options.items() if value is not None})
+    try:
+        return run_server(**{key: value for key, value in options.items() if value is not None})
+    except ServerError as exc:
+        raise BadInputError(f"Cannot start the server: {exc}") from None
 
 
 # ---------------------------------------------------------------------- entry point

@@ -450,7 +450,12 @@ def list_indexes(backend: Backend | None = None) -> list[dict[str, Any]]:
 
 def whatprovides(import_name: str, backend: Backend | None = None) -> list[dict[str, Any]]:
     backend = backend or Backend()
-    response = backend.call("PythonPackagesApi", "get_package_from_imported_packages", import_name)
+    try:
+        response = backend.call("PythonPackagesApi", "get_package_from_imported_packages", import_name)
+    except BackendRequestError as exc:
+        if exc.status == 404:  # "no known package provides it" is an empty answer, not a failure
+            return []
+        raise
     data = response.data or {}
     return data.get("package_names") or []
 

@@ -57,8 +57,12 @@ def atomic_write_many(files: dict[Path, str]) -> None:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(tmp_name, path.stat().st_mode & 0o7777)
+            try:
+                mode = path.stat().st_mode & 0o7777
+            except FileNotFoundError:
+                # mkstemp creates 0600 files; a new file gets the usual mode instead.
+                mode = 0o666 & ~_current_umask()
+            os.chmod(tmp_name, mode)
         for path, tmp_name in prepared:
             os.replace(tmp_name, path)
     except BaseException:
@@ -66,6 +70,12 @@ def atomic_write_many(files: dict[Path, str]) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -57,6 +57,11 @@ class FakeBackend:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def posts(self) -> list[tuple[str, bytes]]:
+        """(path, body) of every POST, in order."""
+        return [(path, body) for (method, path), body in zip(self.requests, self.bodies, strict=True)
+                if method == "POST"]
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"

@@ -14,7 +14,12 @@ from thamos.config import (
     parse_labels,
     render_template,
 )
-from thamos.exceptions import ConfigExistsError, ConfigurationError, NoConfigurationError, NoRuntimeEnvironmentError
+from thamos.exceptions import (
+    ConfigExistsError,
+    ConfigurationError,
+    NoConfigurationError,
+    NoRuntimeEnvironmentError,
+)
 
 # The template of the client seed, with the structure it describes (labels per runtime environment).
 SEED_TEMPLATE = """\
