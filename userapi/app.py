@@ -104,6 +104,10 @@ def _http_answer(_request: ConnexionRequest, exc: HTTPException) -> ConnexionRes
     )
 
 
+def _undecodable_answer(_request: ConnexionRequest, _exc: UnicodeDecodeError) -> ConnexionResponse:
+    return _error_response(400, "the request body is not UTF-8 encoded JSON")
+
+
 def _unexpected_answer(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Last resort: log the details, answer without internals."""
     LOGGER.error("unexpected error while answering a request", exc_info=exc)
@@ -193,6 +197,7 @@ def create_app(
 
     app.add_error_handler(ProblemException, _problem_answer)
     app.add_error_handler(HTTPException, _http_answer)
+    app.add_error_handler(UnicodeDecodeError, _undecodable_answer)
     app.add_error_handler(Exception, _unexpected_answer)
 
     # Outermost first: each add at BEFORE_EXCEPTION goes after (inside) the previous ones.
