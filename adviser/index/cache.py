@@ -94,6 +94,9 @@ class IndexCache:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._schema_ready = False
+        # Threads of one process take turns to write: SQLite's own busy waiting sleeps in
+        # growing steps, far longer than a write takes. Other processes still rely on it.
+        self._write_lock = threading.Lock()
 
     # -- connections -------------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -102,6 +105,9 @@ class IndexCache:
             return conn
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
         conn.execute("PRAGMA busy_timeout = 30000")
+        # Per connection: in WAL mode NORMAL skips the fsync on every commit (a cache may lose
+        # its last writes on power loss, never its consistency).
+        conn.execute("PRAGMA synchronous = NORMAL")
         with self._lock:
             self._connections.append(conn)
             if not self._schema_ready:
@@ -114,7 +120,6 @@ class IndexCache:
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode.lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -177,16 +182,14 @@ class IndexCache:
         rows: list[list[Any]] | None,
         fetched_at: float | None = None,
     ) -> None:
-        self._connection().execute(
-            "INSERT OR REPLACE INTO pages (index_url, name, fetched_at, status, files) VALUES (?, ?, ?, ?, ?)",
-            (
-                index_url,
-                name,
-                fetched_at if fetched_at is not None else time.time(),
-                status,
-                _compact(rows) if rows is not None else None,
-            ),
-        )
+        files = _compact(rows) if rows is not None else None
+        stamp = fetched_at if fetched_at is not None else time.time()
+        conn = self._connection()
+        with self._write_lock:
+            conn.execute(
+                "INSERT OR REPLACE INTO pages (index_url, name, fetched_at, status, files) VALUES (?, ?, ?, ?, ?)",
+                (index_url, name, stamp, status, files),
+            )
 
     def iter_pages(self, name: str | None = None) -> Iterator[tuple[str, str, int, list[list[Any]] | None]]:
         """(index_url, name, status, rows) of every cached page, or of one project's pages."""
@@ -221,6 +224,17 @@ class IndexCache:
     ) -> None:
         """Store metadata (or the reason it is unavailable) and the wheel's import names at once."""
         conn = self._connection()
+        with self._write_lock:
+            self._write_metadata(conn, record, data, reason, list(import_names))
+
+    def _write_metadata(
+        self,
+        conn: sqlite3.Connection,
+        record: FileRecord,
+        data: dict | None,
+        reason: str | None,
+        import_names: list,
+    ) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(

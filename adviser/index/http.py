@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+import ssl
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
+import urllib3.connection
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -18,7 +23,9 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
+from urllib3.util.connection import allowed_gai_family
 from urllib3.util.retry import Retry
+from urllib3.util.ssl_ import create_urllib3_context
 
 # Gateways and overloaded servers answer these transiently; anything else is reported at once.
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -79,20 +86,24 @@ class HttpSession:
                 respect_retry_after_header=False,
             ),
         }
-        self._verified = urllib3.PoolManager(
-            cert_reqs="CERT_REQUIRED", ca_certs=ca_certs, **self._pool_kwargs
-        )
+        self._ca_certs = ca_certs
+        self._verified: urllib3.PoolManager | None = None
         self._unverified: urllib3.PoolManager | None = None
         self._lock = threading.Lock()
 
     def _manager(self, verify: bool) -> urllib3.PoolManager:
-        if verify:
-            return self._verified
+        # Created on first use: a run served entirely from the cache never pays for TLS setup.
         with self._lock:
+            if verify:
+                if self._verified is None:
+                    self._verified = _pool_manager(
+                        ssl_context=verifying_context(self._ca_certs), **self._pool_kwargs
+                    )
+                return self._verified
             if self._unverified is None:
                 # The user asked for this source to be read without TLS verification (verify_ssl = false).
                 warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-                self._unverified = urllib3.PoolManager(cert_reqs="CERT_NONE", **self._pool_kwargs)
+                self._unverified = _pool_manager(cert_reqs="CERT_NONE", **self._pool_kwargs)
             return self._unverified
 
     def get(
@@ -147,9 +158,102 @@ class HttpSession:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        self._verified.clear()
-        if self._unverified is not None:
-            self._unverified.clear()
+        with self._lock:
+            for manager in (self._verified, self._unverified):
+                if manager is not None:
+                    manager.clear()
+
+
+class _ResolvedOnce:
+    """Connection mixin: look a host name up once per process (for DNS_TTL), not once per connection.
+
+    A cold run opens a dozen connections to one host at the same moment; resolvers that drop some
+    of a burst of identical queries then stall a connection for their retry timeout (5 s here).
+    The cached address is only used to open the socket: TLS still verifies the host name.
+    """
+
+    def _new_conn(self):  # type: ignore[no-untyped-def]
+        name = self._dns_host
+        address = resolve(name, self.port)
+        if address == name:
+            return super()._new_conn()
+        self._dns_host = address  # ``host`` (SNI, certificate check) reads it only after connecting
+        try:
+            return super()._new_conn()
+        finally:
+            self._dns_host = name
+
+
+class _HTTPConnection(_ResolvedOnce, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_ResolvedOnce, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+DNS_TTL = 300.0
+_addresses: dict[tuple[str, int], tuple[float, str]] = {}
+_dns_lock = threading.Lock()
+
+
+def resolve(host: str, port: int) -> str:
+    """An address of ``host`` from a small process-wide cache; ``host`` itself if lookup fails."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host
+    except ValueError:
+        pass
+    key = (host, port)
+    with _dns_lock:  # one lookup at a time: the burst is what loses queries
+        cached = _addresses.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+        except OSError:
+            return host  # let urllib3 report the failure in its own words
+        if not infos:
+            return host
+        address = str(infos[0][4][0])
+        _addresses[key] = (time.monotonic() + DNS_TTL, address)
+        return address
+
+
+def _pool_manager(**kwargs) -> urllib3.PoolManager:  # type: ignore[no-untyped-def]
+    manager = urllib3.PoolManager(**kwargs)
+    manager.pool_classes_by_scheme = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
+    return manager
+
+
+_contexts: dict[str | None, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def verifying_context(ca_certs: str | None) -> ssl.SSLContext:
+    """One TLS context per CA bundle for the whole process.
+
+    Without it urllib3 loads the CA bundle again for every new connection (tens of ms of CPU
+    each), which dominates when a cold run opens a dozen connections at once.
+    """
+    with _contexts_lock:
+        context = _contexts.get(ca_certs)
+        if context is None:
+            context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+            if ca_certs:
+                context.load_verify_locations(cafile=ca_certs)
+            else:
+                context.load_default_certs()
+            _contexts[ca_certs] = context
+        return context
 
 
 def _read_body(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int | None) -> bytes:

@@ -131,24 +131,55 @@ class FileLink:
         ]
 
     @classmethod
-    def from_row(cls, row: list[Any], index: IndexSource) -> FileLink:
-        filename, url, hashes, requires_python, yanked, core_metadata, upload_time, size = row
-        # Warm runs build thousands of these from the cache: filling __dict__ directly skips the
-        # frozen dataclass's per-field object.__setattr__ calls (same resulting object).
+    def fast(
+        cls,
+        filename: str,
+        url: str,
+        hashes: dict[str, str],
+        requires_python: str | None,
+        yanked: bool,
+        yanked_reason: str | None,
+        core_metadata: bool | dict[str, str],
+        upload_time: str | None,
+        size: int | None,
+        index: IndexSource,
+    ) -> FileLink:
+        """Same as the constructor, for pages of thousands of files.
+
+        Filling ``__dict__`` directly skips the frozen dataclass's per-field ``object.__setattr__``
+        calls; the object is identical.
+        """
         link = object.__new__(cls)
         link.__dict__.update(
             filename=filename,
             url=url,
             hashes=hashes,
             requires_python=requires_python,
-            yanked=bool(yanked),
-            yanked_reason=yanked if isinstance(yanked, str) else None,
+            yanked=yanked,
+            yanked_reason=yanked_reason,
             core_metadata=core_metadata,
             upload_time=upload_time,
             size=size,
             index=index,
         )
         return link
+
+    @classmethod
+    def from_row(cls, row: list[Any], index: IndexSource) -> FileLink:
+        filename, url, hashes, requires_python, yanked, core_metadata, upload_time, size = row
+        reason = yanked if isinstance(yanked, str) else None
+        return cls.fast(
+            filename,
+            url,
+            hashes,
+            requires_python,
+            bool(yanked),
+            reason,
+            core_metadata,
+            upload_time,
+            size,
+            index,
+        )
 
 
 @dataclass

@@ -44,8 +44,15 @@ def _charset(content_type: str | None) -> str:
     return "utf-8"
 
 
+def _absolute(base: str, url: str) -> str:
+    # Most indexes give absolute URLs; skipping urljoin for them matters on pages of thousands of files.
+    return url if url.startswith(("https://", "http://")) else urljoin(base, url)
+
+
 def _split_fragment(url: str) -> tuple[str, dict[str, str]]:
     """Drop the fragment of a file URL, returning a ``<hashname>=<value>`` fragment as a hash."""
+    if "#" not in url:
+        return url, {}
     clean, fragment = urldefrag(url)
     name, sep, value = fragment.partition("=")
     return clean, ({name.lower(): value} if sep and name and value else {})
@@ -65,13 +72,13 @@ def parse_json_page(body: bytes, page_url: str, index: IndexSource) -> list[File
         raise PageFormatError(f"invalid simple-API JSON page at {page_url}: {exc}") from None
     links = []
     for item in files:
-        url, fragment_hashes = _split_fragment(urljoin(page_url, item["url"]))
+        url, fragment_hashes = _split_fragment(_absolute(page_url, item["url"]))
         hashes = dict(item.get("hashes") or {}) or fragment_hashes
         yanked = item.get("yanked", False)
         core_metadata = item.get("core-metadata", item.get("dist-info-metadata", False))
         size = item.get("size")
         links.append(
-            FileLink(
+            FileLink.fast(
                 filename=item.get("filename") or unquote(urlsplit(url).path.rsplit("/", 1)[-1]),
                 url=url,
                 hashes=hashes,
@@ -123,7 +130,7 @@ def parse_html_page(text: str, page_url: str, index: IndexSource) -> list[FileLi
         href = attrs.get("href")
         if not href:
             continue
-        url, hashes = _split_fragment(urljoin(base, href))
+        url, hashes = _split_fragment(_absolute(base, href))
         filename = anchor_text or unquote(urlsplit(url).path.rsplit("/", 1)[-1])
         yanked = "data-yanked" in attrs
         core = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata", False))
