@@ -151,6 +151,7 @@ class AdviserProvider(AbstractProvider):
         self.prerelease_fallback: set[str] = set()
         self.yanked_used: set[tuple[str, str]] = set()
         self.metadata_rounds = 0
+        self._speculated: set[str] = set()
 
     # ------------------------------------------------------------ package offers
 
@@ -223,8 +224,10 @@ class AdviserProvider(AbstractProvider):
                     installable = not_yanked
                 wheels = [(r, link) for r, link in usable if link.is_wheel and (yanked or not link.yanked)]
                 binary = any(tag.platform != "any" for _r, link in wheels for tag in link.tags)
-                times = [t for t in (parse_upload_time(link.upload_time) for link in files) if t is not None]
-                age = (self.now - min(times)) if times else None
+                # ISO-8601 UTC stamps of one index share a format, so the earliest sorts first.
+                stamps = [link.upload_time for link in files if link.upload_time]
+                first = parse_upload_time(min(stamps)) if stamps else None
+                age = (self.now - first) if first is not None else None
                 advisories = self.advisories.lookup(name, version) if self.advisories else []
                 blocking = [a for a in advisories if not (a.names() & self.allowed_advisories)]
                 facts = VersionFacts(
@@ -404,6 +407,11 @@ class AdviserProvider(AbstractProvider):
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+        dependencies = self._compute_dependencies(candidate)
+        self.prefetch(dependencies)
+        return dependencies
+
+    def _compute_dependencies(self, candidate: Candidate) -> list[Requirement]:
         key = (candidate.name, str(candidate.version), candidate.identifier)
         if key in self._dependencies:
             return self._dependencies[key]
@@ -452,35 +460,45 @@ class AdviserProvider(AbstractProvider):
                 )
             )
         self._dependencies[key] = dependencies
-        self.prefetch(dependencies)
         return dependencies
 
     # ------------------------------------------------------------ warming the index client
 
     def prefetch(self, requirements: Iterable[Requirement]) -> None:
-        """Fetch pages of unseen packages in parallel, then metadata of their likely versions."""
-        requirements = list(requirements)
-        unseen = sorted({r.name for r in requirements if r.name not in self._packages})
-        by_sources: dict[tuple, list[str]] = {}
-        for name in unseen:
-            sources = self.sources_for(name)
-            by_sources.setdefault(tuple(sources), []).append(name)
-        for sources, names in by_sources.items():
-            if len(names) > 1:
-                self.client.prefetch_pages(names, list(sources))
-        links = []
-        for requirement in requirements:
-            try:
-                offers = self.admissible(requirement.name, [requirement])
-            except Exception:  # unknown package or unreachable index: reported when resolved
-                continue
-            for offer in offers:
-                if not offer.checked:
-                    links.append(offer.usable[0])
-                break
-        if len(links) > 1:
-            self.metadata_rounds += 1
-            self.client.prefetch_metadata(links)
+        """Warm the client breadth first: pages of unseen packages, then the metadata of the version
+        each will most likely get, then the same for their dependencies, level by level. A guess
+        that the resolver later overrides costs one wasted read, while a right one saves a round."""
+        frontier = [r for r in requirements if r.identifier not in self._speculated]
+        while frontier:
+            for requirement in frontier:
+                self._speculated.add(requirement.identifier)
+            unseen = sorted({r.name for r in frontier if r.name not in self._packages})
+            by_sources: dict[tuple, list[str]] = {}
+            for name in unseen:
+                by_sources.setdefault(tuple(self.sources_for(name)), []).append(name)
+            for sources, names in by_sources.items():
+                if len(names) > 1:
+                    self.client.prefetch_pages(names, list(sources))
+            likely: list[tuple[Requirement, VersionOffer]] = []
+            for requirement in frontier:
+                try:
+                    offers = self.admissible(requirement.name, [requirement])
+                except Exception:  # unknown package or unreachable index: reported when resolved
+                    continue
+                if offers:
+                    likely.append((requirement, offers[0]))
+            links = [offer.usable[0] for _r, offer in likely if not offer.checked]
+            if len(links) > 1:
+                self.metadata_rounds += 1
+                self.client.prefetch_metadata(links)
+            next_frontier: list[Requirement] = []
+            for requirement, offer in likely:
+                try:
+                    dependencies = self._compute_dependencies(Candidate(offer, requirement.extras))
+                except Exception:  # surfaces again, with context, when the resolver gets there
+                    continue
+                next_frontier.extend(d for d in dependencies if d.identifier not in self._speculated)
+            frontier = list({d.identifier: d for d in next_frontier}.values())
 
 
 def _valid(version: str) -> bool:
