@@ -16,10 +16,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from thamos import exit_codes
-from thamos.project_files import parse_pipfile, pipfile_hash
 from tests.thamos.conftest import snapshot, thamos_env
 from tests.thamos.fake_backend import ANALYSIS_ID, FakeBackend
+from thamos import exit_codes
+from thamos.project_files import parse_pipfile, pipfile_hash
 
 PIPFILE = """\
 [[source]]
