@@ -1,13 +1,14 @@
 """Known vulnerabilities in OSV format, looked up by package and version.
 
 The database is a directory tree of OSV documents (``.yaml``/``.yml``/``.json``, e.g. a checkout of
-the PyPA advisory database) or a ``.zip``/``.tar.gz`` archive of one. Only ``PyPI`` entries are
+the PyPA advisory database) or a ``.zip``/``.tar.gz`` archive of one. In the PyPA layout (one
+directory per package) only the directories of the packages being resolved are read. Only ``PyPI`` entries are
 used. A version is affected when it is listed in ``versions`` or falls in an ``ECOSYSTEM`` range
 (``introduced`` inclusive, ``fixed`` exclusive, ``last_affected`` inclusive).
 
-Parsing thousands of YAML files takes seconds, so the parsed index is cached as JSON in the
-cache directory, keyed by a signature of the snapshot (file names, sizes and modification times);
-a changed snapshot is parsed again.
+Other layouts and archives are parsed whole (thousands of YAML files take seconds), so their
+parsed index is cached as JSON in the cache directory, keyed by a signature of the snapshot (file
+names, sizes and modification times); a changed snapshot is parsed again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import os
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +91,8 @@ class AdvisoryDatabase:
     newest_modified: str | None
     signature: str
     records: dict[str, list[dict]]  # raw records by package; Advisory objects are built on first use
+    # Per-package directory layout: the documents of each package, parsed when first asked for.
+    package_files: dict[str, list[str]] | None = None
 
     def __post_init__(self) -> None:
         self._built: dict[str, list[Advisory]] = {}
@@ -98,6 +101,8 @@ class AdvisoryDatabase:
         name = canonicalize_name(name)
         built = self._built.get(name)
         if built is None:
+            if self.package_files is not None and name not in self.records:
+                self.records[name] = _records_from_files(self.package_files.get(name, ()), only=name)
             built = self._built[name] = [_advisory(record) for record in self.records.get(name, ())]
         return built
 
@@ -107,6 +112,11 @@ class AdvisoryDatabase:
     def describe(self) -> str:
         if not self.count and not self.source:
             return "no advisory database configured"
+        if self.package_files is not None:
+            return (
+                f"advisory snapshot {self.source}: {self.count} documents for {len(self.package_files)} "
+                f"packages (read per package on demand), signature {self.signature[:12]}"
+            )
         return (
             f"advisory snapshot {self.source}: {self.count} PyPI advisories, newest modified "
             f"{self.newest_modified or 'unknown'}, signature {self.signature[:12]}"
@@ -185,44 +195,73 @@ def _first_link(document: dict) -> str:
     return ""
 
 
+def _document_records(name: str, raw: bytes, only: str | None = None) -> tuple[list[dict], str | None]:
+    """Compact JSON-able records of one document, one per affected PyPI package (``only``: that one)."""
+    try:
+        document = _load_document(name, raw)
+    except Exception as exc:  # a broken file is named, not hidden
+        raise AdvisoryDatabaseError(f"{name}: not a readable OSV document ({exc})") from None
+    if not isinstance(document, dict) or "id" not in document or document.get("withdrawn"):
+        return [], None
+    modified = str(document.get("modified") or "") or None
+    summary = str(document.get("summary") or document.get("details") or "").strip().splitlines()
+    records = []
+    for affected in document.get("affected") or []:
+        package = affected.get("package") or {}
+        if str(package.get("ecosystem", "")).lower() != "pypi" or not package.get("name"):
+            continue
+        canonical = canonicalize_name(str(package["name"]))
+        if only is not None and canonical != only:
+            continue
+        ranges = [
+            [[key, str(value)] for event in r.get("events") or [] for key, value in event.items()]
+            for r in affected.get("ranges") or []
+            if r.get("type") == "ECOSYSTEM"
+        ]
+        records.append(
+            {
+                "id": str(document["id"]),
+                "aliases": [str(a) for a in document.get("aliases") or []],
+                "summary": summary[0][:200] if summary else "",
+                "link": _first_link(document),
+                "package": canonical,
+                "ranges": ranges,
+                "versions": [str(v) for v in affected.get("versions") or []],
+            }
+        )
+    return records, modified
+
+
+def _records_from_files(paths: Iterable[str], only: str) -> list[dict]:
+    records: list[dict] = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            records.extend(_document_records(path, handle.read(), only=only)[0])
+    return records
+
+
 def _parse_snapshot(path: Path) -> tuple[list[dict], str | None]:
-    """Compact JSON-able records, one per (advisory, affected PyPI package)."""
     records: list[dict] = []
     newest: str | None = None
     for name, raw in _documents(path):
-        try:
-            document = _load_document(name, raw)
-        except Exception as exc:  # a broken file is named, not hidden
-            raise AdvisoryDatabaseError(f"{name}: not a readable OSV document ({exc})") from None
-        if not isinstance(document, dict) or "id" not in document:
-            continue
-        if document.get("withdrawn"):
-            continue
-        modified = str(document.get("modified") or "")
+        found, modified = _document_records(name, raw)
+        records.extend(found)
         if modified and (newest is None or modified > newest):
             newest = modified
-        summary = str(document.get("summary") or document.get("details") or "").strip().splitlines()
-        for affected in document.get("affected") or []:
-            package = affected.get("package") or {}
-            if str(package.get("ecosystem", "")).lower() != "pypi" or not package.get("name"):
-                continue
-            ranges = [
-                [[key, str(value)] for event in r.get("events") or [] for key, value in event.items()]
-                for r in affected.get("ranges") or []
-                if r.get("type") == "ECOSYSTEM"
-            ]
-            records.append(
-                {
-                    "id": str(document["id"]),
-                    "aliases": [str(a) for a in document.get("aliases") or []],
-                    "summary": summary[0][:200] if summary else "",
-                    "link": _first_link(document),
-                    "package": canonicalize_name(str(package["name"])),
-                    "ranges": ranges,
-                    "versions": [str(v) for v in affected.get("versions") or []],
-                }
-            )
     return records, newest
+
+
+def _package_layout(path: Path) -> dict[str, list[str]] | None:
+    """``<root>/<package>/<id>.yaml`` (the PyPA database layout), else None."""
+    layout: dict[str, list[str]] = {}
+    for entry in os.scandir(path):
+        if entry.is_dir():
+            files = sorted(f.path for f in os.scandir(entry.path) if f.is_file() and f.name.endswith(_SUFFIXES))
+            if files:
+                layout.setdefault(canonicalize_name(entry.name), []).extend(files)
+        elif entry.name.endswith(_SUFFIXES):
+            return None  # documents at the top: not one directory per package
+    return layout or None
 
 
 def load_advisories(path: Path | None, cache_dir: Path | None) -> AdvisoryDatabase:
@@ -233,6 +272,17 @@ def load_advisories(path: Path | None, cache_dir: Path | None) -> AdvisoryDataba
     if not path.exists():
         raise AdvisoryDatabaseError(f"advisory database {path} does not exist")
     signature = snapshot_signature(path)
+    layout = _package_layout(path) if path.is_dir() else None
+    if layout is not None:
+        # Thousands of YAML files take seconds to parse; a resolution needs a few dozen packages.
+        return AdvisoryDatabase(
+            source=str(path),
+            count=sum(len(files) for files in layout.values()),
+            newest_modified=None,
+            signature=signature,
+            records={},
+            package_files=layout,
+        )
     cache_file = Path(cache_dir) / "advisories" / f"{signature}.json" if cache_dir else None
     data = None
     if cache_file is not None and cache_file.is_file():

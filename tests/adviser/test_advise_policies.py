@@ -84,7 +84,7 @@ def test_advisories_steer_security_and_warn_elsewhere(policy_index, tmp_cache_di
     settings = {"advisory_db": advisory_db}
     security = resolve(policy_index, tmp_cache_dir, "security", settings=settings)
     assert locked_versions(security) == {"timely": "1.2"}
-    assert "1 PyPI advisories" in " ".join(messages(security, where="stack_info"))
+    assert "1 documents for 1 packages" in " ".join(messages(security, where="stack_info"))
     latest = resolve(policy_index, tmp_cache_dir, "latest", settings=settings)
     assert locked_versions(latest) == {"timely": "1.3"}
     warnings = [i for i in product(latest)["justification"] if i["type"] == "WARNING"]

@@ -63,22 +63,42 @@ def test_ranges_and_versions(tmp_path, version, affected):
         assert "CVE-0000-0001" in hits[0].names()
 
 
-def test_identity_and_other_ecosystems(tmp_path):
+def test_per_package_layout_is_read_on_demand(tmp_path):
     db = load_advisories(write_db(tmp_path / "db"), tmp_path / "cache")
     assert db.count == 2
-    assert db.newest_modified.startswith("2025-03-04")
+    assert "2 documents for 2 packages" in db.describe()
+    assert db.lookup("other", Version("3.0"))[0].id == "GHSA-x"
     assert db.lookup("other", Version("9.9")) == []  # the npm entry is not ours
+    assert not (tmp_path / "cache" / "advisories").exists()  # nothing to cache: only two files were read
+
+
+def flat_db(root: Path) -> Path:
+    """Documents side by side (not one directory per package): parsed whole, then cached."""
+    root.mkdir(parents=True)
+    (root / "PYSEC-0000-1.yaml").write_text(ADVISORY)
+    (root / "GHSA-x.json").write_text(json.dumps({
+        "id": "GHSA-x", "modified": "2025-03-04T00:00:00Z",
+        "affected": [{"package": {"name": "other", "ecosystem": "PyPI"}, "versions": ["3.0"]}]}))
+    return root
+
+
+def test_flat_snapshot_identity(tmp_path):
+    db = load_advisories(flat_db(tmp_path / "db"), tmp_path / "cache")
+    assert db.count == 2
+    assert db.newest_modified.startswith("2025-03-04")
     assert "2 PyPI advisories" in db.describe()
+    assert db.lookup("demo-pkg", Version("1.1"))
 
 
 def test_cache_is_reused_and_refreshed_when_the_snapshot_changes(tmp_path):
-    root = write_db(tmp_path / "db")
+    root = flat_db(tmp_path / "db")
     first = load_advisories(root, tmp_path / "cache")
     cached = list((tmp_path / "cache" / "advisories").glob("*.json"))
     assert len(cached) == 1
     again = load_advisories(root, tmp_path / "cache")
     assert again.signature == first.signature
-    (root / "other" / "GHSA-x.json").write_text(json.dumps({
+    assert list((tmp_path / "cache" / "advisories").glob("*.json")) == cached
+    (root / "GHSA-x.json").write_text(json.dumps({
         "id": "GHSA-x", "affected": [{"package": {"name": "other", "ecosystem": "PyPI"}, "versions": ["4.0"]}]}))
     changed = load_advisories(root, tmp_path / "cache")
     assert changed.signature != first.signature
@@ -102,8 +122,8 @@ def test_archives(tmp_path):
 def test_missing_or_unreadable_snapshot_is_an_error(tmp_path):
     with pytest.raises(AdvisoryDatabaseError):
         load_advisories(tmp_path / "absent", None)
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "x.yaml").write_text("id: [unclosed")
+    (tmp_path / "bad" / "pkg").mkdir(parents=True)
+    (tmp_path / "bad" / "pkg" / "x.yaml").write_text("id: [unclosed")
     with pytest.raises(AdvisoryDatabaseError) as error:
-        load_advisories(tmp_path / "bad", None)
+        load_advisories(tmp_path / "bad", None).lookup("pkg", Version("1.0"))
     assert "x.yaml" in str(error.value)
