@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from userapi import handlers
+from userapi.contract import SPEC_PATH
 from userapi.jobs import JobRunner
 from userapi.listings import load_container_images
 from userapi.middleware import (
@@ -41,10 +42,6 @@ from userapi.settings import ServerSettings
 from userapi.store import Store, StoreError
 
 LOGGER = logging.getLogger(__name__)
-
-# The spec ships inside the package (userapi/openapi.yaml links to openapi/openapi.yaml in the
-# source tree, and is a copy of it in built distributions).
-SPEC_PATH = Path(__file__).parent / "openapi.yaml"
 
 
 def _load_spec(path: Path) -> dict[str, Any]:

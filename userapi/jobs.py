@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from userapi.contract import contract_violation
 from userapi.store import Store
 
 LOGGER = logging.getLogger(__name__)
@@ -80,12 +81,15 @@ def run_analysis(analysis_id: str, adviser_options: dict[str, Any]) -> str:
         result = error_result(
             analysis.kind, analysis.parameters, f"the {analysis.kind} failed: {type(exc).__name__}: {exc}"
         )
-    error = bool(result.get("error"))
-    reason = (result.get("error_msg") or "the analysis reported an error") if error else None
-    document = {
-        "metadata": document_metadata(analysis_id, analysis.kind, analysis.parameters, started),
-        "result": result,
-    }
+    metadata = document_metadata(analysis_id, analysis.kind, analysis.parameters, started)
+    document = {"metadata": metadata, "result": result}
+    violation = contract_violation(analysis.kind, document)
+    if violation is not None:
+        message = f"the {analysis.kind} produced a document that breaks the API contract at {violation}"
+        log(message)
+        document = {"metadata": metadata, "result": error_result(analysis.kind, analysis.parameters, message)}
+    error = bool(document["result"].get("error"))
+    reason = (document["result"].get("error_msg") or "the analysis reported an error") if error else None
     store.finish(analysis_id, attempt, succeeded=not error, result=document, reason=reason)
     return "failed" if error else "succeeded"
 

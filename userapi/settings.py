@@ -190,7 +190,8 @@ def _number(value: Any, what: str, kind: type) -> Any:
     try:
         return kind(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{what} must be a {kind.__name__}, got {value!r}") from None
+        expected = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{what} must be {expected}, got {value!r}") from None
 
 
 # Environment variables read by load_settings, and the setting each one feeds.

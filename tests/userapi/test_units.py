@@ -1,0 +1,111 @@
+"""Pieces of the server on their own: the store (a real SQLite file), the contract check,
+query normalisation and settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from userapi.contract import contract_violation
+from userapi.jobs import error_result
+from userapi.middleware import normalize_query
+from userapi.settings import SettingsError, load_settings
+from userapi.store import Store, is_analysis_id, new_analysis_id
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = Store(tmp_path / "analyses.db")
+    yield opened
+    opened.close()
+
+
+def test_ids_have_the_thoth_shape():
+    adviser_id = new_analysis_id("adviser")
+    assert is_analysis_id(adviser_id, "adviser") and not is_analysis_id(adviser_id, "provenance-checker")
+    assert is_analysis_id(new_analysis_id("provenance-checker"), "provenance-checker")
+    assert not is_analysis_id("adviser-1-2") and not is_analysis_id("adviser-../../x")
+
+
+def test_an_attempt_only_finishes_its_own_run(store):
+    analysis = store.create("adviser", {"a": 1}, {"dev": False})
+    first = store.start_attempt(analysis.id)
+    assert first == 1 and store.start_attempt(analysis.id) is None  # already running
+    assert store.requeue_unfinished() == ([analysis.id], [])
+    second = store.start_attempt(analysis.id)
+    assert second == 2
+    # The interrupted first run comes back late: its result is ignored.
+    assert store.finish(analysis.id, first, succeeded=True, result={"stale": True}) is False
+    assert store.finish(analysis.id, second, succeeded=True, result={"fresh": True}) is True
+    done = store.get(analysis.id)
+    assert done.state == "succeeded" and done.result == {"fresh": True} and done.attempts == 2
+
+
+def test_requeue_gives_up_after_max_attempts(store):
+    analysis = store.create("adviser", {}, {})
+    for _ in range(3):
+        store.start_attempt(analysis.id)
+        requeued, given_up = store.requeue_unfinished(max_attempts=3)
+    assert given_up == [analysis.id] and requeued == []
+
+
+def test_reuse_only_identical_unfailed_recent_analyses(store):
+    first = store.create(
+        "adviser", {"x": 1}, {"force": False, "type": "stable"}, cache_key={"type": "stable"}
+    )
+    assert store.find_reusable("adviser", {"x": 1}, {"type": "stable"}, max_age=60).id == first.id
+    assert store.find_reusable("adviser", {"x": 2}, {"type": "stable"}, max_age=60) is None
+    assert store.find_reusable("adviser", {"x": 1}, {"type": "latest"}, max_age=60) is None
+    assert store.find_reusable("provenance-checker", {"x": 1}, {"type": "stable"}, max_age=60) is None
+    assert store.find_reusable("adviser", {"x": 1}, {"type": "stable"}, max_age=0) is None
+    store.fail(first.id, "broken")
+    assert store.find_reusable("adviser", {"x": 1}, {"type": "stable"}, max_age=60) is None
+
+
+def test_log_lines_keep_their_order(store):
+    analysis = store.create("adviser", {}, {})
+    attempt = store.start_attempt(analysis.id)
+    for number in range(5):
+        store.append_log(analysis.id, attempt, f"line {number}")
+    assert store.log_text(analysis.id) == "".join(f"line {n}\n" for n in range(5))
+
+
+def test_store_refuses_a_file_that_is_not_a_database(tmp_path):
+    from userapi.store import StoreError
+
+    bogus = tmp_path / "analyses.db"
+    bogus.write_text("this is not SQLite " * 100)
+    with pytest.raises(StoreError, match="analyses database"):
+        Store(bogus)
+
+
+def test_error_documents_keep_the_contract():
+    for kind in ("adviser", "provenance-checker"):
+        document = {"metadata": {"document_id": "x"}, "result": error_result(kind, {}, "it broke")}
+        assert contract_violation(kind, document) is None
+
+
+def test_contract_violation_names_the_place():
+    broken = {"result": {"error": False, "report": {"products": [{"score": None}], "stack_info": []}}}
+    violation = contract_violation("adviser", broken)
+    assert violation is not None and violation.startswith("result/report/products/0")
+
+
+def test_thoth_1x_query_values_are_normalised():
+    assert (
+        normalize_query(b"dev=False&force=True&origin=None&count=None&page=2")
+        == b"dev=false&force=true&page=2"
+    )
+    assert normalize_query(b"name=None-such") == b"name=None-such"
+
+
+def test_settings_from_environment_and_overrides(tmp_path, monkeypatch):
+    monkeypatch.setenv("THAMOS_DATA_DIR", str(tmp_path / "d"))
+    monkeypatch.setenv("THAMOS_SERVER_WORKERS", "3")
+    monkeypatch.setenv("THAMOS_KNOWN_INDEXES", "extra=http://127.0.0.1:1/simple/,http://127.0.0.1:2/simple/")
+    settings = load_settings(port=1234, token=None)
+    assert settings.port == 1234 and settings.workers == 3 and settings.token is None
+    assert settings.database == tmp_path / "d" / "analyses.db"
+    assert [index.name for index in settings.known_indexes] == ["extra", "127-0-0-1"]
+    monkeypatch.setenv("THAMOS_SERVER_PORT", "many")
+    with pytest.raises(SettingsError, match="port must be a whole number"):
+        load_settings()

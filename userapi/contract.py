@@ -1,0 +1,41 @@
+"""The API contract as the worker sees it: documents are checked before they are stored.
+
+The server validates its answers against the spec; a document that broke it would be refused
+with a 500 on every read. Checking it once, when the analysis finishes, turns such a document
+into a failed analysis whose error says what was wrong, so clients always get an answer.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# The spec ships inside the package (userapi/openapi.yaml links to openapi/openapi.yaml in the
+# source tree, and is a copy of it in built distributions).
+SPEC_PATH = Path(__file__).parent / "openapi.yaml"
+
+DOCUMENT_SCHEMAS = {"adviser": "AdviserResultResponse", "provenance-checker": "ProvenanceResultResponse"}
+
+
+@lru_cache(maxsize=1)
+def _schemas() -> dict[str, Any]:
+    from connexion.json_schema import resolve_refs
+
+    spec = resolve_refs(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8")))
+    return spec["components"]["schemas"]
+
+
+def contract_violation(kind: str, document: dict[str, Any]) -> str | None:
+    """Where and how `document` breaks the spec's schema for its kind; None when it conforms."""
+    from connexion.json_schema import Draft4ResponseValidator
+    from jsonschema.exceptions import best_match
+
+    schema = _schemas()[DOCUMENT_SCHEMAS[kind]]
+    error = best_match(Draft4ResponseValidator(schema).iter_errors(document))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path) or "(document)"
+    return f"{where}: {error.message[:300]}"
