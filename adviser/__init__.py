@@ -15,7 +15,9 @@ from adviser.settings import AdviserSettings
 __all__ = ["AdviserSettings", "advise", "check_provenance"]
 
 
-def advise(request: dict[str, Any], settings: AdviserSettings, log: Callable[[str], None] | None = None) -> dict:
+def advise(
+    request: dict[str, Any], settings: AdviserSettings, log: Callable[[str], None] | None = None
+) -> dict:
     """Resolve and lock the application stack of ``request`` (see adviser.engine)."""
     from adviser.engine import advise as _advise
 

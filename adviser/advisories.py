@@ -256,7 +256,9 @@ def _package_layout(path: Path) -> dict[str, list[str]] | None:
     layout: dict[str, list[str]] = {}
     for entry in os.scandir(path):
         if entry.is_dir():
-            files = sorted(f.path for f in os.scandir(entry.path) if f.is_file() and f.name.endswith(_SUFFIXES))
+            files = sorted(
+                f.path for f in os.scandir(entry.path) if f.is_file() and f.name.endswith(_SUFFIXES)
+            )
             if files:
                 layout.setdefault(canonicalize_name(entry.name), []).extend(files)
         elif entry.name.endswith(_SUFFIXES):

@@ -105,7 +105,12 @@ def _python_levels(python_version: str | None, notes: list[dict[str, str]]) -> t
         notes.append(_note("INFO", f"python_full_version evaluated as {full} (latest known {minor} release)"))
     else:
         full = f"{minor}.0"
-        notes.append(_note("WARNING", f"Python {minor} is not in the known releases; python_full_version evaluated as {full}"))
+        notes.append(
+            _note(
+                "WARNING",
+                f"Python {minor} is not in the known releases; python_full_version evaluated as {full}",
+            )
+        )
     return minor, full
 
 
@@ -161,11 +166,20 @@ def _musl_platforms(arch: str, musl: tuple[int, int]) -> list[str]:
     return platforms
 
 
-LINUX_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64",
-                "ppc64le": "ppc64le", "s390x": "s390x", "i686": "i686"}
+LINUX_ARCHES = {
+    "x86_64": "x86_64",
+    "amd64": "x86_64",
+    "aarch64": "aarch64",
+    "arm64": "aarch64",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "i686": "i686",
+}
 
 
-def build_target(runtime_environment: dict[str, Any] | None, pipfile_python: str | None = None) -> TargetEnvironment:
+def build_target(
+    runtime_environment: dict[str, Any] | None, pipfile_python: str | None = None
+) -> TargetEnvironment:
     """Derive marker values and supported tags from a request's runtime environment."""
     runtime = runtime_environment or {}
     notes: list[dict[str, str]] = []
@@ -195,8 +209,12 @@ def build_target(runtime_environment: dict[str, Any] | None, pipfile_python: str
             glibc = _glibc_for(os_name, os_version, notes)
             platforms = _linux_platforms(arch, glibc)
             libc = f"glibc {glibc[0]}.{glibc[1]}"
-        markers_platform = {"os_name": "posix", "sys_platform": "linux", "platform_system": "Linux",
-                            "platform_machine": arch}
+        markers_platform = {
+            "os_name": "posix",
+            "sys_platform": "linux",
+            "platform_system": "Linux",
+            "platform_machine": arch,
+        }
     elif lowered.startswith("macosx-"):
         match = re.fullmatch(r"macosx-(\d+)(?:\.(\d+))?-(\w+)", lowered)
         if not match:
@@ -205,14 +223,22 @@ def build_target(runtime_environment: dict[str, Any] | None, pipfile_python: str
         arch = match.group(3)
         platforms = list(mac_platforms(mac_version, arch))
         libc = f"macOS {mac_version[0]}.{mac_version[1]}"
-        markers_platform = {"os_name": "posix", "sys_platform": "darwin", "platform_system": "Darwin",
-                            "platform_machine": arch}
+        markers_platform = {
+            "os_name": "posix",
+            "sys_platform": "darwin",
+            "platform_system": "Darwin",
+            "platform_machine": arch,
+        }
     elif lowered in ("win-amd64", "win32", "win-arm64"):
         platforms = [{"win-amd64": "win_amd64", "win32": "win32", "win-arm64": "win_arm64"}[lowered]]
         machine = {"win-amd64": "AMD64", "win32": "x86", "win-arm64": "ARM64"}[lowered]
         libc = "Windows"
-        markers_platform = {"os_name": "nt", "sys_platform": "win32", "platform_system": "Windows",
-                            "platform_machine": machine}
+        markers_platform = {
+            "os_name": "nt",
+            "sys_platform": "win32",
+            "platform_system": "Windows",
+            "platform_machine": machine,
+        }
     else:
         raise EnvironmentError_(
             f"Unsupported platform {platform!r}: use linux-x86_64, linux-aarch64, macosx-11.0-arm64, win-amd64 or win32"
@@ -233,7 +259,9 @@ def build_target(runtime_environment: dict[str, Any] | None, pipfile_python: str
         "platform_version": "",
         **markers_platform,
     }
-    notes.append(_note("INFO", f"Target: CPython {full} on {platform}, {libc}; wheel tags from {platforms[0]}"))
+    notes.append(
+        _note("INFO", f"Target: CPython {full} on {platform}, {libc}; wheel tags from {platforms[0]}")
+    )
     cuda = runtime.get("cuda_version")
     if cuda:
         notes.append(_note("INFO", f"Target CUDA version {cuda}"))

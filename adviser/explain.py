@@ -41,7 +41,11 @@ def _unusable_reasons(provider: Any, name: str, requirements: list[Any]) -> str 
             continue
         if all(r.specifier.contains(parsed, prereleases=True) for r in requirements):
             by_reason.setdefault(reason, []).append(version)
-    matching = [o for o in package.offers if all(r.specifier.contains(o.version, prereleases=True) for r in requirements)]
+    matching = [
+        o
+        for o in package.offers
+        if all(r.specifier.contains(o.version, prereleases=True) for r in requirements)
+    ]
     yanked = [str(o.version) for o in matching if o.facts.yanked]
     if yanked:
         by_reason.setdefault("yanked (pin it with == to accept it)", []).extend(yanked)
@@ -76,7 +80,9 @@ def explain_conflict(provider: Any, causes: Iterable[Any]) -> str:
         constraints = provider._constraints_for(name)
         if package is not None and not package.found:
             indexes = ", ".join(package.indexes_tried) or "no index"
-            sentences.append(f"Because {_join(reasons)} and {name} was not found on {indexes}, the stack cannot be resolved.")
+            sentences.append(
+                f"Because {_join(reasons)} and {name} was not found on {indexes}, the stack cannot be resolved."
+            )
             continue
         if constraints:
             reasons.append("the constraints say " + ", ".join(c.text for c in constraints))
@@ -84,7 +90,9 @@ def explain_conflict(provider: Any, causes: Iterable[Any]) -> str:
         unusable = _unusable_reasons(provider, name, requirements)
         if matching_all:
             # Versions exist for this package but the combination with pinned packages failed.
-            sentences.append(f"Because {_join(reasons)}, no single version of {name} fits every package that needs it.")
+            sentences.append(
+                f"Because {_join(reasons)}, no single version of {name} fits every package that needs it."
+            )
             continue
         if len(reasons) == 1:
             sentence = f"Because {reasons[0]} and no version of {name} that matches can be used on the target"
@@ -94,7 +102,14 @@ def explain_conflict(provider: Any, causes: Iterable[Any]) -> str:
             sentence += f" ({unusable})"
         elif package is not None and not package.offers:
             sentence += " (no version of it can be installed there)"
-        sentences.append(sentence + (", so the stack cannot be resolved." if len(reasons) > 1 else ", the stack cannot be resolved."))
+        sentences.append(
+            sentence
+            + (
+                ", so the stack cannot be resolved."
+                if len(reasons) > 1
+                else ", the stack cannot be resolved."
+            )
+        )
     return " ".join(sentences) or "The requirements cannot be satisfied together."
 
 

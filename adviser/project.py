@@ -141,7 +141,11 @@ def _note(kind: str, message: str) -> dict[str, str]:
 def marker_variables(marker: Marker) -> set[str]:
     """Names of the environment variables a marker compares (string literals left out)."""
     text = re.sub(r"'[^']*'|\"[^\"]*\"", " ", str(marker))
-    return {word for word in re.findall(r"[A-Za-z_][A-Za-z_0-9.]*", text) if word not in ("and", "or", "in", "not")}
+    return {
+        word
+        for word in re.findall(r"[A-Za-z_][A-Za-z_0-9.]*", text)
+        if word not in ("and", "or", "in", "not")
+    }
 
 
 # ---------------------------------------------------------------- Pipfile
@@ -157,10 +161,12 @@ def _pipfile_entry(name: str, value: Any, dev: bool, sources: list[Source]) -> D
     elif isinstance(value, dict):
         for unsupported in ("git", "path", "file", "hg", "svn", "bzr", "editable"):
             if unsupported in value:
-                raise ProjectError(f"{where}: '{unsupported}' dependencies are not supported; use a version from an index")
+                raise ProjectError(
+                    f"{where}: '{unsupported}' dependencies are not supported; use a version from an index"
+                )
         version = value.get("version", "*")
         if not isinstance(version, str):
-            raise ProjectError(f"{where}: version must be a string such as \">=1.0\" or \"*\"")
+            raise ProjectError(f'{where}: version must be a string such as ">=1.0" or "*"')
         raw_extras = value.get("extras", [])
         if not isinstance(raw_extras, list) or not all(isinstance(e, str) for e in raw_extras):
             raise ProjectError(f"{where}: extras must be a list of names")
@@ -168,7 +174,9 @@ def _pipfile_entry(name: str, value: Any, dev: bool, sources: list[Source]) -> D
         index = value.get("index")
         if index is not None and not any(s.name == index for s in sources):
             known = ", ".join(s.name for s in sources) or "none"
-            raise ProjectError(f"{where}: index {index!r} is not a [[source]] of the Pipfile (sources: {known})")
+            raise ProjectError(
+                f"{where}: index {index!r} is not a [[source]] of the Pipfile (sources: {known})"
+            )
         if value.get("markers"):
             markers.append(str(value["markers"]))
         for key in PIPFILE_MARKER_KEYS:
@@ -190,7 +198,12 @@ def _pipfile_entry(name: str, value: Any, dev: bool, sources: list[Source]) -> D
             raise ProjectError(f"{where}: invalid markers {text!r}: {exc}") from None
     shown = name + (f"[{','.join(sorted(extras))}]" if extras else "") + (version if version != "*" else "")
     return DirectRequirement(
-        name=canonicalize_name(name), specifier=specifier, extras=extras, marker=marker, index=index, dev=dev,
+        name=canonicalize_name(name),
+        specifier=specifier,
+        extras=extras,
+        marker=marker,
+        index=index,
+        dev=dev,
         text=shown,
     )
 
@@ -214,8 +227,12 @@ def parse_pipfile(text: str, default_source: Source) -> Project:
         sources.append(Source(name=name, url=str(raw["url"]), verify_ssl=bool(raw.get("verify_ssl", True))))
     if not sources:
         sources = [default_source]
-        data["source"] = [{"url": default_source.url, "verify_ssl": default_source.verify_ssl, "name": default_source.name}]
-        notes.append(_note("INFO", f"The Pipfile states no [[source]]; using the default index {default_source.name}"))
+        data["source"] = [
+            {"url": default_source.url, "verify_ssl": default_source.verify_ssl, "name": default_source.name}
+        ]
+        notes.append(
+            _note("INFO", f"The Pipfile states no [[source]]; using the default index {default_source.name}")
+        )
 
     packages = [_pipfile_entry(n, v, False, sources) for n, v in (data.get("packages") or {}).items()]
     dev_packages = [_pipfile_entry(n, v, True, sources) for n, v in (data.get("dev-packages") or {}).items()]
@@ -229,7 +246,9 @@ def parse_pipfile(text: str, default_source: Source) -> Project:
     table = thoth.get("allow_prereleases") or {}
     if not isinstance(table, dict):
         raise ProjectError("[thoth.allow_prereleases] must be a table of package = true/false")
-    prereleases = {canonicalize_name(k): _as_bool(v, f"[thoth.allow_prereleases] {k}") for k, v in table.items()}
+    prereleases = {
+        canonicalize_name(k): _as_bool(v, f"[thoth.allow_prereleases] {k}") for k, v in table.items()
+    }
     if allow_all and prereleases:
         notes.append(
             _note(
@@ -278,7 +297,9 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
-_OPTION_WITH_VALUE = re.compile(r"^(-i|--index-url|--extra-index-url|-c|--constraint|-r|--requirement|-f|--find-links|--trusted-host)(?:\s*=\s*|\s+)(\S+)$")
+_OPTION_WITH_VALUE = re.compile(
+    r"^(-i|--index-url|--extra-index-url|-c|--constraint|-r|--requirement|-f|--find-links|--trusted-host)(?:\s*=\s*|\s+)(\S+)$"
+)
 
 
 def _split_hashes(line: str) -> tuple[str, list[str]]:
@@ -308,9 +329,16 @@ def parse_requirements(text: str, default_source: Source, requirements_format: s
             elif flag == "--extra-index-url":
                 extra_urls.append(value)
             elif flag in ("-c", "--constraint"):
-                notes.append(_note("WARNING", f"requirements line {number}: {line!r} ignored; send constraints as a constraints file"))
+                notes.append(
+                    _note(
+                        "WARNING",
+                        f"requirements line {number}: {line!r} ignored; send constraints as a constraints file",
+                    )
+                )
             elif flag in ("-r", "--requirement"):
-                raise ProjectError(f"requirements line {number}: nested requirements files ({line!r}) are not supported; inline them")
+                raise ProjectError(
+                    f"requirements line {number}: nested requirements files ({line!r}) are not supported; inline them"
+                )
             else:
                 notes.append(_note("WARNING", f"requirements line {number}: option {flag} ignored"))
             continue
@@ -318,14 +346,18 @@ def parse_requirements(text: str, default_source: Source, requirements_format: s
             allow_all = True
             continue
         if line.startswith("-e ") or line.startswith("--editable"):
-            raise ProjectError(f"requirements line {number}: editable requirements are not supported ({line!r})")
+            raise ProjectError(
+                f"requirements line {number}: editable requirements are not supported ({line!r})"
+            )
         if line.startswith("-"):
             notes.append(_note("WARNING", f"requirements line {number}: option {line.split()[0]} ignored"))
             continue
         body, _hashes = _split_hashes(line)
         requirement = _parse_requirement_line(body, number, "requirements")
         if requirement.url:
-            raise ProjectError(f"requirements line {number}: direct URL requirements are not supported ({body!r})")
+            raise ProjectError(
+                f"requirements line {number}: direct URL requirements are not supported ({body!r})"
+            )
         packages.append(
             DirectRequirement(
                 name=canonicalize_name(requirement.name),
@@ -373,7 +405,9 @@ def parse_constraints(text: str | None) -> list[Constraint]:
     constraints: list[Constraint] = []
     for number, line in _logical_lines(text or ""):
         if line.startswith("-"):
-            raise ProjectError(f"constraints line {number}: options such as {line.split()[0]!r} are not allowed in constraints")
+            raise ProjectError(
+                f"constraints line {number}: options such as {line.split()[0]!r} are not allowed in constraints"
+            )
         body, _hashes = _split_hashes(line)
         requirement = _parse_requirement_line(body, number, "constraints")
         if requirement.extras:
@@ -413,7 +447,9 @@ def parse_project(
     elif fmt in PIP_FORMATS:
         project = parse_requirements(requirements, default_source, fmt)
     else:
-        raise ProjectError(f"Unknown requirements_format {requirements_format!r}: use pipenv, pip, pip-tools or pip-compile")
+        raise ProjectError(
+            f"Unknown requirements_format {requirements_format!r}: use pipenv, pip, pip-tools or pip-compile"
+        )
     project.constraints = parse_constraints(constraints)
     names = [r.name for r in project.packages + project.dev_packages]
     if not names:

@@ -68,10 +68,18 @@ def _change_reason(provider, policy, name: str, old: str, requirements: list[Any
     offer = next((o for o in package.offers if o.version == old_version), None)
     if offer is None:
         reason = package.rejected.get(str(old_version))
-        return f"locked version cannot be used on the target ({reason})" if reason else "locked version is no longer on the index"
+        return (
+            f"locked version cannot be used on the target ({reason})"
+            if reason
+            else "locked version is no longer on the index"
+        )
     if offer.facts.yanked:
         return "locked version is yanked"
-    unmet = [r.text or r.identifier for r in requirements if not r.specifier.contains(old_version, prereleases=True)]
+    unmet = [
+        r.text or r.identifier
+        for r in requirements
+        if not r.specifier.contains(old_version, prereleases=True)
+    ]
     if unmet:
         return f"locked version no longer satisfies {', '.join(unmet)}"
     if offer.facts.blocking_advisories and policy.name in ("security", "stable"):
@@ -84,7 +92,9 @@ def _change_reason(provider, policy, name: str, old: str, requirements: list[Any
     return "needed to satisfy the other packages"
 
 
-def build_product(*, result, provider, project, target, policy, roots, dev, runtime, known_indexes, lock) -> dict:
+def build_product(
+    *, result, provider, project, target, policy, roots, dev, runtime, known_indexes, lock
+) -> dict:
     from adviser.lockfile import build_lock, lock_entry
 
     pipfile = project.pipfile
@@ -106,10 +116,15 @@ def build_product(*, result, provider, project, target, policy, roots, dev, runt
     for name in sorted(identifiers_of):
         index = result.mapping[name].offer.index if name in result.mapping else None
         if index is not None and index.url.rstrip("/") not in source_urls:
-            pipfile.setdefault("source", []).append({"url": index.url, "verify_ssl": index.verify_ssl, "name": index.name})
+            pipfile.setdefault("source", []).append(
+                {"url": index.url, "verify_ssl": index.verify_ssl, "name": index.name}
+            )
             source_urls.add(index.url.rstrip("/"))
             justification.append(
-                _item("INFO", f"Index {index.name} ({index.url}) added to the sources: it carries {name} (index adjustment)")
+                _item(
+                    "INFO",
+                    f"Index {index.name} ({index.url}) added to the sources: it carries {name} (index adjustment)",
+                )
             )
 
     default: dict[str, dict] = {}
@@ -160,18 +175,29 @@ def build_product(*, result, provider, project, target, policy, roots, dev, runt
             kind = "INFO" if allowed else policy.advisory_severity()
             note = " (let through by the allow-cve label)" if allowed else ""
             justification.append(
-                _item(kind, f"{name} {version} is affected by {advisory.id}{note}: {advisory.summary}", advisory.link, name)
+                _item(
+                    kind,
+                    f"{name} {version} is affected by {advisory.id}{note}: {advisory.summary}",
+                    advisory.link,
+                    name,
+                )
             )
         if offer.facts.yanked:
             justification.append(
-                _item("WARNING", f"{name} {version} is yanked; used only because it is pinned with ==", package=name)
+                _item(
+                    "WARNING",
+                    f"{name} {version} is yanked; used only because it is pinned with ==",
+                    package=name,
+                )
             )
         if offer.version.is_prerelease:
             if name in provider.prerelease_fallback:
                 message = f"{name} {version} is a pre-release: no final release fits the requirements"
                 justification.append(_item("WARNING", message, package=name))
             else:
-                justification.append(_item("INFO", f"{name} {version} is a pre-release (pre-releases allowed)", package=name))
+                justification.append(
+                    _item("INFO", f"{name} {version} is a pre-release (pre-releases allowed)", package=name)
+                )
         if target.cuda_version and policy.name == "performance" and name in CUDA_AWARE:
             wheel = next((f.filename for f in offer.usable if f.is_wheel), None)
             justification.append(
@@ -184,7 +210,11 @@ def build_product(*, result, provider, project, target, policy, roots, dev, runt
             )
         if known_indexes and offer.index.url in {k.url for k in known_indexes}:
             justification.append(
-                _item("INFO", f"{name} {version} taken from index {offer.index.name} known to the backend", package=name)
+                _item(
+                    "INFO",
+                    f"{name} {version} taken from index {offer.index.name} known to the backend",
+                    package=name,
+                )
             )
 
     if lock is not None:
@@ -193,7 +223,9 @@ def build_product(*, result, provider, project, target, policy, roots, dev, runt
             if new is None:
                 if locked.dev and not dev:
                     continue
-                justification.append(_item("INFO", f"{name} {locked.version} removed: no longer needed", package=name))
+                justification.append(
+                    _item("INFO", f"{name} {locked.version} removed: no longer needed", package=name)
+                )
                 continue
             new_version = new["version"].lstrip("=")
             if new_version != locked.version:

@@ -16,7 +16,9 @@ def pipfile(sources: list[tuple[str, str]], packages: str, *, extra: str = "", d
     text = ""
     for name, url in sources:
         text += f'[[source]]\nurl = "{url}"\nverify_ssl = false\nname = "{name}"\n\n'
-    text += f"[packages]\n{packages}\n\n[dev-packages]\n{dev_packages}\n\n[requires]\npython_version = \"3.11\"\n"
+    text += (
+        f'[packages]\n{packages}\n\n[dev-packages]\n{dev_packages}\n\n[requires]\npython_version = "3.11"\n'
+    )
     return text + ("\n" + extra if extra else "")
 
 

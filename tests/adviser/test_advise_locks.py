@@ -34,7 +34,9 @@ def test_existing_lock_is_kept_when_its_hash_matches(sample_index, tmp_cache_dir
     assert any("Existing lock" in m for m in messages(kept, where="stack_info"))
     assert locked_versions(run(text, tmp_cache_dir)) == {"signals": "1.1"}
     # another Pipfile: the lock is not used
-    other = run(sample_text(sample_index, 'signals = ">=1.0"'), tmp_cache_dir, requirements_lock=json.dumps(lock))
+    other = run(
+        sample_text(sample_index, 'signals = ">=1.0"'), tmp_cache_dir, requirements_lock=json.dumps(lock)
+    )
     assert locked_versions(other) == {"signals": "1.1"}
     assert any("hash differs" in m for m in messages(other, where="stack_info"))
 
@@ -43,7 +45,12 @@ def test_changed_pins_are_justified(sample_index, tmp_cache_dir):
     text = sample_text(sample_index, 'webapp-framework = "*"')
     pipfile_dict = product(run(text, tmp_cache_dir))["project"]["requirements"]
     lock = {
-        "_meta": {"hash": {"sha256": pipfile_hash(pipfile_dict)}, "pipfile-spec": 6, "requires": {}, "sources": []},
+        "_meta": {
+            "hash": {"sha256": pipfile_hash(pipfile_dict)},
+            "pipfile-spec": 6,
+            "requires": {},
+            "sources": [],
+        },
         "default": {
             "webapp-framework": {"version": "==2.1"},
             "signals": {"version": "==1.2"},  # yanked since
@@ -65,21 +72,28 @@ def test_changed_pins_are_justified(sample_index, tmp_cache_dir):
 def test_transitive_pin_that_no_longer_fits_is_explained(sample_index, tmp_cache_dir):
     text = sample_text(sample_index, 'legacy-tool = "*"')
     pipfile_dict = product(run(text, tmp_cache_dir))["project"]["requirements"]
-    lock = {"_meta": {"hash": {"sha256": pipfile_hash(pipfile_dict)}},
-            "default": {"legacy-tool": {"version": "==1.0"}, "signals": {"version": "==1.0"}}}
+    lock = {
+        "_meta": {"hash": {"sha256": pipfile_hash(pipfile_dict)}},
+        "default": {"legacy-tool": {"version": "==1.0"}, "signals": {"version": "==1.0"}},
+    }
     document = run(text, tmp_cache_dir, requirements_lock=json.dumps(lock))
     assert locked_versions(document) == {"legacy-tool": "1.0", "signals": "1.1"}
     assert "signals 1.0 -> 1.1: locked version no longer satisfies signals>=1.1" in messages(document)
 
 
 def test_micropipenv_converts_the_lock(sample_index, tmp_cache_dir, tmp_path):
-    document = run(sample_text(sample_index, 'webapp-framework = {version = "*", extras = ["async"]}'), tmp_cache_dir)
+    document = run(
+        sample_text(sample_index, 'webapp-framework = {version = "*", extras = ["async"]}'), tmp_cache_dir
+    )
     project = product(document)["project"]
     (tmp_path / "Pipfile").write_text(pipfile_to_toml(project["requirements"]))
     (tmp_path / "Pipfile.lock").write_text(json.dumps(project["requirements_locked"], indent=4))
     converted = subprocess.run(
         [str(VENV_BIN / "micropipenv"), "requirements", "--no-comments"],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert converted.returncode == 0, converted.stderr
     assert "webapp-framework[async]==2.1" in converted.stdout.replace(" ", "")
@@ -96,11 +110,28 @@ def test_pip_installs_the_rendered_requirements_with_hashes(sample_index, tmp_ca
     env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
     env.pop("PIP_INDEX_URL", None)
     installed = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-cache-dir",
-         "--require-hashes", "-r", str(requirements)],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--no-cache-dir",
+            "--require-hashes",
+            "-r",
+            str(requirements),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    listed = subprocess.run([str(venv / "bin" / "python"), "-c", "import webapp_framework, fast_parser, signals"],
-                            capture_output=True, text=True, check=False)
+    listed = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import webapp_framework, fast_parser, signals"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert listed.returncode == 0, listed.stderr

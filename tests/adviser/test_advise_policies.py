@@ -12,19 +12,21 @@ MANYLINUX = "cp311-cp311-manylinux_2_17_x86_64"
 
 @pytest.fixture
 def policy_index(package_index):
-    return package_index([
-        # "timely": 1.0 old and stable, 1.1 old but Alpha, 1.2 three days old, 1.3 two hours old.
-        Dist("timely", "1.0", upload_time=ago(days=90), classifiers=STABLE),
-        Dist("timely", "1.1", upload_time=ago(days=30), classifiers=ALPHA),
-        Dist("timely", "1.2", upload_time=ago(days=3), classifiers=STABLE),
-        Dist("timely", "1.3", upload_time=ago(hours=2), classifiers=STABLE),
-        # "speedy": the newest release has only a pure wheel, the one before a binary wheel too.
-        Dist("speedy", "1.9", wheel_tags=("py3-none-any", MANYLINUX), upload_time=ago(days=60)),
-        Dist("speedy", "2.0", upload_time=ago(days=30)),
-        # "sourcey": only sdists, so stable cannot meet its wheel rule.
-        Dist("sourcey", "1.0", wheel=False, upload_time=ago(days=60)),
-        Dist("sourcey", "1.1", wheel=False, upload_time=ago(days=50)),
-    ])
+    return package_index(
+        [
+            # "timely": 1.0 old and stable, 1.1 old but Alpha, 1.2 three days old, 1.3 two hours old.
+            Dist("timely", "1.0", upload_time=ago(days=90), classifiers=STABLE),
+            Dist("timely", "1.1", upload_time=ago(days=30), classifiers=ALPHA),
+            Dist("timely", "1.2", upload_time=ago(days=3), classifiers=STABLE),
+            Dist("timely", "1.3", upload_time=ago(hours=2), classifiers=STABLE),
+            # "speedy": the newest release has only a pure wheel, the one before a binary wheel too.
+            Dist("speedy", "1.9", wheel_tags=("py3-none-any", MANYLINUX), upload_time=ago(days=60)),
+            Dist("speedy", "2.0", upload_time=ago(days=30)),
+            # "sourcey": only sdists, so stable cannot meet its wheel rule.
+            Dist("sourcey", "1.0", wheel=False, upload_time=ago(days=60)),
+            Dist("sourcey", "1.1", wheel=False, upload_time=ago(days=50)),
+        ]
+    )
 
 
 ADVISORY = """id: PYSEC-9999-1
@@ -88,19 +90,28 @@ def test_advisories_steer_security_and_warn_elsewhere(policy_index, tmp_cache_di
     latest = resolve(policy_index, tmp_cache_dir, "latest", settings=settings)
     assert locked_versions(latest) == {"timely": "1.3"}
     warnings = [i for i in product(latest)["justification"] if i["type"] == "WARNING"]
-    assert any("PYSEC-9999-1" in i["message"] and i["link"] == "https://advisories.invalid/PYSEC-9999-1"
-               for i in warnings)
+    assert any(
+        "PYSEC-9999-1" in i["message"] and i["link"] == "https://advisories.invalid/PYSEC-9999-1"
+        for i in warnings
+    )
 
 
 def test_allow_cve_label_lets_a_named_advisory_through(policy_index, tmp_cache_dir, advisory_db):
-    document = resolve(policy_index, tmp_cache_dir, "security", settings={"advisory_db": advisory_db},
-                       labels={"allow-cve": "CVE-9999-0001"})
+    document = resolve(
+        policy_index,
+        tmp_cache_dir,
+        "security",
+        settings={"advisory_db": advisory_db},
+        labels={"allow-cve": "CVE-9999-0001"},
+    )
     assert locked_versions(document) == {"timely": "1.3"}
     assert any("allow-cve" in m and "PYSEC-9999-1" in m for m in messages(document, "INFO"))
     assert "allow-cve=CVE-9999-0001" in " ".join(messages(document, where="stack_info"))
 
 
-def test_security_falls_back_with_an_error_when_every_version_is_affected(policy_index, tmp_cache_dir, advisory_db):
+def test_security_falls_back_with_an_error_when_every_version_is_affected(
+    policy_index, tmp_cache_dir, advisory_db
+):
     (advisory_db / "timely" / "PYSEC-9999-2.yaml").write_text(EVERYWHERE)
     document = resolve(policy_index, tmp_cache_dir, "security", settings={"advisory_db": advisory_db})
     assert document["error"] is False

@@ -12,12 +12,18 @@ def sample_pipfile(sample_index, packages: str, extra: str = "") -> str:
 
 
 def test_newest_fitting_versions_for_the_target(sample_index, tmp_cache_dir):
-    document = run(sample_pipfile(sample_index, 'webapp-framework = {version = "*", extras = ["async"]}'), tmp_cache_dir)
+    document = run(
+        sample_pipfile(sample_index, 'webapp-framework = {version = "*", extras = ["async"]}'), tmp_cache_dir
+    )
     versions = locked_versions(document)
     # templating 3.1rc1 is a pre-release, signals 1.2 is yanked, http-client 1.2 needs Python >= 3.12.
     assert versions == {
-        "webapp-framework": "2.1", "templating": "3.0", "markup-escape": "1.1", "signals": "1.1",
-        "http-client": "1.1", "socks-lib": "1.1",
+        "webapp-framework": "2.1",
+        "templating": "3.0",
+        "markup-escape": "1.1",
+        "signals": "1.1",
+        "http-client": "1.1",
+        "socks-lib": "1.1",
     }
     result = product(document)
     lock = result["project"]["requirements_locked"]
@@ -36,8 +42,11 @@ def test_newest_fitting_versions_for_the_target(sample_index, tmp_cache_dir):
 
 
 def test_python_312_target_takes_the_release_that_needs_it(sample_index, tmp_cache_dir):
-    document = run(sample_pipfile(sample_index, 'http-client = {version = "*", extras = ["socks"]}'), tmp_cache_dir,
-                   runtime={"platform": "linux-x86_64", "python_version": "3.12"})
+    document = run(
+        sample_pipfile(sample_index, 'http-client = {version = "*", extras = ["socks"]}'),
+        tmp_cache_dir,
+        runtime={"platform": "linux-x86_64", "python_version": "3.12"},
+    )
     assert locked_versions(document) == {"http-client": "1.2", "socks-lib": "1.1"}
 
 
@@ -47,19 +56,25 @@ def test_manylinux_wheel_is_chosen_for_linux_and_rejected_for_windows(sample_ind
     assert locked_versions(linux) == {"fast-parser": "1.0"}
     windows = run(text, tmp_cache_dir, runtime={"platform": "win-amd64", "python_version": "3.11"})
     assert windows["error"] is True
-    assert "fast-parser" in windows["error_msg"] and "no wheel for the target platform" in windows["error_msg"]
+    assert (
+        "fast-parser" in windows["error_msg"] and "no wheel for the target platform" in windows["error_msg"]
+    )
     assert windows["report"]["products"] == []
     win_only = sample_pipfile(sample_index, 'win-console = "*"')
-    assert locked_versions(run(win_only, tmp_cache_dir, runtime={"platform": "win-amd64", "python_version": "3.11"}))
+    assert locked_versions(
+        run(win_only, tmp_cache_dir, runtime={"platform": "win-amd64", "python_version": "3.11"})
+    )
     assert run(win_only, tmp_cache_dir)["error"] is True
 
 
 def test_dependency_markers_follow_the_target_python(package_index, tmp_cache_dir):
-    index = package_index([
-        Dist("app", "1.0", requires_dist=('backport; python_version < "3.12"', "core")),
-        Dist("backport", "1.0"),
-        Dist("core", "1.0"),
-    ])
+    index = package_index(
+        [
+            Dist("app", "1.0", requires_dist=('backport; python_version < "3.12"', "core")),
+            Dist("backport", "1.0"),
+            Dist("core", "1.0"),
+        ]
+    )
     text = pipfile([("main", index.url)], 'app = "*"')
     on_311 = run(text, tmp_cache_dir)
     assert set(locked_versions(on_311)) == {"app", "backport", "core"}
@@ -77,25 +92,36 @@ def test_yanked_release_only_when_pinned_exactly(sample_index, tmp_cache_dir):
     ranged = run(sample_pipfile(sample_index, 'signals = ">=1.2"'), tmp_cache_dir)
     assert ranged["error"] is True
     assert "signals" in ranged["error_msg"] and "yanked" in ranged["error_msg"]
-    assert locked_versions(run(sample_pipfile(sample_index, 'signals = "*"'), tmp_cache_dir)) == {"signals": "1.1"}
+    assert locked_versions(run(sample_pipfile(sample_index, 'signals = "*"'), tmp_cache_dir)) == {
+        "signals": "1.1"
+    }
 
 
 def test_prereleases_for_direct_and_transitive_packages(sample_index, tmp_cache_dir):
-    direct = run(sample_pipfile(sample_index, 'templating = "*"', "[thoth.allow_prereleases]\ntemplating = true\n"),
-                 tmp_cache_dir)
+    direct = run(
+        sample_pipfile(sample_index, 'templating = "*"', "[thoth.allow_prereleases]\ntemplating = true\n"),
+        tmp_cache_dir,
+    )
     assert locked_versions(direct)["templating"] == "3.1rc1"
     assert any("pre-release" in m for m in messages(direct))
     transitive = run(
-        sample_pipfile(sample_index, 'webapp-framework = "*"', "[thoth.allow_prereleases]\ntemplating = true\n"),
+        sample_pipfile(
+            sample_index, 'webapp-framework = "*"', "[thoth.allow_prereleases]\ntemplating = true\n"
+        ),
         tmp_cache_dir,
     )
     assert locked_versions(transitive)["templating"] == "3.1rc1"
-    other = run(sample_pipfile(sample_index, 'webapp-framework = "*"', "[thoth.allow_prereleases]\nsignals = true\n"),
-                tmp_cache_dir)
+    other = run(
+        sample_pipfile(sample_index, 'webapp-framework = "*"', "[thoth.allow_prereleases]\nsignals = true\n"),
+        tmp_cache_dir,
+    )
     assert locked_versions(other)["templating"] == "3.0"
     everything = run(
-        sample_pipfile(sample_index, 'templating = "*"',
-                       "[pipenv]\nallow_prereleases = true\n\n[thoth.allow_prereleases]\ntemplating = false\n"),
+        sample_pipfile(
+            sample_index,
+            'templating = "*"',
+            "[pipenv]\nallow_prereleases = true\n\n[thoth.allow_prereleases]\ntemplating = false\n",
+        ),
         tmp_cache_dir,
     )
     assert locked_versions(everything)["templating"] == "3.1rc1"
@@ -114,16 +140,22 @@ def test_constraints_with_markers(sample_index, tmp_cache_dir):
 
 
 def test_unsupported_constraint_marker_is_an_error_document(sample_index, tmp_cache_dir):
-    document = run(sample_pipfile(sample_index, 'signals = "*"'), tmp_cache_dir,
-                   constraints='signals<1.1\nsignals<2; platform_release >= "5"\n')
+    document = run(
+        sample_pipfile(sample_index, 'signals = "*"'),
+        tmp_cache_dir,
+        constraints='signals<1.1\nsignals<2; platform_release >= "5"\n',
+    )
     assert document["error"] is True
     assert "platform_release" in document["error_msg"] and "line 2" in document["error_msg"]
     assert document["report"]["stack_info"][-1]["type"] == "ERROR"
 
 
 def test_conflict_with_constraints_is_explained(sample_index, tmp_cache_dir):
-    document = run(sample_pipfile(sample_index, 'webapp-framework = "==2.1"'), tmp_cache_dir,
-                   constraints="templating<2\n")
+    document = run(
+        sample_pipfile(sample_index, 'webapp-framework = "==2.1"'),
+        tmp_cache_dir,
+        constraints="templating<2\n",
+    )
     assert document["error"] is True
     message = document["error_msg"]
     assert "webapp-framework 2.1 depends on templating" in message
@@ -131,12 +163,14 @@ def test_conflict_with_constraints_is_explained(sample_index, tmp_cache_dir):
 
 
 def test_conflict_between_packages_is_explained(package_index, tmp_cache_dir):
-    index = package_index([
-        Dist("alpha", "1.0", requires_dist=("shared>=2",)),
-        Dist("beta", "1.0", requires_dist=("shared<2",)),
-        Dist("shared", "1.0"),
-        Dist("shared", "2.0"),
-    ])
+    index = package_index(
+        [
+            Dist("alpha", "1.0", requires_dist=("shared>=2",)),
+            Dist("beta", "1.0", requires_dist=("shared<2",)),
+            Dist("shared", "1.0"),
+            Dist("shared", "2.0"),
+        ]
+    )
     document = run(pipfile([("main", index.url)], 'alpha = "*"\nbeta = "*"'), tmp_cache_dir)
     assert document["error"] is True
     message = document["error_msg"]
@@ -150,10 +184,15 @@ def test_unknown_package_names_the_package_and_index(sample_index, tmp_cache_dir
 
 
 def test_metadata_from_range_reads_and_static_sdists(sample_index, tmp_cache_dir):
-    document = run(sample_pipfile(sample_index, 'legacy-tool = "*"\nplain-sdist = "*"\nData_Tools = "*"'),
-                   tmp_cache_dir)
+    document = run(
+        sample_pipfile(sample_index, 'legacy-tool = "*"\nplain-sdist = "*"\nData_Tools = "*"'), tmp_cache_dir
+    )
     assert locked_versions(document) == {
-        "legacy-tool": "1.0", "signals": "1.1", "plain-sdist": "1.0", "markup-escape": "1.1", "data-tools": "1.0",
+        "legacy-tool": "1.0",
+        "signals": "1.1",
+        "plain-sdist": "1.0",
+        "markup-escape": "1.1",
+        "data-tools": "1.0",
     }
 
 

@@ -41,18 +41,34 @@ def write_db(root: Path) -> Path:
     (root / "demo-pkg").mkdir(parents=True)
     (root / "demo-pkg" / "PYSEC-0000-1.yaml").write_text(ADVISORY)
     (root / "other").mkdir()
-    (root / "other" / "GHSA-x.json").write_text(json.dumps({
-        "id": "GHSA-x", "modified": "2025-03-04T00:00:00Z",
-        "affected": [{"package": {"name": "other", "ecosystem": "PyPI"}, "versions": ["3.0"]},
-                     {"package": {"name": "other", "ecosystem": "npm"}, "versions": ["9.9"]}],
-    }))
+    (root / "other" / "GHSA-x.json").write_text(
+        json.dumps(
+            {
+                "id": "GHSA-x",
+                "modified": "2025-03-04T00:00:00Z",
+                "affected": [
+                    {"package": {"name": "other", "ecosystem": "PyPI"}, "versions": ["3.0"]},
+                    {"package": {"name": "other", "ecosystem": "npm"}, "versions": ["9.9"]},
+                ],
+            }
+        )
+    )
     return root
 
 
 @pytest.mark.parametrize(
     ("version", "affected"),
-    [("0.5", True), ("0.9", False), ("1.0", True), ("1.1.5", True), ("1.2", False),
-     ("1.9", False), ("2.0", True), ("2.1", True), ("2.1.1", False)],
+    [
+        ("0.5", True),
+        ("0.9", False),
+        ("1.0", True),
+        ("1.1.5", True),
+        ("1.2", False),
+        ("1.9", False),
+        ("2.0", True),
+        ("2.1", True),
+        ("2.1.1", False),
+    ],
 )
 def test_ranges_and_versions(tmp_path, version, affected):
     db = load_advisories(write_db(tmp_path / "db"), tmp_path / "cache")
@@ -76,9 +92,15 @@ def flat_db(root: Path) -> Path:
     """Documents side by side (not one directory per package): parsed whole, then cached."""
     root.mkdir(parents=True)
     (root / "PYSEC-0000-1.yaml").write_text(ADVISORY)
-    (root / "GHSA-x.json").write_text(json.dumps({
-        "id": "GHSA-x", "modified": "2025-03-04T00:00:00Z",
-        "affected": [{"package": {"name": "other", "ecosystem": "PyPI"}, "versions": ["3.0"]}]}))
+    (root / "GHSA-x.json").write_text(
+        json.dumps(
+            {
+                "id": "GHSA-x",
+                "modified": "2025-03-04T00:00:00Z",
+                "affected": [{"package": {"name": "other", "ecosystem": "PyPI"}, "versions": ["3.0"]}],
+            }
+        )
+    )
     return root
 
 
@@ -98,8 +120,14 @@ def test_cache_is_reused_and_refreshed_when_the_snapshot_changes(tmp_path):
     again = load_advisories(root, tmp_path / "cache")
     assert again.signature == first.signature
     assert list((tmp_path / "cache" / "advisories").glob("*.json")) == cached
-    (root / "GHSA-x.json").write_text(json.dumps({
-        "id": "GHSA-x", "affected": [{"package": {"name": "other", "ecosystem": "PyPI"}, "versions": ["4.0"]}]}))
+    (root / "GHSA-x.json").write_text(
+        json.dumps(
+            {
+                "id": "GHSA-x",
+                "affected": [{"package": {"name": "other", "ecosystem": "PyPI"}, "versions": ["4.0"]}],
+            }
+        )
+    )
     changed = load_advisories(root, tmp_path / "cache")
     assert changed.signature != first.signature
     assert changed.lookup("other", Version("4.0")) and not changed.lookup("other", Version("3.0"))

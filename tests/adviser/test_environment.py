@@ -7,8 +7,13 @@ from adviser.environment import EnvironmentError_, build_target
 
 
 def test_linux_target_gets_manylinux_tags_down_to_2_17_and_legacy_aliases():
-    target = build_target({"platform": "linux-x86_64", "python_version": "3.11",
-                           "operating_system": {"name": "ubi", "version": "8"}})
+    target = build_target(
+        {
+            "platform": "linux-x86_64",
+            "python_version": "3.11",
+            "operating_system": {"name": "ubi", "version": "8"},
+        }
+    )
     platforms = [t.platform for t in target.tags if t.interpreter == "cp311" and t.abi == "cp311"]
     assert platforms[0] == "manylinux_2_28_x86_64"
     assert "manylinux_2_17_x86_64" in platforms and "manylinux_2_18_x86_64" in platforms
@@ -27,14 +32,24 @@ def test_linux_target_gets_manylinux_tags_down_to_2_17_and_legacy_aliases():
     [("rhel", "9", "2.34"), ("fedora", "40", "2.39"), ("ubuntu", "22.04", "2.35"), ("debian", "12", "2.36")],
 )
 def test_operating_system_fixes_the_glibc_level(os_name, os_version, glibc):
-    target = build_target({"platform": "linux-x86_64", "python_version": "3.12",
-                           "operating_system": {"name": os_name, "version": os_version}})
+    target = build_target(
+        {
+            "platform": "linux-x86_64",
+            "python_version": "3.12",
+            "operating_system": {"name": os_name, "version": os_version},
+        }
+    )
     assert target.libc == f"glibc {glibc}"
 
 
 def test_unknown_distribution_falls_back_with_a_warning():
-    target = build_target({"platform": "linux-aarch64", "python_version": "3.11",
-                           "operating_system": {"name": "plan9", "version": "4"}})
+    target = build_target(
+        {
+            "platform": "linux-aarch64",
+            "python_version": "3.11",
+            "operating_system": {"name": "plan9", "version": "4"},
+        }
+    )
     assert target.libc == "glibc 2.28"
     assert any(n["type"] == "WARNING" and "plan9" in n["message"] for n in target.notes)
     assert target.tags[0].platform == "manylinux_2_28_aarch64"
@@ -42,8 +57,13 @@ def test_unknown_distribution_falls_back_with_a_warning():
 
 
 def test_alpine_uses_musllinux():
-    target = build_target({"platform": "linux-x86_64", "python_version": "3.12",
-                           "operating_system": {"name": "alpine", "version": "3.20"}})
+    target = build_target(
+        {
+            "platform": "linux-x86_64",
+            "python_version": "3.12",
+            "operating_system": {"name": "alpine", "version": "3.20"},
+        }
+    )
     assert target.tags[0].platform.startswith("musllinux_1_2_x86_64")
     assert not any(t.platform.startswith("manylinux") for t in target.tags)
 

@@ -20,8 +20,10 @@ from adviser.project import load_toml
     [
         ('extra == "socks"', None),
         ('python_version < "3.12" and extra == "socks"', 'python_version < "3.12"'),
-        ('(python_version < "3.12" and extra == "a") or sys_platform == "win32"',
-         'python_version < "3.12" or sys_platform == "win32"'),
+        (
+            '(python_version < "3.12" and extra == "a") or sys_platform == "win32"',
+            'python_version < "3.12" or sys_platform == "win32"',
+        ),
         ('sys_platform == "linux" and (extra == "a" or extra == "b")', 'sys_platform == "linux"'),
         ('os_name == "nt"', 'os_name == "nt"'),
     ],
@@ -31,8 +33,10 @@ def test_strip_extra(marker, expected):
 
 
 PIPFILE = {
-    "source": [{"url": "http://127.0.0.1:9/simple/", "verify_ssl": True, "name": "main"},
-               {"url": "http://127.0.0.1:8/simple/", "verify_ssl": False, "name": "other"}],
+    "source": [
+        {"url": "http://127.0.0.1:9/simple/", "verify_ssl": True, "name": "main"},
+        {"url": "http://127.0.0.1:8/simple/", "verify_ssl": False, "name": "other"},
+    ],
     "packages": {"flask": "*", "requests": {"version": ">=2", "extras": ["socks"]}},
     "dev-packages": {},
     "requires": {"python_version": "3.11"},
@@ -51,7 +55,11 @@ def test_lock_meta_and_requirements_rendering():
     assert lock["_meta"]["hash"]["sha256"] == pipfile_hash(PIPFILE)
     assert lock["_meta"]["pipfile-spec"] == 6
     assert [s["name"] for s in lock["_meta"]["sources"]] == ["main", "other"]
-    assert lock["default"]["flask"] == {"hashes": ["sha256:aa", "sha256:bb"], "index": "main", "version": "==3.1.0"}
+    assert lock["default"]["flask"] == {
+        "hashes": ["sha256:aa", "sha256:bb"],
+        "index": "main",
+        "version": "==3.1.0",
+    }
     text = render_requirements_txt(lock, dev=False)
     lines = text.splitlines()
     assert "-i http://127.0.0.1:9/simple/" in lines
