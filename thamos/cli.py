@@ -245,10 +245,11 @@ def _print_failure(ui: Ui, document: dict[str, Any]) -> None:
 @click.option("--force", is_flag=True, envvar="THAMOS_FORCE", help="Compute afresh, no cached answers (THAMOS_FORCE).")
 @click.option("--no-wait", is_flag=True, help="Only submit; print the analysis id.")
 @click.option("--no-write", is_flag=True, help="Do not write the lock files.")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole result document as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result document as JSON (= -o json).")
 @click.option("--short", is_flag=True, help="Print only a summary of the report.")
 @click.option("--install", "then_install", is_flag=True, help="Install the advised stack afterwards.")
 @click.option("--origin", help="Where the project comes from (kept with the analysis).")
+@output_format_option
 def advise_command(
     runtime_environment: str | None,
     recommendation_type: str | None,
@@ -262,64 +263,59 @@ def advise_command(
     short: bool,
     then_install: bool,
     origin: str | None,
+    output_format: str,
 ) -> None:
     """Ask the backend for a recommended lock and write it for the runtime environment."""
     state = _state()
     ui = state.ui
-    environment, files = _selected(runtime_environment)
-    stack = files.read_stack(with_lock=not no_user_stack)
+    if as_json:
+        output_format = "json"
     try:
         cli_labels = parse_labels(labels)
     except ValueError as exc:
         raise BadInputError(f"--labels: {exc}") from None
-    all_labels = {**config.get_labels(environment), **cli_labels}
-    recommendation_type = recommendation_type or config.get_recommendation_type(environment)
-    backend = lib.Backend()
-    deadline = lib.Deadline(lib.default_timeout())
+    environment, files = _selected(runtime_environment)
+    files.read_stack(with_lock=not no_user_stack)  # bad input is reported before any request
     with ui.status(f"Submitting the {environment['name']!r} stack") as status:
-        submitted = lib.submit_advise(
-            stack,
-            environment,
-            recommendation_type=recommendation_type,
-            dev=dev,
-            labels=all_labels or None,
-            force=force,
-            debug=state.debug,
-            origin=origin,
-            backend=backend,
-            deadline=deadline,
-        )
-        files.remember_analysis_id(submitted.analysis_id)
-        ui.message("info", f"Analysis {submitted.analysis_id} ({backend.base_url})")
-        if no_wait:
-            click.echo(submitted.analysis_id)
-            return
-        status.update(f"Waiting for analysis {submitted.analysis_id}")
-        document = lib.wait_for_results(
-            submitted.analysis_id,
-            backend=backend,
-            deadline=deadline,
-            progress=lambda state_text: status.update(f"Analysis {submitted.analysis_id}: {state_text}"),
-        )
-    error = lib.result_error(document)
-    if as_json:
-        click.echo(_json(document))
-    if error:
-        if not as_json:
-            _print_failure(ui, document)
-        raise AnalysisFailedError(f"Analysis {submitted.analysis_id} failed: {error}", document=document)
-    products = lib.advise_products(document)
-    if not products:
-        raise AnalysisFailedError(f"Analysis {submitted.analysis_id} returned no stack")
-    if not as_json:
-        _print_advise_report(ui, document, short)
-    project = products[0].get("project") or {}
-    if no_write:
-        ui.message("info", "Lock not written (--no-write)")
+
+        def submitted(info: lib.Submitted, backend: lib.Backend) -> None:
+            ui.message("info", f"Analysis {info.analysis_id} ({backend.base_url})")
+            status.update(f"Waiting for analysis {info.analysis_id}")
+
+        try:
+            outcome = lib.advise_here(
+                environment["name"],
+                recommendation_type=recommendation_type,
+                dev=dev,
+                labels=cli_labels,
+                no_user_stack=no_user_stack,
+                force=force,
+                debug=state.debug,
+                origin=origin,
+                nowait=no_wait,
+                write=not no_write,
+                on_submitted=submitted,
+                progress=lambda text: status.update(f"Analysis: {text}"),
+            )
+        except AnalysisFailedError as exc:
+            if exc.document is not None:
+                if output_format != "table":
+                    emit(ui, exc.document, output_format)
+                else:
+                    _print_failure(ui, exc.document)
+            raise
+    if no_wait:
+        click.echo(outcome.analysis_id)
+        return
+    document = outcome.document or {}
+    if output_format != "table":
+        emit(ui, document, output_format)
     else:
-        written = files.write_advised(project.get("requirements") or {}, project.get("requirements_locked") or {},
-                                      dev=dev)
-        ui.message("ok", "Written " + ", ".join(str(path) for path in written))
+        _print_advise_report(ui, document, short)
+    if outcome.written:
+        ui.message("ok", "Written " + ", ".join(str(path) for path in outcome.written))
+    else:
+        ui.message("info", "Lock not written (--no-write)")
     if then_install:
         _install(environment, files, dev=dev, pip_args=[])
 

@@ -400,6 +400,77 @@ def advise_products(document: dict[str, Any]) -> list[dict[str, Any]]:
     return report.get("products") or [] if isinstance(report, dict) else []
 
 
+@dataclass
+class AdviseOutcome:
+    analysis_id: str
+    document: dict[str, Any] | None
+    written: list[Any] = field(default_factory=list)
+
+
+def advise_here(
+    runtime_environment_name: str | None = None,
+    *,
+    recommendation_type: str | None = None,
+    dev: bool = False,
+    labels: dict[str, str] | None = None,
+    no_user_stack: bool = False,
+    force: bool = False,
+    debug: bool = False,
+    origin: str | None = None,
+    nowait: bool = False,
+    write: bool = True,
+    timeout: float | None = None,
+    configuration: Configuration | None = None,
+    on_submitted: Callable[[Submitted, Backend], None] | None = None,
+    progress: ProgressCallback | None = None,
+) -> AdviseOutcome:
+    """Advise the project in the working directory for one runtime environment.
+
+    Reads the environment's requirement files (its overlay or the project root), submits them with
+    the configured labels (``labels`` win) and recommendation type, waits, and writes the lock back
+    atomically. Raises AnalysisFailedError (files untouched) when the analysis reports an error.
+    ``.thoth.yaml`` is never written.
+    """
+    from .project_files import ProjectFiles
+
+    configuration = configuration or config
+    environment = configuration.get_runtime_environment(runtime_environment_name)
+    files = ProjectFiles(configuration.files_dir(environment["name"]), configuration.requirements_format)
+    stack = files.read_stack(with_lock=not no_user_stack)
+    backend = Backend(configuration)
+    deadline = Deadline(default_timeout() if timeout is None else timeout)
+    submitted = submit_advise(
+        stack,
+        environment,
+        recommendation_type=recommendation_type or configuration.get_recommendation_type(environment),
+        dev=dev,
+        labels={**configuration.get_labels(environment), **(labels or {})} or None,
+        force=force,
+        debug=debug,
+        origin=origin,
+        backend=backend,
+        deadline=deadline,
+    )
+    files.remember_analysis_id(submitted.analysis_id)
+    if on_submitted:
+        on_submitted(submitted, backend)
+    if nowait:
+        return AdviseOutcome(submitted.analysis_id, None)
+    document = wait_for_results(submitted.analysis_id, backend=backend, deadline=deadline, progress=progress)
+    error = result_error(document)
+    if error:
+        raise AnalysisFailedError(f"Analysis {submitted.analysis_id} failed: {error}", document=document)
+    products = advise_products(document)
+    if not products:
+        raise AnalysisFailedError(f"Analysis {submitted.analysis_id} returned no stack", document=document)
+    written = []
+    if write:
+        project = products[0].get("project") or {}
+        written = files.write_advised(project.get("requirements") or {}, project.get("requirements_locked") or {},
+                                      dev=dev)
+    return AdviseOutcome(submitted.analysis_id, document, written)
+
+
 # ---------------------------------------------------------------------- listings
 def _paged(backend: Backend, api_name: str, method_name: str, key: str, query: dict[str, Any]) -> list[Any]:
     """Fetch pages until an empty one (the backend answers an empty page past the end)."""

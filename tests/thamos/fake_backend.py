@@ -19,6 +19,7 @@ class FakeBackend:
         self.document: dict | None = None
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,6 +36,7 @@ class FakeBackend:
 
             def _handle(self) -> None:
                 backend.requests.append((self.command, self.path))
+                backend.headers.append(dict(self.headers.items()))
                 length = int(self.headers.get("Content-Length") or 0)
                 backend.bodies.append(self.rfile.read(length) if length else b"")
                 if backend.mode == "error500":

@@ -425,3 +425,15 @@ def test_discover_lists_third_party_imports(project: Path, run_thamos) -> None:
     assert result.returncode == 0, result.stderr
     modules = {row["module"] for row in json.loads(result.stdout)}
     assert modules == {"flask", "yaml", "requests"}
+
+
+def test_token_debug_and_user_agent_reach_the_backend(project: Path, run_thamos, fake_backend: FakeBackend) -> None:
+    _configure(project, fake_backend.url)
+    result = run_thamos("--debug", "advise", "--no-wait", "--force", cwd=project, THAMOS_TOKEN="s3cret")
+    assert result.returncode == 0, result.stderr
+    headers = fake_backend.headers[0]
+    assert headers["Authorization"] == "Bearer s3cret"
+    assert headers["User-Agent"].startswith("thamos/")
+    query = dict(parse_qsl(urlsplit(fake_backend.requests[0][1]).query))
+    assert query["debug"] in ("True", "true") and query["force"] in ("True", "true")
+    assert "s3cret" not in result.stdout + result.stderr

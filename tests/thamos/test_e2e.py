@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from thamos import exit_codes
-from thamos.project_files import parse_pipfile, pipfile_hash
 from tests.support.index_server import Dist, build_index
 from tests.thamos.conftest import REPO_ROOT, snapshot, thamos_env
+from thamos import exit_codes
+from thamos.project_files import parse_pipfile, pipfile_hash
 
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 PLATFORM = sysconfig.get_platform()
@@ -362,3 +362,46 @@ def test_listings_and_version(backend: str, project: Path, run_thamos, env: dict
     assert isinstance(json.loads(_ok(run_thamos("images", "-o", "json", cwd=project, env=env)).stdout), list)
     indexes = json.loads(_ok(run_thamos("indexes", "-o", "json", cwd=project, env=env)).stdout)
     assert indexes and all("url" in index for index in indexes)
+
+
+def test_without_configuration_the_embedded_backend_is_used(sample_index, project: Path, run_thamos,
+                                                            env: dict[str, str], tmp_path: Path) -> None:
+    # No .thoth.yaml and no host: thamos starts its own local backend (it stops when idle).
+    (project / "Pipfile").write_text(_pipfile(sample_index.url))
+    (project / "app.py").write_text("import webapp_framework\nimport json\n")
+    embedded_env = {**env, "THAMOS_EMBEDDED_PORT": str(_free_port()), "THAMOS_EMBEDDED_IDLE_TIMEOUT": "5",
+                    "PIP_INDEX_URL": sample_index.url}
+    result = _ok(run_thamos("advise", "-o", "yaml", cwd=project, env=embedded_env))
+    assert "requirements_locked" in result.stdout
+    _lock_matches_pipfile(project)
+    result = _ok(run_thamos("version", "-o", "json", cwd=project, env=embedded_env))
+    assert json.loads(result.stdout)["host"].startswith("http://127.0.0.1:" + embedded_env["THAMOS_EMBEDDED_PORT"])
+    rows = json.loads(_ok(run_thamos("discover", "-o", "json", cwd=project, env=embedded_env)).stdout)
+    assert [row["module"] for row in rows] == ["webapp_framework"]
+
+
+def test_advise_with_install(backend: str, sample_index, project: Path, run_thamos, env: dict[str, str]) -> None:
+    (project / ".thoth.yaml").write_text(_config(backend, extra="virtualenv: true\n"))
+    (project / "Pipfile").write_text(_pipfile(sample_index.url, 'signals = "*"'))
+    _ok(run_thamos("advise", "--install", "--short", cwd=project, env=env))
+    _ok(run_thamos("verify", cwd=project, env=env))
+
+
+def test_serve_command_runs_the_backend(sample_index, tmp_path: Path, env: dict[str, str]) -> None:
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "thamos", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
+             "--cache-dir", str(tmp_path / "c"), "--workers", "1"],
+            env={**env, "PIP_INDEX_URL": sample_index.url}, stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_ready(port, process, log)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("HEAD", "/api/v1")
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("X-Thoth-Version")
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) in (0, 130), log.read_text()
