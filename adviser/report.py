@@ -165,7 +165,7 @@ def build_product(
             justification.append(
                 _item(
                     "WARNING",
-                    f"{name} {version}: no version that fits met every {policy.name} rule; this one is "
+                    f"{name} {version}: no version that fits met every {policy.name} rule; the chosen one fails on: "
                     + "; ".join(reasons),
                     package=name,
                 )

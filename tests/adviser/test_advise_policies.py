@@ -118,3 +118,17 @@ def test_security_falls_back_with_an_error_when_every_version_is_affected(
     assert locked_versions(document) == {"timely": "1.3"}
     errors = messages(document, "ERROR")
     assert any("PYSEC-9999-2" in m for m in errors)
+
+
+def test_performance_notes_the_cuda_build_for_cuda_aware_packages(package_index, tmp_cache_dir):
+    index = package_index([Dist("torch", "2.0", wheel_tags=(MANYLINUX,), sdist=False)])
+    runtime = {"platform": "linux-x86_64", "python_version": "3.11", "cuda_version": "12.1"}
+    document = run(
+        pipfile([("main", index.url)], 'torch = "*"'),
+        tmp_cache_dir,
+        runtime=runtime,
+        recommendation_type="performance",
+    )
+    notes = [m for m in messages(document, "INFO") if "CUDA 12.1" in m]
+    assert notes and "torch-2.0-cp311-cp311-manylinux_2_17_x86_64.whl" in notes[0]
+    assert "Target CUDA version 12.1" in " ".join(messages(document, where="stack_info"))
