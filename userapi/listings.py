@@ -175,12 +175,10 @@ def imported_packages(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
     found, failure = _ask_catalog(runtime, "packages_providing_import", parameters, import_name)
     if failure:
         return failure
-    if not found:
-        message = f"no known package provides the module {import_name!r} ({UNKNOWN_HINT})"
-        return {"error": message, "parameters": parameters}, 404
+    # The contract answers 200 with an empty list when no known package provides the module.
     names = [
         {"package_name": str(project), "version": str(version), "index_url": str(index_url)}
-        for project, version, index_url in found
+        for project, version, index_url in found or []
     ]
     return {"package_names": names, "parameters": parameters}, 200
 

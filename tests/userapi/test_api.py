@@ -29,8 +29,11 @@ def client(shared_server):
 
 @pytest.fixture(scope="module")
 def resolved(shared_server, sample_index):
-    """One finished resolution of webapp-framework: the catalogue answers from what it read."""
-    body = advise_body(sample_index.url, {"webapp-framework": "*"})
+    """One finished resolution: the catalogue answers from what it read.
+
+    legacy-tool has no PEP 658 file, so its wheel is read, which also tells its import names.
+    """
+    body = advise_body(sample_index.url, {"webapp-framework": "*", "legacy-tool": "*"})
     _, _, accepted = request(
         "POST", shared_server.api_url + "/advise/python?recommendation_type=latest", body
     )
@@ -150,20 +153,15 @@ def test_package_dependencies_from_the_catalogue(client, sample_index, resolved)
     assert raised.value.status == 404
 
 
-def test_imports_answer_packages_or_a_clear_404(client, resolved):
+def test_imports_from_the_catalogue(client, sample_index, resolved):
     api = swagger_client.PythonPackagesApi(client)
-    try:
-        answer = api.get_package_from_imported_packages("webapp_framework")
-    except ApiException as exc:
-        # Only an honest "not known" or "not implemented" with a body that says so.
-        assert exc.status in (404, 501)
-        assert json.loads(exc.body)["error"]
-    else:
-        assert "webapp-framework" in {item.package_name for item in answer.package_names}
-    with pytest.raises(ApiException) as raised:
-        api.get_package_from_imported_packages("no_module_by_this_name")
-    assert raised.value.status in (404, 501)
-    assert json.loads(raised.value.body)["error"]
+    answer = api.get_package_from_imported_packages("legacy_tool")
+    assert [(item.package_name, item.version, item.index_url) for item in answer.package_names] == [
+        ("legacy-tool", "1.0", sample_index.url)
+    ]
+    assert answer.parameters["import_name"] == "legacy_tool"
+    # Nothing known provides it: an empty list, as the contract says.
+    assert api.get_package_from_imported_packages("no_module_by_this_name").package_names == []
 
 
 # -- analyses -------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(start_server, 
         capture_output=True,
         text=True,
         timeout=240,
+        cwd=tmp_path,  # schemathesis keeps its example database in the working directory
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout[-8000:] + completed.stderr[-2000:]
     assert "Tested: 18" in completed.stdout or "passed" in completed.stdout
