@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_FILENAME = "index-cache.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pages (

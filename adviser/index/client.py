@@ -145,10 +145,12 @@ class IndexClient:
         if wait_for_all:
             wait(futures)
 
-    def stats(self) -> dict[str, int]:
-        """Counts of what this client did (pages fetched / from cache, metadata by source, ...)."""
+    def stats(self) -> dict[str, float]:
+        """What this client did: pages fetched / from cache, metadata by source, HTTP traffic."""
         with self._stats_lock:
-            return dict(self._stats)
+            counts: dict[str, float] = dict(self._stats)
+        counts.update(self._http.traffic())
+        return counts
 
     def summary(self) -> str:
         s = self.stats()
@@ -156,10 +158,21 @@ class IndexClient:
             f"index: {s.get('pages_fetched', 0)} pages fetched, {s.get('pages_cached', 0)} from cache"
             f" ({s.get('pages_not_found', 0)} not found); metadata of {s.get('metadata_cached', 0)} files"
             f" from cache, {s.get('metadata_pep658', 0)} from PEP 658 files,"
-            f" {s.get('metadata_wheel_range', 0)} from wheels by range requests"
-            f" ({s.get('range_requests', 0)} requests), {s.get('metadata_sdist', 0)} from sdists,"
-            f" {s.get('metadata_unavailable', 0)} unavailable"
+            f" {s.get('metadata_wheel_range', 0)} from wheels by range requests,"
+            f" {s.get('metadata_sdist', 0)} from sdists,"
+            f" {s.get('metadata_unavailable', 0)} unavailable" + self._traffic_summary(s)
         )
+
+    @staticmethod
+    def _traffic_summary(s: dict[str, float]) -> str:
+        parts = []
+        if s.get("full_requests"):
+            parts.append(f"{s['full_requests']:.0f} full GETs (median {s['full_median_ms']:.0f} ms)")
+        if s.get("range_requests"):
+            parts.append(f"{s['range_requests']:.0f} ranged GETs (median {s['range_median_ms']:.0f} ms)")
+        if not parts:
+            return ""
+        return "; HTTP: " + ", ".join(parts) + f", up to {s['peak_concurrency']:.0f} at once"
 
     def close(self) -> None:
         if self._closed:
@@ -304,7 +317,6 @@ class IndexClient:
         if link.is_wheel:
             wheel = read_wheel_metadata(self._http, link.url, link.filename, verify=verify)
             self._count("metadata_wheel_range")
-            self._count("range_requests", wheel.requests)
             parsed = parse_core_metadata(wheel.metadata, source="wheel-range", origin=link.filename)
             return parsed, wheel.import_names
         if link.is_sdist:

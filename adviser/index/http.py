@@ -90,6 +90,9 @@ class HttpSession:
         self._verified: urllib3.PoolManager | None = None
         self._unverified: urllib3.PoolManager | None = None
         self._lock = threading.Lock()
+        self._active = 0
+        self._peak = 0
+        self._latencies: dict[str, list[float]] = {}
 
     def _manager(self, verify: bool) -> urllib3.PoolManager:
         # Created on first use: a run served entirely from the cache never pays for TLS setup.
@@ -120,12 +123,39 @@ class HttpSession:
         (relative links on a page resolve against it).
         """
         for _hop in range(MAX_REDIRECTS + 1):
-            response = self._get_once(url, headers, verify, max_bytes)
+            response = self._timed_get(url, headers, verify, max_bytes)
             location = response.headers.get("location")
             if response.status not in REDIRECT_STATUSES or not location:
                 return response
             url = urljoin(url, location)
         raise TransportError(url, f"more than {MAX_REDIRECTS} redirects")
+
+    def _timed_get(
+        self, url: str, headers: dict[str, str] | None, verify: bool, max_bytes: int | None
+    ) -> HttpResponse:
+        kind = "range" if headers and "Range" in headers else "full"
+        with self._lock:
+            self._active += 1
+            self._peak = max(self._peak, self._active)
+        started = time.perf_counter()
+        try:
+            return self._get_once(url, headers, verify, max_bytes)
+        finally:
+            elapsed = time.perf_counter() - started
+            with self._lock:
+                self._active -= 1
+                self._latencies.setdefault(kind, []).append(elapsed)
+
+    def traffic(self) -> dict[str, float]:
+        """Requests made so far: counts and median latency (ms) of full and ranged GETs, peak concurrency."""
+        with self._lock:
+            result: dict[str, float] = {"peak_concurrency": self._peak}
+            for kind, values in self._latencies.items():
+                ordered = sorted(values)
+                result[f"{kind}_requests"] = len(ordered)
+                result[f"{kind}_median_ms"] = round(1000 * ordered[len(ordered) // 2], 1)
+                result[f"{kind}_max_ms"] = round(1000 * ordered[-1], 1)
+            return result
 
     def _get_once(
         self, url: str, headers: dict[str, str] | None, verify: bool, max_bytes: int | None
