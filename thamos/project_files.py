@@ -18,7 +18,9 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,13 +65,31 @@ def atomic_write_many(files: dict[Path, str]) -> None:
                 # mkstemp creates 0600 files; a new file gets the usual mode instead.
                 mode = 0o666 & ~_current_umask()
             os.chmod(tmp_name, mode)
-        for path, tmp_name in prepared:
-            os.replace(tmp_name, path)
+        # Ctrl-C between two renames would leave a new lock beside an old Pipfile: hold it back.
+        with _interrupts_deferred():
+            for path, tmp_name in prepared:
+                os.replace(tmp_name, path)
     except BaseException:
         for _, tmp_name in prepared:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
         raise
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Postpone SIGINT until the block is done (only possible in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[object] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
 
 
 def _current_umask() -> int:
