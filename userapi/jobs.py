@@ -180,7 +180,7 @@ def document_metadata(
     return {
         "analyzer": ANALYZERS[kind],
         "analyzer_version": str(analyzer_version),
-        "datetime": started.isoformat(),
+        "datetime": datetime.now(timezone.utc).isoformat(),
         "document_id": analysis_id,
         "hostname": socket.gethostname(),
         "python": {
