@@ -375,9 +375,17 @@ class Configuration:
         if self._content is None:
             if find_config_file() is not None:
                 return self.load_config()
-            # No file: describe this machine, talk to the local backend.
-            _LOGGER.debug("No %s found, using a discovered runtime environment", CONFIG_NAME)
-            self._content = {"runtime_environments": [discover.discover_runtime_environment()]}
+            template = os.getenv("THAMOS_CONFIG_TEMPLATE")
+            if template:
+                # Unattended builds (s2i) point at a template instead of committing .thoth.yaml;
+                # it is rendered in memory, nothing is written.
+                _LOGGER.debug("No %s found, using the template %s", CONFIG_NAME, template)
+                rendered = self.create_default_config(template, nowrite=True)
+                self._content = parse_config_text(rendered, template)
+            else:
+                # No file: describe this machine, talk to the local backend.
+                _LOGGER.debug("No %s found, using a discovered runtime environment", CONFIG_NAME)
+                self._content = {"runtime_environments": [discover.discover_runtime_environment()]}
             self._from_file = False
         return self._content
 

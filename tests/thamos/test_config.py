@@ -322,3 +322,15 @@ def test_parse_labels_rejects_bad_items(text: str) -> None:
         return
     with pytest.raises(ValueError):
         parse_labels(text)
+
+
+def test_template_variable_without_a_file_is_used_in_memory(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    template = project / "template.yaml"
+    template.write_text(SEED_TEMPLATE)
+    monkeypatch.setenv("THAMOS_CONFIG_TEMPLATE", str(template))
+    monkeypatch.setenv("THAMOS_CONFIG_EXPAND_ENV", "1")
+    monkeypatch.setenv("THOTH_HOST", "thoth.example.com")
+    configuration = Configuration()
+    assert configuration.host == "thoth.example.com"
+    assert configuration.get_runtime_environment()["labels"] == {"foo": "bar", "key": "value"}
+    assert not (project / ".thoth.yaml").exists()
