@@ -19,6 +19,7 @@ import io
 import json
 import os
 import tarfile
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -66,6 +67,13 @@ class Advisory:
         return {self.id, *self.aliases}
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
 @functools.lru_cache(maxsize=65536)
 def _parse(version: str) -> Version | None:
     try:
@@ -93,6 +101,7 @@ class AdvisoryDatabase:
     records: dict[str, list[dict]]  # raw records by package; Advisory objects are built on first use
     # Per-package directory layout: the documents of each package, parsed when first asked for.
     package_files: dict[str, list[str]] | None = None
+    package_cache: Path | None = None  # where parsed per-package records are kept between runs
 
     def __post_init__(self) -> None:
         self._built: dict[str, list[Advisory]] = {}
@@ -102,9 +111,27 @@ class AdvisoryDatabase:
         built = self._built.get(name)
         if built is None:
             if self.package_files is not None and name not in self.records:
-                self.records[name] = _records_from_files(self.package_files.get(name, ()), only=name)
+                self.records[name] = self._package_records(name)
             built = self._built[name] = [_advisory(record) for record in self.records.get(name, ())]
         return built
+
+    def _package_records(self, name: str) -> list[dict]:
+        files = self.package_files.get(name, ()) if self.package_files else ()
+        if not files:
+            return []
+        cached = self.package_cache / f"{name}.json" if self.package_cache is not None else None
+        if cached is not None and cached.is_file():
+            try:
+                return json.loads(cached.read_text())
+            except (OSError, ValueError):
+                pass  # a torn cache file is rebuilt below
+        records = _records_from_files(files, only=name)
+        if cached is not None:
+            try:
+                _write_atomically(cached, json.dumps(records, separators=(",", ":")))
+            except OSError:
+                pass  # a read-only cache only costs speed
+        return records
 
     def lookup(self, name: str, version: Version) -> list[Advisory]:
         return [a for a in self.for_package(name) if a.affects(version)]
@@ -284,6 +311,8 @@ def load_advisories(path: Path | None, cache_dir: Path | None) -> AdvisoryDataba
             signature=signature,
             records={},
             package_files=layout,
+            # The signature covers every file's size and mtime, so a changed snapshot gets a new place.
+            package_cache=Path(cache_dir) / "advisories" / signature if cache_dir else None,
         )
     cache_file = Path(cache_dir) / "advisories" / f"{signature}.json" if cache_dir else None
     data = None
@@ -298,10 +327,7 @@ def load_advisories(path: Path | None, cache_dir: Path | None) -> AdvisoryDataba
         records, newest = _parse_snapshot(path)
         data = {"format": CACHE_FORMAT, "newest": newest, "records": records}
         if cache_file is not None:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            temporary = cache_file.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(data, separators=(",", ":")))
-            os.replace(temporary, cache_file)
+            _write_atomically(cache_file, json.dumps(data, separators=(",", ":")))
     records: dict[str, list[dict]] = {}
     ids = set()
     for record in data["records"]:

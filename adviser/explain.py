@@ -33,6 +33,7 @@ def _unusable_reasons(provider: Any, name: str, requirements: list[Any]) -> str 
     package = provider._packages.get(name)
     if package is None:
         return None
+    provider.judge_all(name)
     by_reason: dict[str, list[str]] = {}
     for version, reason in package.rejected.items():
         try:
@@ -44,7 +45,7 @@ def _unusable_reasons(provider: Any, name: str, requirements: list[Any]) -> str 
     matching = [
         o
         for o in package.offers
-        if all(r.specifier.contains(o.version, prereleases=True) for r in requirements)
+        if o.installable and all(r.specifier.contains(o.version, prereleases=True) for r in requirements)
     ]
     yanked = [str(o.version) for o in matching if o.facts.yanked]
     if yanked:
@@ -100,7 +101,7 @@ def explain_conflict(provider: Any, causes: Iterable[Any]) -> str:
             sentence = f"Because {_join(reasons)}, no version of {name} satisfies all of them"
         if unusable:
             sentence += f" ({unusable})"
-        elif package is not None and not package.offers:
+        elif package is not None and not any(o.installable for o in package.offers):
             sentence += " (no version of it can be installed there)"
         sentences.append(
             sentence

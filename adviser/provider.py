@@ -66,14 +66,22 @@ class Requirement:
 
 @dataclass(eq=False)
 class VersionOffer:
-    """One version of a package on one index, with the facts the policy judges."""
+    """One version of a package, judged on first use: on which index, which files, which facts.
+
+    ``choices`` lists (index, files) per index carrying the version, in source order. Judging
+    (tags, Requires-Python, upload times, advisories, tier) is done only for versions the resolver
+    actually looks at, newest first, since big projects list thousands of files.
+    """
 
     name: str
     version: Version
-    index: Any  # IndexSource
-    files: list  # every file of the version on that index (for the lock's hashes)
-    usable: list  # files the target can install, best first (wheels by tag rank, then sdist)
-    facts: VersionFacts
+    choices: list  # [(IndexSource, [FileLink, ...]), ...]
+    judged: bool = False
+    installable: bool = False
+    index: Any = None  # the chosen IndexSource
+    files: list = field(default_factory=list)  # every file of the version on that index (lock hashes)
+    usable: list = field(default_factory=list)  # files the target can install, best first
+    facts: VersionFacts | None = None
     advisories: list = field(default_factory=list)  # all advisories affecting it (allowed ones too)
     tier: int = 0
     tier_reasons: list[str] = field(default_factory=list)
@@ -106,13 +114,14 @@ class Candidate:
 
 @dataclass
 class PackageOffers:
-    """All versions of one package the target could use, plus why the others were rejected."""
+    """All versions of one package (newest first), plus why some cannot be used on the target."""
 
     name: str
-    offers: list[VersionOffer]  # newest first, one per (version, index) choice
+    offers: list[VersionOffer]
     rejected: dict[str, str]  # version -> reason it cannot be used on the target
     indexes_tried: list[str]
     found: bool
+    tiers_relative: bool = False
 
 
 class AdviserProvider(AbstractProvider):
@@ -152,6 +161,8 @@ class AdviserProvider(AbstractProvider):
         self.yanked_used: set[tuple[str, str]] = set()
         self.metadata_rounds = 0
         self._speculated: set[str] = set()
+        self._requires_python: dict[str, bool] = {}
+        self._target_version = Version(target.python_full_version)
 
     # ------------------------------------------------------------ package offers
 
@@ -171,96 +182,121 @@ class AdviserProvider(AbstractProvider):
         return offers
 
     def _build_offers(self, name: str, pages: list, sources: list) -> PackageOffers:
-        from packaging.specifiers import SpecifierSet as _Spec
-
-        target_version = Version(self.target.python_full_version)
-        rank = self.target.tag_rank
-        by_version: dict[Version, list[VersionOffer]] = {}
-        rejected: dict[str, str] = {}
-        rp_cache: dict[str, bool] = {}
-
-        def python_ok(requires_python: str | None) -> bool:
-            if not requires_python:
-                return True
-            if requires_python not in rp_cache:
-                try:
-                    rp_cache[requires_python] = _Spec(requires_python).contains(
-                        target_version, prereleases=True
-                    )
-                except InvalidSpecifier:
-                    rp_cache[requires_python] = True  # unreadable: the metadata check decides
-            return rp_cache[requires_python]
-
+        """Group files by version (from their names alone); judging waits until a version is used."""
         order = {source.url: position for position, source in enumerate(sources)}
+        by_version: dict[Version, list] = {}
         for page in sorted(pages, key=lambda p: order.get(p.index.url, len(order))):
-            for version, files in page.versions().items():
-                usable: list[tuple[int, Any]] = []
-                reasons = set()
-                for link in files:
-                    if not python_ok(link.requires_python):
-                        reasons.add(f"requires Python {link.requires_python}")
-                        continue
-                    if link.is_wheel:
-                        try:
-                            tags = link.tags
-                        except ValueError:  # a wheel name with tags packaging refuses: not installable
-                            reasons.add("unreadable wheel tags")
-                            continue
-                        best = min((rank[t] for t in tags if t in rank), default=None)
-                        if best is None:
-                            reasons.add("no wheel for the target platform")
-                            continue
-                        usable.append((best, link))
-                    elif link.is_sdist:
-                        usable.append((len(rank) + 1, link))
-                if not usable:
-                    rejected.setdefault(str(version), "; ".join(sorted(reasons)) or "no installable file")
-                    continue
-                usable.sort(key=lambda pair: pair[0])
-                installable = [link for _rank, link in usable]
-                not_yanked = [link for link in installable if not link.yanked]
-                yanked = not not_yanked
-                if not yanked:
-                    installable = not_yanked
-                wheels = [(r, link) for r, link in usable if link.is_wheel and (yanked or not link.yanked)]
-                binary = any(tag.platform != "any" for _r, link in wheels for tag in link.tags)
-                # ISO-8601 UTC stamps of one index share a format, so the earliest sorts first.
-                stamps = [link.upload_time for link in files if link.upload_time]
-                first = parse_upload_time(min(stamps)) if stamps else None
-                age = (self.now - first) if first is not None else None
-                advisories = self.advisories.lookup(name, version) if self.advisories else []
-                blocking = [a for a in advisories if not (a.names() & self.allowed_advisories)]
-                facts = VersionFacts(
-                    age=age,
-                    has_target_wheel=bool(wheels),
-                    has_binary_wheel=binary,
-                    blocking_advisories=blocking,
-                    yanked=yanked,
-                )
-                offer = VersionOffer(name, version, page.index, files, installable, facts, advisories)
-                offer.tier, offer.tier_reasons = self.policy.tier(facts)
-                by_version.setdefault(version, []).append(offer)
-        if self.policy.relative_tiers and by_version:
-            best = min(o.tier for choices in by_version.values() for o in choices)
-            for choices in by_version.values():
-                for offer in choices:
-                    offer.tier -= best
-                    if offer.tier == 0:
-                        offer.tier_reasons = []
-        offers: list[VersionOffer] = []
-        for version in sorted(by_version, reverse=True):
-            choices = by_version[version]
-            # Same version on several indexes: the source order decides, except that a better tier
-            # (e.g. a binary wheel for the performance type) wins.
-            choices.sort(key=lambda o: o.tier)
-            offers.append(choices[0])
+            grouped: dict[Version, list] = {}
+            for link in page.files:
+                version = _file_version(link.filename)
+                if version is not None:
+                    grouped.setdefault(version, []).append(link)
+            for version, files in grouped.items():
+                by_version.setdefault(version, []).append((page.index, files))
+        offers = [
+            VersionOffer(name, version, by_version[version]) for version in sorted(by_version, reverse=True)
+        ]
         return PackageOffers(
-            name=name,
-            offers=offers,
-            rejected=rejected,
-            indexes_tried=[s.name for s in sources],
-            found=bool(pages),
+            name=name, offers=offers, rejected={}, indexes_tried=[s.name for s in sources], found=bool(pages)
         )
+
+    def _python_ok(self, requires_python: str | None) -> bool:
+        if not requires_python:
+            return True
+        known = self._requires_python.get(requires_python)
+        if known is None:
+            try:
+                known = SpecifierSet(requires_python).contains(self._target_version, prereleases=True)
+            except InvalidSpecifier:
+                known = True  # unreadable here: the metadata check decides
+            self._requires_python[requires_python] = known
+        return known
+
+    def _judge(self, offer: VersionOffer) -> bool:
+        """Work out (once) which index and files a version would use, its facts and its tier."""
+        if offer.judged:
+            return offer.installable
+        offer.judged = True
+        rank = self.target.tag_rank
+        judged: list[tuple[int, Any, list, list, VersionFacts, list]] = []
+        reasons: set[str] = set()
+        for index, files in offer.choices:
+            usable: list[tuple[int, Any]] = []
+            for link in files:
+                if not self._python_ok(link.requires_python):
+                    reasons.add(f"requires Python {link.requires_python}")
+                    continue
+                if link.is_wheel:
+                    try:
+                        tags = link.tags
+                    except ValueError:  # a wheel name with tags packaging refuses: not installable
+                        reasons.add("unreadable wheel tags")
+                        continue
+                    best = min((rank[t] for t in tags if t in rank), default=None)
+                    if best is None:
+                        reasons.add("no wheel for the target platform")
+                        continue
+                    usable.append((best, link))
+                elif link.is_sdist:
+                    usable.append((len(rank) + 1, link))
+            if not usable:
+                continue
+            usable.sort(key=lambda pair: pair[0])
+            not_yanked = [(r, link) for r, link in usable if not link.yanked]
+            yanked = not not_yanked
+            if not yanked:
+                usable = not_yanked
+            wheels = [link for _r, link in usable if link.is_wheel]
+            binary = any(tag.platform != "any" for link in wheels for tag in link.tags)
+            # ISO-8601 UTC stamps of one index share a format, so the earliest sorts first.
+            stamps = [link.upload_time for link in files if link.upload_time]
+            first = parse_upload_time(min(stamps)) if stamps else None
+            advisories = self.advisories.lookup(offer.name, offer.version) if self.advisories else []
+            blocking = [a for a in advisories if not (a.names() & self.allowed_advisories)]
+            facts = VersionFacts(
+                age=(self.now - first) if first is not None else None,
+                has_target_wheel=bool(wheels),
+                has_binary_wheel=binary,
+                blocking_advisories=blocking,
+                yanked=yanked,
+            )
+            tier, tier_reasons = self.policy.tier(facts)
+            judged.append(
+                (tier, index, files, [link for _r, link in usable], facts, advisories, tier_reasons)
+            )
+        if not judged:
+            self._packages[offer.name].rejected.setdefault(
+                str(offer.version), "; ".join(sorted(reasons)) or "no installable file"
+            )
+            return False
+        # Same version on several indexes: the source order decides, except that a better tier
+        # (e.g. a binary wheel for the performance type) wins.
+        judged.sort(key=lambda item: item[0])
+        tier, index, files, usable_links, facts, advisories, tier_reasons = judged[0]
+        offer.installable = True
+        offer.index, offer.files, offer.usable, offer.facts = index, files, usable_links, facts
+        offer.advisories, offer.tier, offer.tier_reasons = advisories, tier, tier_reasons
+        return True
+
+    def judge_all(self, name: str) -> PackageOffers:
+        """Judge every version of a package (explanations and relative tiers need them all)."""
+        package = self._pages(name)
+        for offer in package.offers:
+            self._judge(offer)
+        return package
+
+    def _relative_tiers(self, package: PackageOffers) -> None:
+        if package.tiers_relative:
+            return
+        package.tiers_relative = True
+        self.judge_all(package.name)
+        tiers = [o.tier for o in package.offers if o.installable]
+        best = min(tiers, default=0)
+        for offer in package.offers:
+            if offer.installable:
+                offer.tier -= best
+                if offer.tier == 0:
+                    offer.tier_reasons = []
 
     def _prerelease_allowed(self, name: str, requirements: Sequence[Requirement]) -> bool:
         if self.prereleases_all or self.prerelease_packages.get(name):
@@ -271,47 +307,80 @@ class AdviserProvider(AbstractProvider):
         return [c for c in self.constraints if c.name == name]
 
     def admissible(self, name: str, requirements: Sequence[Requirement]) -> list[VersionOffer]:
-        """Offers meeting every requirement and constraint, in the policy's order (before metadata)."""
+        """Every offer meeting the requirements and constraints, in the policy's order."""
+        return list(self.iter_admissible(name, requirements))
+
+    def iter_admissible(
+        self, name: str, requirements: Sequence[Requirement], excluded: frozenset | set = frozenset()
+    ) -> Iterator[VersionOffer]:
+        """Offers meeting every requirement and constraint, in the policy's order (before metadata).
+
+        Versions are judged lazily, newest first: tier-0 versions are yielded as soon as they are
+        found, the others after all versions were seen, ordered by tier.
+        """
         package = self._pages(name)
+        if self.policy.relative_tiers:
+            self._relative_tiers(package)
         constraints = self._constraints_for(name)
         exact = {r.exact_base for r in requirements if r.exact_base is not None}
         pinned = set()
         for r in requirements:
             for spec in r.specifier:
-                if spec.operator in ("==", "===") and "*" not in spec.version:
-                    pinned.add(spec.version)
+                if spec.operator in ("==", "===") and "*" not in spec.version and _valid(spec.version):
+                    pinned.add(Version(spec.version))
 
-        def fits(offer: VersionOffer) -> bool:
+        def fits_version(version: Version) -> bool:
+            if exact and version not in exact:
+                return False
+            if not all(r.specifier.contains(version, prereleases=True) for r in requirements):
+                return False
+            return all(c.specifier.contains(version, prereleases=True) for c in constraints)
+
+        def usable(offer: VersionOffer) -> bool:
+            if not self._judge(offer):
+                return False
             if offer.checked and offer.metadata is None:
                 return False  # its metadata could not be read: recorded in package.rejected
-            if exact and offer.version not in exact:
+            if (offer.version, offer.index.url) in excluded:
                 return False
-            for r in requirements:
-                if not r.specifier.contains(offer.version, prereleases=True):
-                    return False
-            for c in constraints:
-                if not c.specifier.contains(offer.version, prereleases=True):
-                    return False
-            if offer.facts.yanked and not any(Version(p) == offer.version for p in pinned if _valid(p)):
-                return False
-            return True
+            return not offer.facts.yanked or offer.version in pinned
 
-        matching = [o for o in package.offers if fits(o)]
-        if not self._prerelease_allowed(name, requirements):
-            finals = [o for o in matching if not o.version.is_prerelease]
-            if finals or not matching:
-                matching = finals
-            else:
-                self.prerelease_fallback.add(name)
+        fitting = [o for o in package.offers if fits_version(o.version)]
         locked = self.locked.get(name)
-        best_tier = min((o.tier for o in matching), default=0)
+        if self._prerelease_allowed(name, requirements):
+            yield from self._tier_order(fitting, locked, usable)
+            return
+        found = False
+        for offer in self._tier_order([o for o in fitting if not o.version.is_prerelease], locked, usable):
+            found = True
+            yield offer
+        if not found:
+            # No final release fits: pre-releases are acceptable then (as pip does), with a warning.
+            for offer in self._tier_order([o for o in fitting if o.version.is_prerelease], locked, usable):
+                self.prerelease_fallback.add(name)
+                yield offer
 
-        def order(item: tuple[int, VersionOffer]) -> tuple:
-            newest_rank, offer = item  # offers arrive newest first
-            is_locked = locked is not None and str(offer.version) == locked and offer.tier == best_tier
-            return (offer.tier, not is_locked, newest_rank)
-
-        return [offer for _rank, offer in sorted(enumerate(matching), key=order)]
+    @staticmethod
+    def _tier_order(
+        offers: list[VersionOffer], locked: str | None, usable: Callable[[VersionOffer], bool]
+    ) -> Iterator[VersionOffer]:
+        first = None
+        if locked is not None:
+            candidate = next((o for o in offers if str(o.version) == locked), None)
+            if candidate is not None and usable(candidate) and candidate.tier == 0:
+                first = candidate
+                yield candidate  # minimal change: a still-valid locked version comes first
+        later = []
+        for position, offer in enumerate(offers):  # newest first
+            if offer is first or not usable(offer):
+                continue
+            if offer.tier == 0:
+                yield offer
+            else:
+                later.append((offer.tier, str(offer.version) != locked, position, offer))
+        later.sort(key=lambda item: item[:3])
+        for *_key, offer in later:
+            yield offer
 
     # ------------------------------------------------------------ metadata
 
@@ -349,7 +418,9 @@ class AdviserProvider(AbstractProvider):
         self._packages[offer.name].rejected[str(offer.version)] = offer.metadata_problem
         return False
 
-    def _ordered_candidates(self, offers: list[VersionOffer], extras: frozenset[str]) -> Iterator[Candidate]:
+    def _ordered_candidates(
+        self, offers: Iterable[VersionOffer], extras: frozenset[str]
+    ) -> Iterator[Candidate]:
         # A version the policy's metadata rule demotes waits behind at most METADATA_LOOKAHEAD
         # older versions of its tier (reading every version's metadata would cost a request each).
         deferred: list[VersionOffer] = []
@@ -392,14 +463,21 @@ class AdviserProvider(AbstractProvider):
         name, extras = split_identifier(identifier)
         reqs = list(requirements[identifier])
         excluded = {(c.version, c.offer.index.url) for c in incompatibilities[identifier]}
-        offers = [o for o in self.admissible(name, reqs) if (o.version, o.index.url) not in excluded]
-        if extras:
+        base = list(requirements.get(name, ())) if extras else []
+
+        def agrees_with_base(offer: VersionOffer) -> bool:
             # An extras candidate must agree with what the base package can be.
-            base = list(requirements.get(name, ())) if hasattr(requirements, "get") else []
-            if base:
-                allowed = {o.version for o in self.admissible(name, base)}
-                offers = [o for o in offers if o.version in allowed]
-        return lambda: self._ordered_candidates(offers, extras)
+            return all(
+                r.specifier.contains(offer.version, prereleases=True)
+                and (r.exact_base is None or r.exact_base == offer.version)
+                for r in base
+            )
+
+        def candidates() -> Iterator[Candidate]:
+            offers = self.iter_admissible(name, reqs, excluded)
+            return self._ordered_candidates((o for o in offers if agrees_with_base(o)), extras)
+
+        return candidates
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         if requirement.exact_base is not None and candidate.version != requirement.exact_base:
@@ -482,11 +560,11 @@ class AdviserProvider(AbstractProvider):
             likely: list[tuple[Requirement, VersionOffer]] = []
             for requirement in frontier:
                 try:
-                    offers = self.admissible(requirement.name, [requirement])
+                    offer = next(self.iter_admissible(requirement.name, [requirement]), None)
                 except Exception:  # unknown package or unreachable index: reported when resolved
                     continue
-                if offers:
-                    likely.append((requirement, offers[0]))
+                if offer is not None:
+                    likely.append((requirement, offer))
             links = [offer.usable[0] for _r, offer in likely if not offer.checked]
             if len(links) > 1:
                 self.metadata_rounds += 1
@@ -499,6 +577,31 @@ class AdviserProvider(AbstractProvider):
                     continue
                 next_frontier.extend(d for d in dependencies if d.identifier not in self._speculated)
             frontier = list({d.identifier: d for d in next_frontier}.values())
+
+
+_VERSIONS: dict[str, Version | None] = {}
+
+
+def _file_version(filename: str) -> Version | None:
+    """The version in a wheel or sdist file name, without parsing the rest of the name."""
+    if filename.endswith(".whl"):
+        parts = filename.split("-")
+        text = parts[1] if len(parts) in (5, 6) else None
+    elif filename.endswith((".tar.gz", ".zip")):
+        stem = filename[: -len(".tar.gz")] if filename.endswith(".tar.gz") else filename[: -len(".zip")]
+        text = stem.rpartition("-")[2] if "-" in stem else None
+    else:
+        return None
+    if text is None:
+        return None
+    if text not in _VERSIONS:
+        if len(_VERSIONS) > 200_000:  # a long-running server: keep the memo bounded
+            _VERSIONS.clear()
+        try:
+            _VERSIONS[text] = Version(text)
+        except ValueError:
+            _VERSIONS[text] = None
+    return _VERSIONS[text]
 
 
 def _valid(version: str) -> bool:

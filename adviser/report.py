@@ -66,7 +66,7 @@ def _change_reason(provider, policy, name: str, old: str, requirements: list[Any
     except ValueError:
         return f"locked version {old} is not a valid version"
     offer = next((o for o in package.offers if o.version == old_version), None)
-    if offer is None:
+    if offer is None or not provider._judge(offer):
         reason = package.rejected.get(str(old_version))
         return (
             f"locked version cannot be used on the target ({reason})"

@@ -85,7 +85,9 @@ def test_per_package_layout_is_read_on_demand(tmp_path):
     assert "2 documents for 2 packages" in db.describe()
     assert db.lookup("other", Version("3.0"))[0].id == "GHSA-x"
     assert db.lookup("other", Version("9.9")) == []  # the npm entry is not ours
-    assert not (tmp_path / "cache" / "advisories").exists()  # nothing to cache: only two files were read
+    cached = sorted(p.name for p in (tmp_path / "cache" / "advisories").rglob("*.json"))
+    assert cached == ["other.json"]  # parsed records of the packages looked up, kept for the next run
+    assert load_advisories(tmp_path / "db", tmp_path / "cache").lookup("other", Version("3.0"))
 
 
 def flat_db(root: Path) -> Path:
