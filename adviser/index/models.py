@@ -32,6 +32,11 @@ def _version(text: str) -> Version | None:
         return None
 
 
+@lru_cache(maxsize=65536)
+def _version_text(version: Version) -> str:
+    return str(version)  # str(Version) rebuilds the string each time: costly on big pages
+
+
 @lru_cache(maxsize=16384)
 def _canonical(name: str) -> NormalizedName:
     return canonicalize_name(name)
@@ -133,7 +138,7 @@ class FileLink:
             self.upload_time,
             self.size,
             parsed.project,
-            str(parsed.version) if parsed.version is not None else None,
+            _version_text(parsed.version) if parsed.version is not None else None,
             parsed.tag_text,
         ]
 

@@ -71,24 +71,35 @@ def parse_json_page(body: bytes, page_url: str, index: IndexSource) -> list[File
     except (ValueError, KeyError, TypeError) as exc:
         raise PageFormatError(f"invalid simple-API JSON page at {page_url}: {exc}") from None
     links = []
+    fast = FileLink.fast
+    # One pass over possibly thousands of files: plain lookups, no per-file copies.
     for item in files:
-        url, fragment_hashes = _split_fragment(_absolute(page_url, item["url"]))
-        hashes = dict(item.get("hashes") or {}) or fragment_hashes
+        url = item["url"]
+        if not url.startswith(("https://", "http://")):
+            url = urljoin(page_url, url)
+        hashes = item.get("hashes") or {}
+        if "#" in url:
+            url, fragment_hashes = _split_fragment(url)
+            hashes = hashes or fragment_hashes
         yanked = item.get("yanked", False)
-        core_metadata = item.get("core-metadata", item.get("dist-info-metadata", False))
+        core_metadata = item.get("core-metadata")
+        if core_metadata is None:
+            core_metadata = item.get("dist-info-metadata", False)
+        if core_metadata is not False:
+            core_metadata = _core_metadata_value(core_metadata)
         size = item.get("size")
         links.append(
-            FileLink.fast(
-                filename=item.get("filename") or unquote(urlsplit(url).path.rsplit("/", 1)[-1]),
-                url=url,
-                hashes=hashes,
-                requires_python=item.get("requires-python") or None,
-                yanked=bool(yanked) or isinstance(yanked, str),
-                yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
-                core_metadata=_core_metadata_value(core_metadata),
-                upload_time=item.get("upload-time"),
-                size=int(size) if isinstance(size, int) else None,
-                index=index,
+            fast(
+                item.get("filename") or unquote(urlsplit(url).path.rsplit("/", 1)[-1]),
+                url,
+                hashes,
+                item.get("requires-python") or None,
+                yanked is not False and (yanked is True or isinstance(yanked, str)),
+                yanked if yanked and isinstance(yanked, str) else None,
+                core_metadata,
+                item.get("upload-time"),
+                size if isinstance(size, int) else None,
+                index,
             )
         )
     return links
