@@ -437,3 +437,18 @@ def test_token_debug_and_user_agent_reach_the_backend(project: Path, run_thamos,
     query = dict(parse_qsl(urlsplit(fake_backend.requests[0][1]).query))
     assert query["debug"] in ("True", "true") and query["force"] in ("True", "true")
     assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_list_show_and_check_with_two_environments(project: Path, run_thamos) -> None:
+    _configure(project, "http://127.0.0.1:1")
+    listed = json.loads(run_thamos("list", "-o", "json", cwd=project).stdout)
+    assert [env["name"] for env in listed] == ["alpha", "beta"]
+    shown = json.loads(run_thamos("show", "-r", "beta", "-o", "json", cwd=project).stdout)
+    assert shown["operating_system"] == {"name": "rhel", "version": "9"}
+    result = run_thamos("check", "-r", "beta", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "is valid" in result.stderr
+    (project / ".thoth.yaml").write_text(CONFIG.format(host="x").replace("python_version: '3.11'",
+                                                                         "python_version: '2.7'"))
+    result = run_thamos("check", cwd=project)
+    assert result.returncode == 0 and "python_version: configured '2.7'" in result.stderr
