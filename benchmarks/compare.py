@@ -24,7 +24,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_INPUTS = HERE.parent.parent / "shared" / "bench" / "inputs"
-UV_PLATFORM = "x86_64-unknown-linux-gnu"
+# The same target for both tools: CPython 3.11 at a stated patch level on x86_64 Linux with glibc
+# 2.28 (the adviser derives glibc 2.28 from RHEL 8). uv alone would assume 3.11.0 for "3.11".
+PYTHON_FULL_VERSION = "3.11.14"
+UV_PLATFORM = "x86_64-manylinux_2_28"
 
 
 @dataclass
@@ -57,7 +60,7 @@ def uv_command(uv: str, requirements_in: Path, out: Path, cache_dir: Path) -> li
         "--quiet",
         "--generate-hashes",
         "--python-version",
-        "3.11",
+        PYTHON_FULL_VERSION,
         "--python-platform",
         UV_PLATFORM,
         "--cache-dir",
@@ -81,6 +84,8 @@ def adviser_command(pipfile: Path, out: Path, cache_dir: Path) -> list[str]:
         str(cache_dir),
         "--recommendation-type",
         "latest",
+        "--python-version",
+        PYTHON_FULL_VERSION,
     ]
 
 
