@@ -229,9 +229,7 @@ def _check(pipfile: dict, lock: dict, settings: Any, say: Log) -> tuple[list[dic
             client.prefetch_pages(names, [source])
         for _section, name, entry in packages:
             report += _check_package(client, name, entry, by_name, search_order, sources, unreachable)
-        say(
-            f"provenance: checked {len(packages)} locked packages against {len(by_name)} sources; {client.summary()}"
-        )
+        say(f"provenance: checked {len(packages)} locked packages against {len(by_name)} sources")
     finally:
         client.close()
     error_msg = None

@@ -15,10 +15,11 @@ thread, and every write is a single statement (atomic on its own).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,11 @@ class FileRecord:
 class IndexCache:
     """Thread-safe handle on the cache file in ``cache_dir``."""
 
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, *, log: Callable[[str], None] | None = None) -> None:
         self.path = Path(cache_dir) / CACHE_FILENAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log
+        self._target = str(self.path)  # or an in-memory database when the file cannot be used
+        self._uri = False
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -99,22 +102,76 @@ class IndexCache:
         self._write_lock = threading.Lock()
 
     # -- connections -------------------------------------------------------------------------
-    def _connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._target, uri=self._uri, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
         conn.execute("PRAGMA busy_timeout = 30000")
         # Per connection: in WAL mode NORMAL skips the fsync on every commit (a cache may lose
         # its last writes on power loss, never its consistency).
         conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
         with self._lock:
-            self._connections.append(conn)
             if not self._schema_ready:
-                self._prepare(conn)
+                self._connections.append(self._first_connection())
                 self._schema_ready = True
+            conn = self._open()
+            self._connections.append(conn)
         self._local.conn = conn
         return conn
+
+    def _first_connection(self) -> sqlite3.Connection:
+        """Open and prepare the cache, repairing or replacing what cannot be used.
+
+        A damaged file is moved aside and started afresh; a file that cannot be created or
+        written (read-only home, full disk, ...) is replaced by a memory cache for this process.
+        Either way the run goes on, slower, and the log says why.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return self._prepared()
+        except sqlite3.OperationalError as exc:
+            return self._in_memory(f"cannot use {self.path} ({exc})")
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
+            damaged = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+            try:
+                os.replace(self.path, damaged)
+                for suffix in ("-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            except OSError as move_error:
+                return self._in_memory(f"{self.path} is damaged ({exc}) and cannot be moved ({move_error})")
+            self._say(
+                f"index cache: {self.path} was damaged ({exc}); moved to {damaged.name}, starting afresh"
+            )
+            return self._prepared()
+        except OSError as exc:
+            return self._in_memory(f"cannot create {self.path.parent} ({exc})")
+
+    def _prepared(self) -> sqlite3.Connection:
+        conn = self._open()
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _in_memory(self, reason: str) -> sqlite3.Connection:
+        self._say(f"index cache: {reason}; caching in memory for this run only")
+        # A named shared-cache memory database: every thread's connection sees the same data for
+        # as long as one connection (the one returned here) stays open.
+        self._target = f"file:thamos-index-cache-{id(self)}?mode=memory&cache=shared"
+        self._uri = True
+        return self._prepared()
+
+    def _say(self, message: str) -> None:
+        if self._log is not None:
+            self._log(message)
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]

@@ -91,7 +91,7 @@ class IndexClient:
         self.max_workers = max(1, max_workers)
         self._log = log
         self._http = HttpSession(max_workers=self.max_workers, timeout=timeout, ca_certs=ca_bundle())
-        self._cache = IndexCache(Path(cache_dir))
+        self._cache = IndexCache(Path(cache_dir), log=log)
         self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="index-client")
         self._results: dict[Hashable, Future] = {}
         self._results_lock = threading.Lock()
@@ -179,6 +179,8 @@ class IndexClient:
             return
         self._closed = True
         self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._stats:  # one line for the analysis log: what the index work cost
+            self._say(self.summary())
         self._http.close()
         self._cache.close()
 

@@ -203,3 +203,30 @@ def test_processes_share_one_cache(index, tmp_cache_dir):
     with IndexClient([source], tmp_cache_dir) as client:
         read_everything(client, source)
     assert server.requests == []
+
+
+def test_damaged_cache_file_is_moved_aside_and_rebuilt(index, tmp_cache_dir):
+    _server, source = index
+    (tmp_cache_dir / CACHE_FILENAME).write_bytes(b"this is not an SQLite database" * 100)
+    lines: list[str] = []
+    with IndexClient([source], tmp_cache_dir, log=lines.append) as client:
+        assert read_everything(client, source)["beta-1.0-py3-none-any.whl"] == ()
+    assert any("was damaged" in line for line in lines)
+    assert len(list(tmp_cache_dir.glob(f"{CACHE_FILENAME}.damaged-*"))) == 1
+    with IndexClient([source], tmp_cache_dir) as client:
+        read_everything(client, source)
+        assert client.stats()["pages_cached"] == 3
+
+
+def test_unusable_cache_directory_falls_back_to_memory(index, tmp_path):
+    server, source = index
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    lines: list[str] = []
+    with IndexClient([source], blocker / "cache", log=lines.append, max_workers=4) as client:
+        first = read_everything(client, source)
+        # Threads of the client share the memory cache: each page was fetched once.
+        assert client.stats()["pages_fetched"] == 3
+    assert first["alpha-1.0-py3-none-any.whl"] == ("beta>=1",)
+    assert any("caching in memory for this run only" in line for line in lines)
+    assert [r.path for r in server.requests].count("/simple/alpha/") == 1
