@@ -137,6 +137,10 @@ class ServerSettings:
                 raise SettingsError(f"the {label} {path} does not exist")
         if not Path(self.container_images).is_file():
             raise SettingsError(f"the container images catalogue {self.container_images} does not exist")
+        for number, environment in enumerate(self.environments, start=1):
+            missing = [key for key in ("os_name", "os_version", "python_version") if not environment.get(key)]
+            if missing:
+                raise SettingsError(f"environment {number} of the settings lacks {', '.join(missing)}")
         if self.token is not None and not self.token.strip():
             raise SettingsError("the server token is empty")
         return self

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.userapi.conftest import REPO_ROOT, free_port, server_environment
+from tests.userapi.conftest import REPO_ROOT, free_port, request, server_environment
 
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -35,12 +35,16 @@ def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
         (["--data-dir", "{tmp}/a-file"], "a-file"),
         (["--token-file", "{tmp}/no-token"], "cannot read the token file"),
         (["--idle-timeout", "-5"], "idle_timeout must be positive"),
+        (["--config", "{tmp}/environments.yaml"], "environment 1 of the settings lacks os_version"),
     ],
 )
 def test_bad_settings_are_reported_plainly(tmp_path, args, message):
     (tmp_path / "cert.pem").write_text("not really a certificate")
     (tmp_path / "bad.yaml").write_text("colour: blue\n")
     (tmp_path / "images.yaml").write_text("os_name: debian\n")
+    (tmp_path / "environments.yaml").write_text(
+        "environments:\n- {os_name: fedora, python_version: '3.12'}\n"
+    )
     (tmp_path / "a-file").write_text("a file where the data directory should be")
     completed = run_cli(tmp_path, *[arg.format(tmp=tmp_path) for arg in args])
     assert completed.returncode == 2, completed.stderr
@@ -67,3 +71,40 @@ def test_port_in_use_is_a_clear_error(tmp_path):
     assert completed.returncode != 0
     assert "address already in use" in completed.stderr.lower()
     assert "Traceback" not in completed.stderr
+
+
+def test_settings_file_changes_what_the_server_lists(start_server, tmp_path):
+    images = tmp_path / "images.json"
+    images.write_text(
+        '[{"os_name": "fedora", "os_version": "41", "python_version": "3.13", "image_name": "f41"}]'
+    )
+    settings = tmp_path / "server.yaml"
+    settings.write_text(
+        "environments:\n"
+        "- {os_name: fedora, os_version: '41', python_version: '3.13', platform: linux-aarch64}\n"
+        f"container_images: {images}\n"
+        "known_indexes:\n"
+        "- {name: internal, url: 'http://127.0.0.1:9/simple/', verify_ssl: false}\n"
+        "default_index: 'main=http://127.0.0.1:8/simple/'\n"
+    )
+    server = start_server("--config", str(settings))
+    _, _, environments = request("GET", server.api_url + "/python/environment")
+    assert environments["environment"] == [
+        {
+            "os_name": "fedora",
+            "os_version": "41",
+            "python_version": "3.13",
+            "platform": "linux-aarch64",
+            "cuda_version": None,
+            "image": None,
+        }
+    ]
+    _, _, platforms = request("GET", server.api_url + "/python/platform")
+    assert platforms["platform"] == ["linux-aarch64"]
+    _, _, images_page = request("GET", server.api_url + "/container-images")
+    assert [image["image_name"] for image in images_page["container_images"]] == ["f41"]
+    _, _, indexes = request("GET", server.api_url + "/python-package-index")
+    assert [(index["name"], index["verify_ssl"]) for index in indexes["indexes"]] == [
+        ("main", True),
+        ("internal", False),
+    ]
