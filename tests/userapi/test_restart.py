@@ -75,6 +75,9 @@ def test_stopped_server_keeps_running_and_queued_analyses(start_server, package_
         assert status == 202
         ids.append(accepted["analysis_id"])
     _wait_for_state(server, ids[0], "running")
+    # With one worker busy, the others wait: their documents answer 202 "pending", never 404.
+    status, _, pending = request("GET", f"{server.api_url}/advise/python/{ids[2]}")
+    assert status == 202 and pending["status"]["status"]["state"] == "pending"
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why it ended.
     assert server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
     assert "Application shutdown complete" in server.log()
