@@ -174,6 +174,8 @@ class IndexCache:
             self._log(message)
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return  # the usual case: no write (and no wait for other writers) just to start
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode.lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
@@ -230,6 +232,36 @@ class IndexCache:
             .fetchone()
         )
         return (row[0], row[1]) if row is not None else None
+
+    def fresh_pages(self, index_url: str, names: list[str], ttl: float) -> set[str]:
+        """Which of ``names`` have a page (or a 404) on ``index_url`` younger than ``ttl`` seconds."""
+        oldest = time.time() - ttl
+        fresh: set[str] = set()
+        conn = self._connection()
+        for start in range(0, len(names), 500):  # stay under SQLite's limit of bound parameters
+            chunk = names[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            fresh.update(
+                row[0]
+                for row in conn.execute(
+                    f"SELECT name FROM pages WHERE index_url = ? AND fetched_at > ? AND name IN ({marks})",
+                    (index_url, oldest, *chunk),
+                )
+            )
+        return fresh
+
+    def known_metadata(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` have cached metadata (or a cached reason it is unavailable)."""
+        known: set[str] = set()
+        conn = self._connection()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                row[0]
+                for row in conn.execute(f"SELECT file_key FROM metadata WHERE file_key IN ({marks})", chunk)
+            )
+        return known
 
     def put_page(
         self,

@@ -128,9 +128,19 @@ class IndexClient:
     def prefetch_pages(
         self, names: Iterable[str], sources: list[IndexSource] | None = None, *, wait_for_all: bool = True
     ) -> None:
-        """Fetch the pages of ``names`` in parallel (errors surface later, on the real call)."""
+        """Fetch the pages of ``names`` in parallel (errors surface later, on the real call).
+
+        Pages fresh in the cache are left for the real call to read: decoding them in threads
+        gains nothing (one interpreter lock) and each thread would open its own connection.
+        """
         sources = list(self.sources if sources is None else sources)
-        futures = [self._submit(self.project_page, source, name) for name in names for source in sources]
+        wanted = sorted({canonicalize_name(name) for name in names})
+        futures = []
+        for source in sources:
+            fresh = (
+                set() if self.force_refresh else self._cache.fresh_pages(source.url, wanted, self.page_ttl)
+            )
+            futures += [self._submit(self.project_page, source, name) for name in wanted if name not in fresh]
         if wait_for_all:
             wait(futures)
 
@@ -140,8 +150,13 @@ class IndexClient:
         return self._once(("metadata", key), lambda: self._load_metadata(link, key))
 
     def prefetch_metadata(self, links: Iterable[FileLink], *, wait_for_all: bool = True) -> None:
-        """Read the metadata of ``links`` in parallel (errors surface later, on the real call)."""
-        futures = [self._submit(self.metadata, link) for link in links]
+        """Read the metadata of ``links`` in parallel (errors surface later, on the real call).
+
+        Files whose metadata is cached are skipped (see prefetch_pages).
+        """
+        by_key = {metadata_key(link): link for link in links}
+        cached = self._cache.known_metadata(list(by_key))
+        futures = [self._submit(self.metadata, link) for key, link in by_key.items() if key not in cached]
         if wait_for_all:
             wait(futures)
 

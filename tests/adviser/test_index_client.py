@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -258,14 +259,31 @@ def test_pep658_file_with_wrong_hash_falls_back_to_the_wheel(package_index, tmp_
 def test_concurrent_requests_for_one_page_and_file_fetch_once(package_index, tmp_cache_dir):
     server = package_index([Dist("mu", "1.0")], delay=0.2)
     source = source_of(server)
-    with make_client([source], tmp_cache_dir, max_workers=8) as client:
-        client.prefetch_pages(["mu"] * 8 + ["MU", "Mu"])
-        page = client.project_page(source, "mu")
-        client.prefetch_metadata([page.files[0]] * 8)
-        client.metadata(page.files[0])
+    with make_client([source], tmp_cache_dir, max_workers=8) as client, ThreadPoolExecutor(8) as pool:
+        pages = list(pool.map(lambda name: client.project_page(source, name), ["mu", "MU", "Mu"] * 3))
+        assert all(page.files == pages[0].files for page in pages)
+        link = pages[0].files[0]
+        results = list(pool.map(client.metadata, [link] * 8))
+        assert all(result == results[0] for result in results)
     paths = [r.path for r in server.requests]
     assert paths.count("/simple/mu/") == 1
     assert len([p for p in paths if p.startswith("/files/")]) == 1
+
+
+def test_prefetch_skips_what_the_cache_has(package_index, tmp_cache_dir):
+    server = package_index([Dist("nu-pkg", "1.0"), Dist("xi-pkg", "1.0")])
+    source = source_of(server)
+    with make_client([source], tmp_cache_dir) as client:
+        client.prefetch_pages(["nu-pkg"])
+        client.prefetch_metadata(client.project_page(source, "nu-pkg").files)
+    server.clear_requests()
+    with make_client([source], tmp_cache_dir) as client:
+        client.prefetch_pages(["nu-pkg", "xi-pkg"])
+        client.prefetch_metadata(client.project_page(source, "nu-pkg").files)
+        stats = client.stats()
+    # Only the missing page was fetched in the pool; the cached one was not even decoded yet.
+    assert [r.path for r in server.requests] == ["/simple/xi-pkg/"]
+    assert stats.get("pages_cached", 0) == 1 and stats.get("metadata_cached", 0) == 0
 
 
 # ---------------------------------------------------------------- failures
