@@ -13,13 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from adviser.settings import AdviserSettings
 
 Log = Callable[[str], None]
 MAX_ROUNDS = 20000
-INDEX_ADJUSTMENT_LINK = ""
 
 
 def _item(kind: str, message: str, link: str = "", package: str | None = None) -> dict[str, Any]:
@@ -326,7 +323,6 @@ class _Run:
             prerelease_packages=project.prerelease_packages,
             constraints=project.constraints,
             locked=locked,
-            direct_names={r.name for r in roots},
             log=self.log,
         )
         self.provider = provider
@@ -379,7 +375,3 @@ class _Run:
                 "accepted_final_states_count": 1,
             },
         }
-
-
-def canonical(name: str) -> str:
-    return canonicalize_name(name)

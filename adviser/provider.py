@@ -138,7 +138,6 @@ class AdviserProvider(AbstractProvider):
         prerelease_packages: Mapping[str, bool],
         constraints: Sequence[Any],
         locked: Mapping[str, str],
-        direct_names: set[str],
         log: Log | None = None,
         now: datetime | None = None,
     ) -> None:
@@ -152,7 +151,6 @@ class AdviserProvider(AbstractProvider):
         self.prerelease_packages = prerelease_packages
         self.constraints = [c for c in constraints if c.marker is None or c.marker.evaluate(target.markers)]
         self.locked = locked
-        self.direct_names = direct_names
         self.log = log or (lambda _message: None)
         self.now = now or datetime.now(timezone.utc)
         self._packages: dict[str, PackageOffers] = {}
