@@ -12,7 +12,19 @@ from typing import Any
 
 from adviser.settings import AdviserSettings
 
-__all__ = ["AdviserSettings", "advise", "check_provenance"]
+__all__ = ["AdviserSettings", "__version__", "advise", "check_provenance"]
+
+
+def __getattr__(name: str) -> Any:
+    # The adviser ships inside the thamos distribution and shares its version; looked up on demand.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("thamos")
+        except PackageNotFoundError:
+            return "0+unknown"
+    raise AttributeError(f"module 'adviser' has no attribute {name!r}")
 
 
 def advise(
