@@ -39,7 +39,7 @@ from userapi.middleware import (
 )
 from userapi.runtime import ServerRuntime
 from userapi.settings import ServerSettings
-from userapi.store import Store, StoreError
+from userapi.store import Store, StoreError, claim_store
 
 LOGGER = logging.getLogger(__name__)
 
@@ -136,6 +136,8 @@ def create_app(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     spec = _load_spec(spec_path)
+    # An embedded server may start while its idle predecessor is still letting go of the store.
+    store_claim = claim_store(settings.database, wait=10.0 if settings.idle_timeout else 0.0)
     store = Store(settings.database)
     runner = JobRunner(store, settings.database, settings.workers, settings.adviser_options())
     runtime = ServerRuntime(
@@ -214,6 +216,7 @@ def create_app(
     app.add_middleware(ApiRootSlashMiddleware, position=outer)
     app.add_middleware(RuntimeMiddleware, position=outer, runtime=runtime)
     app.runtime = runtime  # type: ignore[attr-defined]  # for run_server and tests
+    app.store_claim = store_claim  # type: ignore[attr-defined]  # keeps the store's lock held
     return app
 
 

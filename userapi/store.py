@@ -306,6 +306,43 @@ class Store:
         return "\n".join(row["line"] for row in rows) + ("\n" if rows else "")
 
 
+def claim_store(database: Path, wait: float = 0.0) -> Any:
+    """Hold an exclusive lock next to the database for this process' lifetime.
+
+    Only one server may run a store: at start a server re-runs what is left `running`, which
+    would duplicate the work of another live server on the same file. The kernel drops the
+    lock when the process ends, however it ends. `wait` gives a server that is just stopping
+    (an idle embedded one) time to let go. Returns the open lock file (keep it open).
+    """
+    import fcntl
+    import os
+
+    lock_path = Path(str(database) + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held for the life of the server
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StoreError(
+            f"another server (pid {holder}) already uses the analyses database {database}; "
+            "stop it or give this server its own --data-dir"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def _analysis(row: sqlite3.Row) -> Analysis:
     return Analysis(
         id=row["id"],

@@ -108,3 +108,18 @@ def test_settings_file_changes_what_the_server_lists(start_server, tmp_path):
         ("main", True),
         ("internal", False),
     ]
+
+
+def test_two_servers_on_one_store_is_refused(start_server, tmp_path):
+    first = start_server()
+    completed = subprocess.run(
+        [sys.executable, "-m", "userapi", "--port", str(free_port())],
+        env=first.env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 2
+    assert f"another server (pid {first.process.pid}) already uses the analyses database" in completed.stderr
+    assert "Traceback" not in completed.stderr
