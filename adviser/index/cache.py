@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_FILENAME = "index-cache.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pages (
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS pages (
     status INTEGER NOT NULL,          -- 200, or 404 for a project the index does not have
     files TEXT,                       -- compact JSON list of FileLink rows
     PRIMARY KEY (index_url, name)
-) WITHOUT ROWID;
+);                                    -- a rowid table: pages run to megabytes, too big for WITHOUT ROWID
 CREATE TABLE IF NOT EXISTS metadata (
     file_key TEXT PRIMARY KEY,        -- "sha256:<hex>" or "url:<url>"
     project TEXT NOT NULL,            -- normalized project name of the file
