@@ -241,8 +241,8 @@ def test_install_verify_and_run_in_managed_virtualenv(advised_project: Path, run
 
 
 @pytest.mark.parametrize("requirements_format", ["pip", "pip-tools"])
-def test_advise_and_install_with_pip_formats(backend: str, sample_index, project: Path, run_thamos,
-                                             env: dict[str, str], tmp_path: Path, requirements_format: str) -> None:
+def test_advise_with_pip_formats(backend: str, sample_index, project: Path, run_thamos, env: dict[str, str],
+                                 requirements_format: str) -> None:
     (project / ".thoth.yaml").write_text(_config(backend, requirements_format=requirements_format))
     (project / "requirements.in").write_text("webapp-framework\n")
     _ok(run_thamos("advise", cwd=project, env=env))
@@ -251,12 +251,21 @@ def test_advise_and_install_with_pip_formats(backend: str, sample_index, project
     assert "webapp-framework==" in text and "--hash=sha256:" in text
     assert (project / "requirements.in").read_text() == "webapp-framework\n"
     assert not (project / "Pipfile.lock").exists()
-    # Install into a fresh virtualenv activated the usual way (VIRTUAL_ENV).
+    assert _ok(run_thamos("diff", "-o", "json", cwd=project, env=env)).stdout.strip() == "[]"
+
+
+def test_advise_install_into_an_activated_virtualenv(backend: str, sample_index, project: Path, run_thamos,
+                                                     env: dict[str, str], tmp_path: Path) -> None:
+    (project / ".thoth.yaml").write_text(_config(backend, requirements_format="pip-tools"))
+    (project / "requirements.in").write_text("webapp-framework\n")
+    # A fresh virtualenv activated the usual way (VIRTUAL_ENV); --install follows the advise.
     venv = tmp_path / "fresh-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    _ok(run_thamos("install", cwd=project, env={**env, "VIRTUAL_ENV": str(venv)}))
-    _ok(run_thamos("verify", cwd=project, env={**env, "VIRTUAL_ENV": str(venv)}))
-    assert _ok(run_thamos("diff", "-o", "json", cwd=project, env=env)).stdout.strip() == "[]"
+    activated = {**env, "VIRTUAL_ENV": str(venv)}
+    _ok(run_thamos("advise", "--install", "--short", cwd=project, env=activated))
+    _ok(run_thamos("verify", cwd=project, env=activated))
+    check = subprocess.run([str(venv / "bin" / "python"), "-c", "import webapp_framework"], check=False)
+    assert check.returncode == 0
 
 
 def test_two_runtime_environments_with_overlays(backend: str, sample_index, project: Path, run_thamos,
@@ -283,7 +292,9 @@ def test_two_runtime_environments_with_overlays(backend: str, sample_index, proj
                             "import os, signals; print(os.environ['OVERLAY'], signals.__name__)",
                             cwd=project, env=env))
     assert result.stdout.split()[0] == "ubi-8"
-    _ok(run_thamos("install", cwd=project, env=env, THAMOS_RUNTIME_ENVIRONMENT="fedora-33"))
+    # A second managed environment (made by `thamos venv --create`); purge -r removes only it.
+    result = _ok(run_thamos("venv", "--create", cwd=project, env=env, THAMOS_RUNTIME_ENVIRONMENT="fedora-33"))
+    assert Path(result.stdout.strip()) == (project / ".venv" / "fedora-33").resolve()
     _ok(run_thamos("purge", "-r", "fedora-33", cwd=project, env=env))
     assert (project / ".venv" / "ubi-8").is_dir() and not (project / ".venv" / "fedora-33").exists()
     assert not (project / "overlays" / "fedora-33" / ".thoth_last_analysis_id").exists()
@@ -376,13 +387,6 @@ def test_without_configuration_the_embedded_backend_is_used(sample_index, projec
     assert json.loads(result.stdout)["host"].startswith("http://127.0.0.1:" + embedded_env["THAMOS_EMBEDDED_PORT"])
     rows = json.loads(_ok(run_thamos("discover", "-o", "json", cwd=project, env=embedded_env)).stdout)
     assert [row["module"] for row in rows] == ["webapp_framework"]
-
-
-def test_advise_with_install(backend: str, sample_index, project: Path, run_thamos, env: dict[str, str]) -> None:
-    (project / ".thoth.yaml").write_text(_config(backend, extra="virtualenv: true\n"))
-    (project / "Pipfile").write_text(_pipfile(sample_index.url, 'signals = "*"'))
-    _ok(run_thamos("advise", "--install", "--short", cwd=project, env=env))
-    _ok(run_thamos("verify", cwd=project, env=env))
 
 
 def test_serve_command_runs_the_backend(sample_index, tmp_path: Path, env: dict[str, str]) -> None:
