@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import parse_qs
 
 from connexion import context
 
@@ -102,10 +103,22 @@ def _extra(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _recommendation_type(params: dict[str, Any], body: dict[str, Any]) -> str:
+    """The query parameter when the client sent one, else the runtime environment's, else stable.
+
+    connexion fills in the spec's default, so whether the query named it is read from the raw query.
+    """
+    query = parse_qs(context.scope.get("query_string", b"").decode("latin-1"))
+    if query.get("recommendation_type") and params.get("recommendation_type"):
+        return str(params["recommendation_type"])
+    from_environment = (body.get("runtime_environment") or {}).get("recommendation_type")
+    return str(from_environment or params.get("recommendation_type") or "stable").lower()
+
+
 def post_advise_python(**params: Any) -> Answer:
     body = _body(params, "input")
     decisive = {
-        "recommendation_type": params.get("recommendation_type") or "stable",
+        "recommendation_type": _recommendation_type(params, body),
         "dev": _flag(params.get("dev", False)),
         "count": params.get("count"),
         "limit": params.get("limit"),

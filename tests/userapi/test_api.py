@@ -355,3 +355,19 @@ def test_request_too_large_without_content_length_is_413(shared_server):
     assert response.status == 413
     assert "larger than" in json.loads(response.read())["error"]
     connection.close()
+
+
+def test_recommendation_type_from_the_runtime_environment_when_the_query_has_none(
+    shared_server, sample_index
+):
+    body = advise_body(sample_index.url, {"signals": "*"})
+    body["runtime_environment"]["recommendation_type"] = "latest"
+    _, _, accepted = request("POST", shared_server.api_url + "/advise/python", body)
+    assert accepted["parameters"]["recommendation_type"] == "latest"
+    _, _, accepted = request(
+        "POST", shared_server.api_url + "/advise/python?recommendation_type=security", body
+    )
+    assert accepted["parameters"]["recommendation_type"] == "security"
+    del body["runtime_environment"]["recommendation_type"]
+    _, _, accepted = request("POST", shared_server.api_url + "/advise/python", body)
+    assert accepted["parameters"]["recommendation_type"] == "stable"
