@@ -871,12 +871,16 @@ def support_command(output_format: str) -> None:
 def version_command(output_format: str) -> None:
     """Print the client's and the backend's versions."""
     ui = _state().ui
+    failure: ThamosError | None = None
     try:
         versions = lib.get_versions()
     except ThamosError as exc:
+        failure = exc
         versions = {"client_version": __version__, "server_version": None, "error": exc.message}
     emit(ui, versions, output_format, rows=key_value_rows(versions), columns=[("Key", "key"), ("Value", "value")],
          title="Versions")
+    if failure is not None:
+        click.get_current_context().exit(failure.exit_code)
 
 
 @cli.command("serve")

@@ -182,13 +182,22 @@ class Backend:
                 status = exc.status or 0
                 server_text = _error_text(exc.body)
                 if status == 0:  # TLS failure or a malformed answer: retrying will not help
-                    raise BackendUnreachableError(f"Cannot talk to {self.base_url}: {exc.reason}") from None
+                    reason = " ".join(str(exc.reason).split())
+                    raise BackendUnreachableError(f"Cannot talk to {self.base_url}: {reason}") from None
                 if 400 <= status < 500:
                     raise BackendRequestError(
                         f"The backend rejected the request (HTTP {status}): {server_text or exc.reason}",
                         status=status,
                     ) from None
                 last_problem = f"HTTP {status}" + (f": {server_text}" if server_text else "")
+            except AttributeError as exc:
+                # The generated client fails with AttributeError while decoding the body of its own
+                # body-less ApiException (TLS failures); the real error is the exception's context.
+                context = exc.__context__
+                if isinstance(context, ApiException) and not context.status:
+                    reason = " ".join(str(context.reason).split())
+                    raise BackendUnreachableError(f"Cannot talk to {self.base_url}: {reason}") from None
+                raise
             except urllib3.exceptions.HTTPError as exc:
                 last_problem = _describe_connection_error(exc)
             else:

@@ -389,21 +389,67 @@ def test_without_configuration_the_embedded_backend_is_used(sample_index, projec
     assert [row["module"] for row in rows] == ["webapp_framework"]
 
 
-def test_serve_command_runs_the_backend(sample_index, tmp_path: Path, env: dict[str, str]) -> None:
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", str(key),
+         "-out", str(cert), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def _wait_tls_ready(port: int, process: subprocess.Popen, log: Path, cafile: Path) -> None:
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(cafile))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-2000:]
+        try:
+            connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=2, context=context)
+            connection.request("GET", "/readiness")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(log.read_text()[-2000:])
+
+
+def test_serve_with_tls_and_token(sample_index, certificate, project: Path, run_thamos, tmp_path: Path,
+                                  env: dict[str, str]) -> None:
+    cert, key = certificate
     port = _free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "thamos", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
-             "--cache-dir", str(tmp_path / "c"), "--workers", "1"],
+             "--cache-dir", str(tmp_path / "c"), "--workers", "1", "--token", "team-token",
+             "--certfile", str(cert), "--keyfile", str(key)],
             env={**env, "PIP_INDEX_URL": sample_index.url}, stdout=log_file, stderr=subprocess.STDOUT,
         )
     try:
-        _wait_ready(port, process, log)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        connection.request("HEAD", "/api/v1")
-        response = connection.getresponse()
-        assert response.status == 200 and response.getheader("X-Thoth-Version")
+        _wait_tls_ready(port, process, log, cert)
+        (project / "Pipfile").write_text(_pipfile(sample_index.url))
+        config = _config(f"https://127.0.0.1:{port}").replace("tls_verify: false", f"tls_ca_bundle: {cert}")
+        (project / ".thoth.yaml").write_text(config)
+        _ok(run_thamos("advise", cwd=project, env=env, THAMOS_TOKEN="team-token"))
+        _lock_matches_pipfile(project)
+        # Without the token the backend refuses; the token is never echoed.
+        result = run_thamos("advise", cwd=project, env=env, THAMOS_TOKEN="wrong-token")
+        assert result.returncode == exit_codes.GENERIC_ERROR and "HTTP 401" in result.stderr
+        assert "wrong-token" not in result.stderr
+        # A certificate nobody vouches for is refused (no retries, a clear message).
+        (project / ".thoth.yaml").write_text(config.replace(f"tls_ca_bundle: {cert}", "tls_verify: true"))
+        result = run_thamos("version", "-o", "json", cwd=project, env=env)
+        assert result.returncode == exit_codes.BACKEND_UNREACHABLE
+        assert "CERTIFICATE_VERIFY_FAILED" in json.loads(result.stdout)["error"]
+        result = run_thamos("advise", cwd=project, env=env, THAMOS_TOKEN="team-token")
+        assert result.returncode == exit_codes.BACKEND_UNREACHABLE and "CERTIFICATE_VERIFY_FAILED" in result.stderr
+        assert "Traceback" not in result.stderr
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) in (0, 130), log.read_text()
