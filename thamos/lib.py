@@ -185,8 +185,9 @@ class Backend:
                     reason = " ".join(str(exc.reason).split())
                     raise BackendUnreachableError(f"Cannot talk to {self.base_url}: {reason}") from None
                 if 400 <= status < 500:
+                    hint = " (set THAMOS_TOKEN to the backend's token)" if status in (401, 403) else ""
                     raise BackendRequestError(
-                        f"The backend rejected the request (HTTP {status}): {server_text or exc.reason}",
+                        f"The backend rejected the request (HTTP {status}): {server_text or exc.reason}{hint}",
                         status=status,
                     ) from None
                 last_problem = f"HTTP {status}" + (f": {server_text}" if server_text else "")
