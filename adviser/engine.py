@@ -324,6 +324,7 @@ class _Run:
             constraints=project.constraints,
             locked=locked,
             log=self.log,
+            prefetch_workers=self.settings.max_workers,
         )
         self.provider = provider
         self.log(

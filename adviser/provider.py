@@ -3,13 +3,15 @@
 Recommendation policy lives here (through ``adviser.policies``), never in the resolution loop.
 The provider reads indexes only through ``IndexClient`` and warms it ahead of the resolver: when
 a candidate's dependencies become known, their pages are fetched in parallel, then the metadata of
-the version each of them will most likely get, so network rounds follow the depth of the graph
-rather than its size.
+the version each of them will most likely get, then their dependencies, each branch as soon as its
+parent is known, so the wait follows the longest chain of the graph rather than its size.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -140,6 +142,7 @@ class AdviserProvider(AbstractProvider):
         locked: Mapping[str, str],
         log: Log | None = None,
         now: datetime | None = None,
+        prefetch_workers: int = 16,
     ) -> None:
         self.client = client
         self.target = target
@@ -157,7 +160,10 @@ class AdviserProvider(AbstractProvider):
         self._dependencies: dict[tuple[str, str, str], list[Requirement]] = {}
         self.prerelease_fallback: set[str] = set()
         self.yanked_used: set[tuple[str, str]] = set()
-        self.metadata_rounds = 0
+        self.prefetch_rounds = 0
+        self.prefetch_workers = max(1, prefetch_workers)
+        self._locks_lock = threading.Lock()
+        self._name_locks: dict[str, threading.Lock] = {}
         self._speculated: set[str] = set()
         self._requires_python: dict[str, bool] = {}
         self._target_version = Version(target.python_full_version)
@@ -170,14 +176,21 @@ class AdviserProvider(AbstractProvider):
             return known
         from adviser.index import PackageNotFound
 
-        sources = self.sources_for(name)
-        try:
-            pages = self.client.project_pages(name, sources)
-        except PackageNotFound:
-            pages = []
-        offers = self._build_offers(name, pages, sources)
-        self._packages[name] = offers
-        return offers
+        # Prefetch threads may ask for the same package: one builds it, the others wait for it.
+        with self._locks_lock:
+            lock = self._name_locks.setdefault(name, threading.Lock())
+        with lock:
+            known = self._packages.get(name)
+            if known is not None:
+                return known
+            sources = self.sources_for(name)
+            try:
+                pages = self.client.project_pages(name, sources)
+            except PackageNotFound:
+                pages = []
+            offers = self._build_offers(name, pages, sources)
+            self._packages[name] = offers
+            return offers
 
     def _build_offers(self, name: str, pages: list, sources: list) -> PackageOffers:
         """Group files by version (from their names alone); judging waits until a version is used."""
@@ -214,7 +227,6 @@ class AdviserProvider(AbstractProvider):
         """Work out (once) which index and files a version would use, its facts and its tier."""
         if offer.judged:
             return offer.installable
-        offer.judged = True
         rank = self.target.tag_rank
         judged: list[tuple[int, Any, list, list, VersionFacts, list]] = []
         reasons: set[str] = set()
@@ -266,6 +278,7 @@ class AdviserProvider(AbstractProvider):
             self._packages[offer.name].rejected.setdefault(
                 str(offer.version), "; ".join(sorted(reasons)) or "no installable file"
             )
+            offer.judged = True
             return False
         # Same version on several indexes: the source order decides, except that a better tier
         # (e.g. a binary wheel for the performance type) wins.
@@ -274,6 +287,7 @@ class AdviserProvider(AbstractProvider):
         offer.installable = True
         offer.index, offer.files, offer.usable, offer.facts = index, files, usable_links, facts
         offer.advisories, offer.tier, offer.tier_reasons = advisories, tier, tier_reasons
+        offer.judged = True  # last: other threads read the fields above once this is set
         return True
 
     def judge_all(self, name: str) -> PackageOffers:
@@ -286,15 +300,17 @@ class AdviserProvider(AbstractProvider):
     def _relative_tiers(self, package: PackageOffers) -> None:
         if package.tiers_relative:
             return
-        package.tiers_relative = True
-        self.judge_all(package.name)
-        tiers = [o.tier for o in package.offers if o.installable]
-        best = min(tiers, default=0)
-        for offer in package.offers:
-            if offer.installable:
-                offer.tier -= best
-                if offer.tier == 0:
-                    offer.tier_reasons = []
+        with self._name_locks[package.name]:
+            if package.tiers_relative:
+                return
+            self.judge_all(package.name)
+            best = min((o.tier for o in package.offers if o.installable), default=0)
+            for offer in package.offers:
+                if offer.installable:
+                    offer.tier -= best
+                    if offer.tier == 0:
+                        offer.tier_reasons = []
+            package.tiers_relative = True
 
     def _prerelease_allowed(self, name: str, requirements: Sequence[Requirement]) -> bool:
         if self.prereleases_all or self.prerelease_packages.get(name):
@@ -383,12 +399,14 @@ class AdviserProvider(AbstractProvider):
     # ------------------------------------------------------------ metadata
 
     def _check(self, offer: VersionOffer) -> bool:
-        """Read core metadata of an offer once; False (with a recorded reason) when unusable."""
+        """Read core metadata of an offer once; False (with a recorded reason) when unusable.
+
+        Results are published before ``checked`` is set, so a prefetch thread never sees a
+        half-checked offer (two threads may both read it; the index client serves one request)."""
         if offer.checked:
             return offer.metadata is not None
         from adviser.index import MetadataUnavailable
 
-        offer.checked = True
         problems = []
         for link in offer.usable:
             try:
@@ -399,21 +417,16 @@ class AdviserProvider(AbstractProvider):
             if canonicalize_name(metadata.name) != offer.name:
                 problems.append(f"{link.filename}: metadata names another project ({metadata.name})")
                 continue
-            if metadata.requires_python:
-                try:
-                    ok = SpecifierSet(metadata.requires_python).contains(
-                        Version(self.target.python_full_version), prereleases=True
-                    )
-                except InvalidSpecifier:
-                    ok = True
-                if not ok:
-                    problems.append(f"requires Python {metadata.requires_python}")
-                    break
-            offer.metadata = metadata
+            if metadata.requires_python and not self._python_ok(metadata.requires_python):
+                problems.append(f"requires Python {metadata.requires_python}")
+                break
             offer.metadata_demotion = self.policy.metadata_rule(metadata.classifiers)
+            offer.metadata = metadata
+            offer.checked = True
             return True
         offer.metadata_problem = "; ".join(problems) or "no usable file"
         self._packages[offer.name].rejected[str(offer.version)] = offer.metadata_problem
+        offer.checked = True
         return False
 
     def _ordered_candidates(
@@ -535,46 +548,52 @@ class AdviserProvider(AbstractProvider):
                     text=_requirement_text(parsed),
                 )
             )
-        self._dependencies[key] = dependencies
-        return dependencies
+        return self._dependencies.setdefault(key, dependencies)
 
     # ------------------------------------------------------------ warming the index client
 
     def prefetch(self, requirements: Iterable[Requirement]) -> None:
-        """Warm the client breadth first: pages of unseen packages, then the metadata of the version
-        each will most likely get, then the same for their dependencies, level by level. A guess
-        that the resolver later overrides costs one wasted read, while a right one saves a round."""
-        frontier = [r for r in requirements if r.identifier not in self._speculated]
-        while frontier:
-            for requirement in frontier:
+        """Warm the client ahead of the resolver, pipelined: for each requirement, a thread reads the
+        package's page, picks the version it will most likely get, reads that version's metadata
+        and queues its dependencies the same way. Reads thus overlap along every branch of the
+        graph, and the wait is about the longest chain, not the sum of the levels. A guess that the
+        resolver later overrides costs one wasted read, while a right one saves a round."""
+        lock = threading.Lock()
+        futures: list[Future] = []
+        pool = ThreadPoolExecutor(self.prefetch_workers, thread_name_prefix="adviser-prefetch")
+
+        def visit(requirement: Requirement) -> None:
+            try:
+                offer = next(self.iter_admissible(requirement.name, [requirement]), None)
+                if offer is None:
+                    return
+                dependencies = self._compute_dependencies(Candidate(offer, requirement.extras))
+            except Exception:  # unknown package, unreachable index...: reported when the resolver gets there
+                return
+            for dependency in dependencies:
+                submit(dependency)
+
+        def submit(requirement: Requirement) -> None:
+            with lock:
+                if requirement.identifier in self._speculated:
+                    return
                 self._speculated.add(requirement.identifier)
-            unseen = sorted({r.name for r in frontier if r.name not in self._packages})
-            by_sources: dict[tuple, list[str]] = {}
-            for name in unseen:
-                by_sources.setdefault(tuple(self.sources_for(name)), []).append(name)
-            for sources, names in by_sources.items():
-                if len(names) > 1:
-                    self.client.prefetch_pages(names, list(sources))
-            likely: list[tuple[Requirement, VersionOffer]] = []
-            for requirement in frontier:
-                try:
-                    offer = next(self.iter_admissible(requirement.name, [requirement]), None)
-                except Exception:  # unknown package or unreachable index: reported when resolved
-                    continue
-                if offer is not None:
-                    likely.append((requirement, offer))
-            links = [offer.usable[0] for _r, offer in likely if not offer.checked]
-            if len(links) > 1:
-                self.metadata_rounds += 1
-                self.client.prefetch_metadata(links)
-            next_frontier: list[Requirement] = []
-            for requirement, offer in likely:
-                try:
-                    dependencies = self._compute_dependencies(Candidate(offer, requirement.extras))
-                except Exception:  # surfaces again, with context, when the resolver gets there
-                    continue
-                next_frontier.extend(d for d in dependencies if d.identifier not in self._speculated)
-            frontier = list({d.identifier: d for d in next_frontier}.values())
+                futures.append(pool.submit(visit, requirement))
+
+        try:
+            for requirement in requirements:
+                submit(requirement)
+            done = 0
+            while True:
+                with lock:
+                    if done == len(futures):
+                        break
+                    future = futures[done]
+                wait([future])
+                done += 1
+        finally:
+            pool.shutdown(wait=True)
+        self.prefetch_rounds += 1
 
 
 _VERSIONS: dict[str, Version | None] = {}
