@@ -29,7 +29,7 @@ from adviser.index.http import HttpSession, TransportError
 from adviser.index.models import CoreMetadata, FileLink, ProjectPage
 from adviser.index.sdist_metadata import check_static_dependencies, download_sdist, extract_pkg_info
 from adviser.index.simple_api import ACCEPT, PageFormatError, parse_project_page
-from adviser.index.sources import IndexSource, ca_bundle
+from adviser.index.sources import IndexSource, ca_bundle, pip_config_value
 from adviser.index.wheel_metadata import read_wheel_metadata
 
 T = TypeVar("T")
@@ -90,7 +90,12 @@ class IndexClient:
         self.force_refresh = force_refresh
         self.max_workers = max(1, max_workers)
         self._log = log
-        self._http = HttpSession(max_workers=self.max_workers, timeout=timeout, ca_certs=ca_bundle())
+        self._http = HttpSession(
+            max_workers=self.max_workers,
+            timeout=timeout,
+            ca_certs=ca_bundle(),
+            proxy=pip_config_value("proxy"),
+        )
         self._cache = IndexCache(Path(cache_dir), log=log)
         self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="index-client")
         self._results: dict[Hashable, Future] = {}

@@ -7,6 +7,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.request
 import warnings
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -63,7 +64,13 @@ class HttpSession:
     """One connection pool per client; safe to share between threads."""
 
     def __init__(
-        self, *, max_workers: int = 16, timeout: float = 30.0, ca_certs: str | None = None, retries: int = 2
+        self,
+        *,
+        max_workers: int = 16,
+        timeout: float = 30.0,
+        ca_certs: str | None = None,
+        retries: int = 2,
+        proxy: str | None = None,
     ) -> None:
         self.timeout = timeout
         self._pool_kwargs = {
@@ -87,27 +94,37 @@ class HttpSession:
             ),
         }
         self._ca_certs = ca_certs
-        self._verified: urllib3.PoolManager | None = None
-        self._unverified: urllib3.PoolManager | None = None
+        self._proxy = proxy
+        self._managers: dict[tuple[bool, str | None], urllib3.PoolManager] = {}
         self._lock = threading.Lock()
         self._active = 0
         self._peak = 0
         self._latencies: dict[str, list[float]] = {}
 
-    def _manager(self, verify: bool) -> urllib3.PoolManager:
-        # Created on first use: a run served entirely from the cache never pays for TLS setup.
+    def _manager(self, url: str, verify: bool) -> urllib3.PoolManager:
+        """The pool for ``url``: direct or through its proxy, verifying TLS or not.
+
+        Created on first use: a run served entirely from the cache never pays for TLS setup.
+        """
+        parts = urlsplit(url)
+        verify = verify or parts.scheme != "https"
+        proxy = proxy_for(parts.scheme, parts.hostname or "", self._proxy)
         with self._lock:
+            manager = self._managers.get((verify, proxy))
+            if manager is not None:
+                return manager
             if verify:
-                if self._verified is None:
-                    self._verified = _pool_manager(
-                        ssl_context=verifying_context(self._ca_certs), **self._pool_kwargs
-                    )
-                return self._verified
-            if self._unverified is None:
+                tls = {"ssl_context": verifying_context(self._ca_certs)}
+            else:
                 # The user asked for this source to be read without TLS verification (verify_ssl = false).
                 warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-                self._unverified = _pool_manager(cert_reqs="CERT_NONE", **self._pool_kwargs)
-            return self._unverified
+                tls = {"cert_reqs": "CERT_NONE"}
+            if proxy:
+                manager = urllib3.ProxyManager(proxy, **tls, **self._pool_kwargs)
+            else:
+                manager = _pool_manager(**tls, **self._pool_kwargs)
+            self._managers[(verify, proxy)] = manager
+            return manager
 
     def get(
         self,
@@ -160,7 +177,7 @@ class HttpSession:
     def _get_once(
         self, url: str, headers: dict[str, str] | None, verify: bool, max_bytes: int | None
     ) -> HttpResponse:
-        manager = self._manager(verify or urlsplit(url).scheme != "https")
+        manager = self._manager(url, verify)
         # A kept-alive connection the server closed meanwhile shows up as a ProtocolError: retry once.
         for attempt in (1, 2):
             try:
@@ -189,9 +206,9 @@ class HttpSession:
 
     def close(self) -> None:
         with self._lock:
-            for manager in (self._verified, self._unverified):
-                if manager is not None:
-                    manager.clear()
+            for manager in self._managers.values():
+                manager.clear()
+            self._managers.clear()
 
 
 class _ResolvedOnce:
@@ -256,6 +273,20 @@ def resolve(host: str, port: int) -> str:
         address = str(infos[0][4][0])
         _addresses[key] = (time.monotonic() + DNS_TTL, address)
         return address
+
+
+def proxy_for(scheme: str, host: str, configured: str | None = None) -> str | None:
+    """The proxy to reach ``host`` through, as pip and most tools decide it.
+
+    ``configured`` (pip's ``proxy`` setting) applies to every host; otherwise the usual
+    ``http_proxy`` / ``https_proxy`` variables, unless ``no_proxy`` names the host.
+    """
+    if configured:
+        return configured if "://" in configured else f"http://{configured}"
+    proxy = urllib.request.getproxies_environment().get(scheme)
+    if not proxy or urllib.request.proxy_bypass_environment(host):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 def _pool_manager(**kwargs) -> urllib3.PoolManager:  # type: ignore[no-untyped-def]
