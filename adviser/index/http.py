@@ -75,7 +75,9 @@ class HttpSession:
         self.timeout = timeout
         self._pool_kwargs = {
             "num_pools": 32,
-            "maxsize": max(max_workers, 4),
+            # Callers may run their own threads beside the client's pool: leave room so that
+            # no connection is opened only to be thrown away when the pool is full.
+            "maxsize": max(2 * max_workers, 32),
             "timeout": urllib3.Timeout(connect=timeout, read=timeout),
             "retries": Retry(
                 total=None,
