@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from . import __version__, exit_codes, lib, manifest
+from . import __version__, exit_codes, lib, lockdiff, manifest
 from . import install as installer
 from .config import CONFIG_NAME, config, env_flag, parse_labels
 from .exceptions import (
@@ -26,6 +26,7 @@ from .exceptions import (
     ThamosError,
 )
 from .project_files import ProjectFiles
+from .redact import redact_secrets
 from .render import OUTPUT_FORMATS, Ui, emit, key_value_rows
 
 _LOGGER = logging.getLogger("thamos")
@@ -428,72 +429,6 @@ def _advised_lock(analysis_id: str) -> dict[str, Any]:
     return products[0]
 
 
-def _packages_of_lock(lock: dict[str, Any], dev: bool = True) -> dict[str, dict[str, Any]]:
-    from packaging.utils import canonicalize_name
-
-    packages: dict[str, dict[str, Any]] = {}
-    for section in ("default", "develop") if dev else ("default",):
-        for name, entry in (lock.get(section) or {}).items():
-            entry = entry or {}
-            version = entry.get("version") or ""
-            packages[canonicalize_name(name)] = {
-                "name": name,
-                "version": version[2:] if version.startswith("==") else version,
-                "hashes": sorted(entry.get("hashes") or []),
-                "index": entry.get("index"),
-            }
-    return packages
-
-
-def _packages_of_requirements_txt(text: str) -> dict[str, dict[str, Any]]:
-    """Pinned packages (with hashes) of a requirements.txt."""
-    from packaging.utils import canonicalize_name
-
-    packages: dict[str, dict[str, Any]] = {}
-    logical_lines = re.sub(r"\\\s*\n", " ", text).splitlines()
-    for line in logical_lines:
-        line = line.split(" #", 1)[0].strip()
-        if not line or line.startswith(("#", "-")):
-            continue
-        match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*==\s*([^\s;]+)", line)
-        if not match:
-            continue
-        hashes = sorted(re.findall(r"--hash[= ](\S+)", line))
-        packages[canonicalize_name(match.group(1))] = {
-            "name": match.group(1), "version": match.group(3), "hashes": hashes, "index": None,
-        }
-    return packages
-
-
-def lock_differences(current: dict[str, dict[str, Any]], advised: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Row per package that differs between two locks (added, removed, version, hashes, index)."""
-    from packaging.version import InvalidVersion, Version
-
-    rows = []
-    for key in sorted(set(current) | set(advised)):
-        old, new = current.get(key), advised.get(key)
-        if old is None:
-            rows.append({"package": new["name"], "change": "added", "current": None, "advised": new["version"]})
-            continue
-        if new is None:
-            rows.append({"package": old["name"], "change": "removed", "current": old["version"], "advised": None})
-            continue
-        if old["version"] != new["version"]:
-            try:
-                change = "upgraded" if Version(new["version"]) > Version(old["version"]) else "downgraded"
-            except InvalidVersion:
-                change = "changed"
-            rows.append({"package": new["name"], "change": change, "current": old["version"],
-                         "advised": new["version"]})
-        elif old["hashes"] and new["hashes"] and old["hashes"] != new["hashes"]:
-            rows.append({"package": new["name"], "change": "hashes", "current": old["version"],
-                         "advised": new["version"]})
-        elif old["index"] and new["index"] and old["index"] != new["index"]:
-            rows.append({"package": new["name"], "change": f"index {old['index']} -> {new['index']}",
-                         "current": old["version"], "advised": new["version"]})
-    return rows
-
-
 @cli.command("diff")
 @analysis_id_argument
 @runtime_environment_option
@@ -505,13 +440,13 @@ def diff_command(analysis_id: str | None, runtime_environment: str | None, outpu
     analysis_id = _analysis_id(analysis_id, runtime_environment)
     _, files = _selected(runtime_environment)
     product = _advised_lock(analysis_id)
-    advised = _packages_of_lock((product.get("project") or {}).get("requirements_locked") or {})
+    advised = lockdiff.packages_of_lock((product.get("project") or {}).get("requirements_locked") or {})
     if files.is_pipenv:
-        current = _packages_of_lock(files.read_pipfile_lock()) if files.pipfile_lock.is_file() else {}
+        current = lockdiff.packages_of_lock(files.read_pipfile_lock()) if files.pipfile_lock.is_file() else {}
     else:
-        current = (_packages_of_requirements_txt(files.requirements_txt.read_text(encoding="utf-8"))
+        current = (lockdiff.packages_of_requirements_txt(files.requirements_txt.read_text(encoding="utf-8"))
                    if files.requirements_txt.is_file() else {})
-    rows = lock_differences(current, advised)
+    rows = lockdiff.lock_differences(current, advised)
     ui = _state().ui
     if not rows and output_format == "table":
         ui.message("ok", f"{files.lock_file.name} is the same as the lock advised by {analysis_id}")
@@ -725,7 +660,7 @@ def verify_command(runtime_environment: str | None, dev: bool, lock_only: bool) 
 
 
 def _lock_from_requirements_txt(files: ProjectFiles) -> dict[str, Any]:
-    packages = _packages_of_requirements_txt(files.requirements_txt.read_text(encoding="utf-8"))
+    packages = lockdiff.packages_of_requirements_txt(files.requirements_txt.read_text(encoding="utf-8"))
     return {"default": {entry["name"]: {"version": "==" + entry["version"]} for entry in packages.values()}}
 
 
@@ -825,21 +760,6 @@ def whatprovides_command(imports: tuple[str, ...], output_format: str) -> None:
 
 
 # ---------------------------------------------------------------------- support and versions
-_SECRET_KEY_RE = re.compile(r"(token|secret|password|passwd|key|credential|auth)", re.IGNORECASE)
-
-
-def redact(value: Any) -> Any:
-    """A copy with secret-looking entries replaced (keys naming tokens, passwords, keys...)."""
-    if isinstance(value, dict):
-        return {key: ("***" if _SECRET_KEY_RE.search(str(key)) and item not in (None, "") else redact(item))
-                for key, item in value.items()}
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    if isinstance(value, str):
-        return re.sub(r"(https?://)[^/@\s:]+(:[^/@\s]*)?@", r"\1***@", value)
-    return value
-
-
 @cli.command("support")
 @output_format_option
 def support_command(output_format: str) -> None:
@@ -853,8 +773,8 @@ def support_command(output_format: str) -> None:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "config_file": str(config.config_path) if config.has_config_file else None,
-        "configuration": redact(config.content),
-        "environment_variables": redact({k: v for k, v in sorted(os.environ.items()) if k.startswith("THAMOS_")}),
+        "configuration": redact_secrets(config.content),
+        "environment_variables": redact_secrets({k: v for k, v in sorted(os.environ.items()) if k.startswith("THAMOS_")}),
         "discovered": discover_runtime_environment(),
     }
     try:
