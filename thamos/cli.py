@@ -271,6 +271,8 @@ def advise_command(
     ui = state.ui
     if as_json:
         output_format = "json"
+    if then_install and (no_write or no_wait):
+        raise click.UsageError("--install needs the advised lock: it cannot go with --no-write or --no-wait")
     try:
         cli_labels = parse_labels(labels)
     except ValueError as exc:
