@@ -59,6 +59,8 @@ def uv_command(uv: str, requirements_in: Path, out: Path, cache_dir: Path) -> li
         "compile",
         "--quiet",
         "--generate-hashes",
+        # Resolve for the stated target; never fetch an interpreter of that exact patch level.
+        "--no-python-downloads",
         "--python-version",
         PYTHON_FULL_VERSION,
         "--python-platform",
