@@ -172,13 +172,23 @@ UNKNOWN_HINT = "this backend knows the packages its resolutions have read"
 def imported_packages(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
     import_name = str(params.get("import_name") or "").strip()
     parameters = {"import_name": import_name}
+    if not import_name:
+        return {
+            "error": "import_name is empty: name a module, for example 'yaml'",
+            "parameters": parameters,
+        }, 400
     found, failure = _ask_catalog(runtime, "packages_providing_import", parameters, import_name)
     if failure:
         return failure
-    # The contract answers 200 with an empty list when no known package provides the module.
+    if not found:
+        message = (
+            f"no resolution on this backend has seen a package providing the module {import_name!r} "
+            f"({UNKNOWN_HINT})"
+        )
+        return {"error": message, "parameters": parameters}, 404
     names = [
         {"package_name": str(project), "version": str(version), "index_url": str(index_url)}
-        for project, version, index_url in found or []
+        for project, version, index_url in found
     ]
     return {"package_names": names, "parameters": parameters}, 200
 

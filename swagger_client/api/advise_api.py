@@ -157,6 +157,7 @@ class AdviseApi(object):
             200: "AdviserResultResponse",
             202: "AnalysisUnfinishedResultResponse",
             400: "AnalysisResponseError",
+            401: "AnalysisResponseError",
             404: "AnalysisResponseError",
         }
 
@@ -297,6 +298,7 @@ class AdviseApi(object):
         response_types_map = {
             200: "AnalysisLogResponse",
             400: "AnalysisResponseError",
+            401: "AnalysisResponseError",
             404: "AnalysisResponseError",
         }
 
@@ -437,6 +439,7 @@ class AdviseApi(object):
         response_types_map = {
             200: "AnalysisStatusResponse",
             400: "AnalysisResponseError",
+            401: "AnalysisResponseError",
             404: "AnalysisResponseError",
         }
 
@@ -640,6 +643,7 @@ class AdviseApi(object):
             401: "AnalysisResponseError",
             403: "AnalysisResponseError",
             413: "AnalysisResponseError",
+            415: "AnalysisResponseError",
         }
 
         return self.api_client.call_api(

@@ -39,6 +39,7 @@ class PythonPackagesApi(object):
     def get_package_from_imported_packages(self, import_name, **kwargs):  # noqa: E501
         """Find the distributions that provide an importable module.  # noqa: E501
 
+        Answers from what the backend has learnt while resolving stacks: the wheels it read tell which top-level modules they install. A module no resolution has come across is a 404. For a dotted name (`a.b`) the first component is looked up.   # noqa: E501
         This method makes a synchronous HTTP request by default. To make an
         asynchronous HTTP request, please pass async_req=True
 
@@ -68,6 +69,7 @@ class PythonPackagesApi(object):
     def get_package_from_imported_packages_with_http_info(self, import_name, **kwargs):  # noqa: E501
         """Find the distributions that provide an importable module.  # noqa: E501
 
+        Answers from what the backend has learnt while resolving stacks: the wheels it read tell which top-level modules they install. A module no resolution has come across is a 404. For a dotted name (`a.b`) the first component is looked up.   # noqa: E501
         This method makes a synchronous HTTP request by default. To make an
         asynchronous HTTP request, please pass async_req=True
 
@@ -156,7 +158,9 @@ class PythonPackagesApi(object):
         response_types_map = {
             200: "ImportedPackagesResponse",
             400: "AnalysisResponseError",
+            404: "AnalysisResponseError",
             501: "AnalysisResponseError",
+            503: "AnalysisResponseError",
         }
 
         return self.api_client.call_api(
@@ -353,6 +357,8 @@ class PythonPackagesApi(object):
             200: "PythonPackageDependenciesResponse",
             400: "AnalysisResponseError",
             404: "AnalysisResponseError",
+            501: "AnalysisResponseError",
+            503: "AnalysisResponseError",
         }
 
         return self.api_client.call_api(
@@ -534,6 +540,8 @@ class PythonPackagesApi(object):
             200: "PythonPackageVersionsResponse",
             400: "AnalysisResponseError",
             404: "AnalysisResponseError",
+            501: "AnalysisResponseError",
+            503: "AnalysisResponseError",
         }
 
         return self.api_client.call_api(

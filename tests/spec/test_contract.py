@@ -305,3 +305,40 @@ def test_every_error_answer_uses_the_common_error_schema(spec: dict) -> None:
 def test_spec_names_no_hosts(spec: dict) -> None:
     text = SPEC_PATH.read_text(encoding="utf-8")
     assert "://" not in text
+
+
+# Every status code the server emits besides the success answers, by operation: token refusals
+# (TokenAuthMiddleware), body limits and media types (BodyLimitMiddleware, connexion), request
+# validation, and the package catalogue's own answers (userapi/listings.py).
+ANALYSIS_GET_ERRORS = {"400", "401", "404"}
+POST_ERRORS = {"400", "401", "413", "415"}
+CATALOGUE_ERRORS = {"400", "404", "501", "503"}
+EMITTED_ERRORS = {
+    ("post", "/advise/python"): POST_ERRORS,
+    ("post", "/provenance/python"): POST_ERRORS,
+    **{
+        ("get", f"/{kind}/python/{{analysis_id}}{suffix}"): ANALYSIS_GET_ERRORS
+        for kind in ("advise", "provenance")
+        for suffix in ("", "/status", "/log")
+    },
+    ("get", "/python/imports"): CATALOGUE_ERRORS,
+    ("get", "/python/package/versions"): CATALOGUE_ERRORS,
+    ("get", "/python/package/dependencies"): CATALOGUE_ERRORS,
+    ("get", "/container-images"): {"400"},
+}
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EMITTED_ERRORS))
+def test_every_error_the_server_emits_is_declared(spec: dict, method: str, path: str) -> None:
+    declared = set(spec["paths"][path][method]["responses"])
+    assert EMITTED_ERRORS[(method, path)] <= declared, EMITTED_ERRORS[(method, path)] - declared
+
+
+def test_unknown_import_is_a_declared_404(spec: dict) -> None:
+    operation = spec["paths"]["/python/imports"]["get"]
+    answer = operation["responses"]["404"]
+    assert "module" in answer["description"]
+    assert answer["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/AnalysisResponseError"
+    }
+    assert "at least one" in operation["responses"]["200"]["description"]

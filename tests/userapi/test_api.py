@@ -160,8 +160,24 @@ def test_imports_from_the_catalogue(client, sample_index, resolved):
         ("legacy-tool", "1.0", sample_index.url)
     ]
     assert answer.parameters["import_name"] == "legacy_tool"
-    # Nothing known provides it: an empty list, as the contract says.
-    assert api.get_package_from_imported_packages("no_module_by_this_name").package_names == []
+    # A dotted name is looked up by its top-level module.
+    dotted = api.get_package_from_imported_packages("legacy_tool.sub")
+    assert [item.package_name for item in dotted.package_names] == ["legacy-tool"]
+
+
+def test_unknown_import_is_a_404_naming_it(client, resolved):
+    api = swagger_client.PythonPackagesApi(client)
+    with pytest.raises(ApiException) as raised:
+        api.get_package_from_imported_packages("no_module_by_this_name")
+    assert raised.value.status == 404
+    body = json.loads(raised.value.body)
+    assert "'no_module_by_this_name'" in body["error"] and "no resolution" in body["error"]
+    assert body["parameters"] == {"import_name": "no_module_by_this_name"}
+
+
+def test_blank_import_name_is_a_400(shared_server):
+    status, _, body = request("GET", shared_server.api_url + "/python/imports?import_name=%20%20")
+    assert status == 400 and "import_name" in body["error"]
 
 
 # -- analyses -------------------------------------------------------------------------------------
