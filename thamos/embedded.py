@@ -13,7 +13,7 @@ port with THAMOS_EMBEDDED_PORT).
 from __future__ import annotations
 
 import http.client
-import importlib
+import importlib.util
 import logging
 import os
 import signal
@@ -153,13 +153,12 @@ class _FileLock:
 
 
 def _check_server_extra() -> None:
-    """The server needs the `server` extra; say how to get it instead of failing in the child."""
-    missing = []
-    for name in ("connexion", "uvicorn", "userapi"):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
+    """The server needs the `server` extra; say how to get it instead of failing in the child.
+
+    Only looked up, never imported: importing connexion here would run its import-time warnings
+    in the user's terminal, and the client has no use for the modules themselves.
+    """
+    missing = [name for name in ("connexion", "uvicorn", "userapi") if importlib.util.find_spec(name) is None]
     if missing:
         raise EmbeddedServerError(
             "the embedded backend needs `pip install 'thamos[server]'`, or configure a host in "

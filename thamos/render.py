@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
 
@@ -96,12 +97,13 @@ def emit(
         # Plain print: rich would re-wrap long lines and break machine-readable output.
         print(dump(data, output_format))
         return
-    table = Table(title=title, show_lines=False)
+    # Cells are Text, not strings: messages such as "no [[source]]" must not be read as rich markup.
+    table = Table(title=Text(title) if title else None, show_lines=False)
     for header, _ in columns:
         table.add_column(header, overflow="fold")
     count = 0
     for row in rows if rows is not None else (data or []):
-        table.add_row(*(_cell(row.get(key)) for _, key in columns))
+        table.add_row(*(Text(_cell(row.get(key))) for _, key in columns))
         count += 1
     if count == 0:
         ui.message("info", f"{title or 'Nothing'}: no entries")

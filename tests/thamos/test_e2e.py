@@ -382,6 +382,8 @@ def test_without_configuration_the_embedded_backend_is_used(sample_index, projec
                     "PIP_INDEX_URL": sample_index.url}
     result = _ok(run_thamos("advise", "-o", "yaml", cwd=project, env=embedded_env))
     assert "requirements_locked" in result.stdout
+    # The server's own output (import-time warnings included) goes to its log, not to the user.
+    assert "Warning" not in result.stderr, result.stderr
     _lock_matches_pipfile(project)
     result = _ok(run_thamos("version", "-o", "json", cwd=project, env=embedded_env))
     assert json.loads(result.stdout)["host"].startswith("http://127.0.0.1:" + embedded_env["THAMOS_EMBEDDED_PORT"])

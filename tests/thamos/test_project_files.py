@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from thamos import manifest
-from thamos.exceptions import BadInputError
+from thamos.exceptions import BadInputError, ThamosError
+from thamos.install import check_lock
 from thamos.project_files import (
     ProjectFiles,
     atomic_write,
@@ -203,3 +206,79 @@ def test_add_and_remove_in_requirements_in(tmp_path: Path) -> None:
     manifest.remove(files, ["flask"])
     assert (tmp_path / "requirements.in").read_text() == "# deps\nrequests\n"
     assert not any(name.endswith(".tmp") for name in os.listdir(tmp_path))
+
+
+LOCAL_SOURCE = {"url": "http://127.0.0.1:1/simple/", "verify_ssl": True, "name": "local"}
+NO_SOURCE_PIPFILE = """\
+# deployed with thamos
+[packages]
+flask = "*"   # the web framework
+
+[requires]
+python_version = "3.11"
+"""
+
+
+def _advised_with(pipfile_text: str, **changes: object) -> dict:
+    advised = parse_pipfile(pipfile_text, "Pipfile")
+    advised.update(changes)
+    return advised
+
+
+def _micropipenv_verifies(directory: Path) -> None:
+    # micropipenv reads both files itself, as an s2i build would; it also checks the lock's Python.
+    lock_path = directory / "Pipfile.lock"
+    lock = json.loads(lock_path.read_text())
+    lock["_meta"]["requires"] = {}
+    lock_path.write_text(json.dumps(lock))
+    result = subprocess.run([sys.executable, "-m", "micropipenv", "verify"], cwd=directory, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_source_added_to_a_pipfile_without_one_goes_on_top_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "Pipfile").write_text(NO_SOURCE_PIPFILE)
+    advised = _advised_with(NO_SOURCE_PIPFILE, source=[LOCAL_SOURCE], **{"dev-packages": {}})
+    lock = _lock_for(NO_SOURCE_PIPFILE)
+    lock["_meta"]["hash"]["sha256"] = pipfile_hash(advised)
+    written = ProjectFiles(tmp_path, "pipenv").write_advised(advised, lock, dev=False)
+    assert written == [tmp_path / "Pipfile", tmp_path / "Pipfile.lock"]
+    text = (tmp_path / "Pipfile").read_text()
+    assert text == (
+        '[[source]]\nurl = "http://127.0.0.1:1/simple/"\nverify_ssl = true\nname = "local"\n\n' + NO_SOURCE_PIPFILE
+    )
+    assert check_lock(ProjectFiles(tmp_path, "pipenv")) is not None
+    _micropipenv_verifies(tmp_path)
+
+
+def test_changed_entries_are_edited_in_place(tmp_path: Path) -> None:
+    (tmp_path / "Pipfile").write_text(PIPFILE)
+    other_source = {"url": "http://127.0.0.1:2/simple/", "verify_ssl": True, "name": "other"}
+    advised = _advised_with(
+        PIPFILE,
+        source=[{**LOCAL_SOURCE, "verify_ssl": False}, other_source],
+        packages={"flask": ">=2", "click": {"version": "*", "markers": "python_version >= '3.8'"}},
+        requires={"python_version": "3.12"},
+    )
+    lock = _lock_for(PIPFILE)
+    lock["_meta"]["hash"]["sha256"] = pipfile_hash(advised)
+    ProjectFiles(tmp_path, "pipenv").write_advised(advised, lock, dev=False)
+    text = (tmp_path / "Pipfile").read_text()
+    assert text == PIPFILE.replace(
+        'name = "local"\n', 'name = "local"\n\n[[source]]\nurl = "http://127.0.0.1:2/simple/"\n'
+        'verify_ssl = true\nname = "other"\n'
+    ).replace(
+        'flask = "*"   # the web framework\n',
+        'flask = ">=2"   # the web framework\nclick = {version = "*", markers = "python_version >= \'3.8\'"}\n',
+    ).replace('python_version = "3.11"', 'python_version = "3.12"')
+    assert pipfile_hash(parse_pipfile(text, "Pipfile")) == lock["_meta"]["hash"]["sha256"]
+
+
+def test_a_lock_that_does_not_belong_to_its_pipfile_is_not_written(tmp_path: Path) -> None:
+    (tmp_path / "Pipfile").write_text(NO_SOURCE_PIPFILE)
+    advised = _advised_with(NO_SOURCE_PIPFILE, source=[LOCAL_SOURCE])
+    lock = _lock_for(NO_SOURCE_PIPFILE)  # hashed without the source the advised Pipfile adds
+    with pytest.raises(ThamosError, match="does not belong to the Pipfile"):
+        ProjectFiles(tmp_path, "pipenv").write_advised(advised, lock, dev=False)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["Pipfile"]
+    assert (tmp_path / "Pipfile").read_text() == NO_SOURCE_PIPFILE
