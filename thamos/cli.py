@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -805,18 +806,39 @@ def version_command(output_format: str) -> None:
         click.get_current_context().exit(failure.exit_code)
 
 
+class _StopServing(KeyboardInterrupt):
+    """SIGINT/SIGTERM asked `thamos serve` to stop (raised once the server has shut down)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signal_name = signal.Signals(signum).name
+
+
+def _raise_stop(signum: int, _frame: Any) -> None:
+    raise _StopServing(signum)
+
+
 @cli.command("serve")
-@click.option("--host", "bind_host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=9876, show_default=True, type=int, help="Port to listen on.")
+@click.option("--host", "bind_host", metavar="ADDRESS",
+              help="Address to listen on (default THAMOS_SERVER_HOST, else 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="Port to listen on (default THAMOS_SERVER_PORT, else 9876).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
+              help="YAML/JSON settings file of the server (THAMOS_SERVER_CONFIG).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where analyses are stored (THAMOS_DATA_DIR).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Adviser cache (THAMOS_CACHE_DIR).")
 @click.option("--token", help="Require this bearer token for analyses (THAMOS_SERVER_TOKEN).")
 @click.option("--certfile", type=click.Path(dir_okay=False, exists=True), help="TLS certificate (PEM).")
 @click.option("--keyfile", type=click.Path(dir_okay=False, exists=True), help="TLS private key (PEM).")
-@click.option("--workers", type=int, help="Analyses computed in parallel.")
-def serve_command(bind_host: str, port: int, data_dir: str | None, cache_dir: str | None, token: str | None,
-                  certfile: str | None, keyfile: str | None, workers: int | None) -> int:
-    """Run the User API backend (for a team, or behind TLS)."""
+@click.option("--workers", type=click.IntRange(min=1), help="Analyses computed in parallel.")
+def serve_command(bind_host: str | None, port: int | None, config_file: str | None, data_dir: str | None,
+                  cache_dir: str | None, token: str | None, certfile: str | None, keyfile: str | None,
+                  workers: int | None) -> None:
+    """Run the User API backend (for a team, or behind TLS) until SIGINT/SIGTERM.
+
+    Options left out fall back to the THAMOS_SERVER_* variables, then to the settings file.
+    A requested shutdown (Ctrl-C, SIGTERM) exits with 0.
+    """
     if bool(certfile) != bool(keyfile):
         raise click.UsageError("--certfile and --keyfile go together")
     try:
@@ -824,6 +846,7 @@ def serve_command(bind_host: str, port: int, data_dir: str | None, cache_dir: st
     except ImportError as exc:
         raise ThamosError(f"The backend is not installed (pip install 'thamos[server]'): {exc}") from None
     options: dict[str, Any] = {
+        # None leaves a setting to the environment, the settings file and the server's defaults.
         "host": bind_host,
         "port": port,
         "data_dir": Path(data_dir) if data_dir else None,
@@ -833,10 +856,22 @@ def serve_command(bind_host: str, port: int, data_dir: str | None, cache_dir: st
         "keyfile": Path(keyfile) if keyfile else None,
         "workers": workers,
     }
+    # uvicorn shuts down gracefully on these signals, then raises them again; handled here, that
+    # ends the command with a message and status 0 instead of a death by signal (-15) or 130.
+    previous = {number: signal.signal(number, _raise_stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return run_server(**{key: value for key, value in options.items() if value is not None})
+        code = run_server(config_file=config_file, **{key: value for key, value in options.items()
+                                                       if value is not None})
     except ServerError as exc:
         raise BadInputError(f"Cannot start the server: {exc}") from None
+    except _StopServing as stop:
+        _state().ui.message("ok", f"Server stopped ({stop.signal_name})")
+        return
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if code:
+        raise ThamosError(f"The server stopped with an error (status {code}); see its messages above")
 
 
 # ---------------------------------------------------------------------- entry point

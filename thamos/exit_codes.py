@@ -2,6 +2,10 @@
 
 Each failure class has its own code so scripts (CI jobs, s2i builds) can react to the cause
 without parsing messages. Code 2 is shared with click, which uses it for usage errors.
+
+``thamos serve`` runs until it is asked to stop: after SIGINT (Ctrl-C) or SIGTERM it shuts down
+gracefully and exits with OK (0), as service managers expect of a requested stop. It exits with
+BAD_INPUT for unusable settings and GENERIC_ERROR when the server fails (e.g. the port is taken).
 """
 
 OK = 0
@@ -19,7 +23,7 @@ ANALYSIS_FAILED = 5
 TIMEOUT = 6
 #: A lock file does not match its input file, or installed packages differ from the lock.
 LOCK_MISMATCH = 7
-#: Interrupted by the user (Ctrl-C); files are left as they were.
+#: Interrupted by the user (Ctrl-C); files are left as they were (not for ``thamos serve``, see above).
 INTERRUPTED = 130
 
 DESCRIPTIONS = {

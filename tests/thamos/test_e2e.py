@@ -454,4 +454,30 @@ def test_serve_with_tls_and_token(sample_index, certificate, project: Path, run_
         assert "Traceback" not in result.stderr
     finally:
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) in (0, 130), log.read_text()
+        assert process.wait(timeout=20) == 0, log.read_text()
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_takes_address_from_the_environment_and_stops_cleanly(tmp_path: Path, env: dict[str, str],
+                                                                    stop_signal: signal.Signals) -> None:
+    # No --host/--port: THAMOS_SERVER_HOST/THAMOS_SERVER_PORT decide where it listens.
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "thamos", "serve", "--data-dir", str(tmp_path / "d"),
+             "--cache-dir", str(tmp_path / "c")],
+            env={**env, "THAMOS_SERVER_HOST": "127.0.0.1", "THAMOS_SERVER_PORT": str(port)},
+            stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_ready(port, process, log)
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=20) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = log.read_text()
+    assert f"Server stopped ({stop_signal.name})" in output
+    assert "Traceback" not in output
