@@ -100,7 +100,10 @@ def build_api_client(configuration: Configuration | None = None):
     base_url = resolve_base_url(configuration)
     client_configuration = swagger_client.Configuration(host=base_url)
     client_configuration.verify_ssl = configuration.get_tls_verify()
-    client_configuration.ssl_ca_cert = configuration.tls_ca_bundle or certifi.where()
+    bundle = configuration.tls_ca_bundle
+    if bundle and not os.path.isfile(bundle):
+        raise ConfigurationError(f"tls_ca_bundle: {bundle} is not a file (a PEM file of CA certificates)")
+    client_configuration.ssl_ca_cert = bundle or certifi.where()
     # thamos retries by itself (only on transient errors); urllib3 must not retry underneath.
     client_configuration.retries = False
     token = configuration.get_token()

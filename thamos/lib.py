@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import __version__
 from .api_client import build_api_client
@@ -182,8 +184,7 @@ class Backend:
                 status = exc.status or 0
                 server_text = _error_text(exc.body)
                 if status == 0:  # TLS failure or a malformed answer: retrying will not help
-                    reason = " ".join(str(exc.reason).split())
-                    raise BackendUnreachableError(f"Cannot talk to {self.base_url}: {reason}") from None
+                    raise BackendUnreachableError(_talk_failure(self.base_url, exc.reason)) from None
                 if 400 <= status < 500:
                     hint = " (set THAMOS_TOKEN to the backend's token)" if status in (401, 403) else ""
                     raise BackendRequestError(
@@ -196,8 +197,7 @@ class Backend:
                 # body-less ApiException (TLS failures); the real error is the exception's context.
                 context = exc.__context__
                 if isinstance(context, ApiException) and not context.status:
-                    reason = " ".join(str(context.reason).split())
-                    raise BackendUnreachableError(f"Cannot talk to {self.base_url}: {reason}") from None
+                    raise BackendUnreachableError(_talk_failure(self.base_url, context.reason)) from None
                 raise
             except urllib3.exceptions.HTTPError as exc:
                 last_problem = _describe_connection_error(exc)
@@ -209,7 +209,7 @@ class Backend:
                 if remaining is not None and remaining <= pause:
                     raise AnalysisTimeoutError(self._timeout_message(deadline, last_problem))
                 _LOGGER.warning(
-                    "%s answered with an error (%s), retrying in %.1fs (%d/%d)",
+                    "%s failed (%s), retrying in %.1fs (%d/%d)",
                     self.base_url, last_problem, pause, attempt, attempts - 1,
                 )
                 time.sleep(pause)
@@ -231,17 +231,44 @@ def _json_body(raw: Any) -> Any:
         raise BackendUnreachableError("The backend answered with something that is not JSON") from None
 
 
+_SSL_SOURCE_RE = re.compile(r"\s*\(_ssl\.c:\d+\)")
+
+
+def _talk_failure(base_url: str | None, reason: Any) -> str:
+    """One line for a failure the generated client reports without an HTTP status (mostly TLS)."""
+    text = _SSL_SOURCE_RE.sub("", " ".join(str(reason).split()))
+    where = urlsplit(base_url or "").netloc or base_url
+    lowered = text.lower()
+    if "certificate verify failed" in lowered or "hostname mismatch" in lowered or "doesn't match" in lowered:
+        cause = text.split("certificate verify failed:", 1)[-1].strip() if "verify failed:" in text else text
+        return (
+            f"The TLS certificate of {where} cannot be verified ({cause}): set tls_ca_bundle in .thoth.yaml "
+            "to the CA certificate (PEM) that signed it, or tls_verify: false to skip the check"
+        )
+    if "ssl" in lowered or "tls" in lowered:
+        return (
+            f"TLS connection to {where} failed ({text}); check the host's scheme and port, and tls_verify "
+            "and tls_ca_bundle in .thoth.yaml"
+        )
+    return f"Cannot talk to {base_url}: {text}"
+
+
 def _describe_connection_error(exc: Exception) -> str:
     reason = getattr(exc, "reason", None) or exc
     text = str(reason)
-    if "Connection refused" in text or "NewConnectionError" in type(reason).__name__:
+    lowered = text.lower()
+    if type(reason).__name__ == "NameResolutionError" or "name or service not known" in lowered \
+            or "failed to resolve" in lowered or "nodename nor servname" in lowered:
+        return "the host name cannot be resolved"
+    if "connection refused" in lowered:
         return "connection refused"
-    if "timed out" in text.lower():
+    if "timed out" in lowered:
         return "request timed out"
+    if "remote end closed connection" in lowered or "connection aborted" in lowered:
+        return "the connection was closed without an answer"
     return text.split(": ", 1)[-1][:200]
 
 
-# ---------------------------------------------------------------------- analyses
 _APIS = {
     ADVISER_PREFIX: ("AdviseApi", "get_advise_python", "get_advise_python_status", "get_advise_python_log"),
     PROVENANCE_PREFIX: (

@@ -448,10 +448,23 @@ def test_serve_with_tls_and_token(sample_index, certificate, project: Path, run_
         (project / ".thoth.yaml").write_text(config.replace(f"tls_ca_bundle: {cert}", "tls_verify: true"))
         result = run_thamos("version", "-o", "json", cwd=project, env=env)
         assert result.returncode == exit_codes.BACKEND_UNREACHABLE
-        assert "CERTIFICATE_VERIFY_FAILED" in json.loads(result.stdout)["error"]
+        error = json.loads(result.stdout)["error"]
+        assert f"TLS certificate of 127.0.0.1:{port} cannot be verified (self-signed certificate)" in error
+        assert "tls_ca_bundle" in error and "tls_verify" in error
         result = run_thamos("advise", cwd=project, env=env, THAMOS_TOKEN="team-token")
-        assert result.returncode == exit_codes.BACKEND_UNREACHABLE and "CERTIFICATE_VERIFY_FAILED" in result.stderr
-        assert "Traceback" not in result.stderr
+        assert result.returncode == exit_codes.BACKEND_UNREACHABLE, result.stderr
+        assert f"TLS certificate of 127.0.0.1:{port} cannot be verified" in result.stderr
+        assert "Traceback" not in result.stderr and "retrying" not in result.stderr
+        # A CA bundle that is not there is a configuration error, found before connecting.
+        (project / ".thoth.yaml").write_text(config.replace(f"tls_ca_bundle: {cert}", "tls_ca_bundle: no-such.pem"))
+        result = run_thamos("images", cwd=project, env=env)
+        assert result.returncode == exit_codes.CONFIGURATION_ERROR and "no-such.pem is not a file" in result.stderr
+        # https:// to a plain http server: a TLS failure naming the host, not a traceback or a retry loop.
+        plain = sample_index.url.split("/")[2]
+        (project / ".thoth.yaml").write_text(config.replace(f"https://127.0.0.1:{port}", f"https://{plain}"))
+        result = run_thamos("images", cwd=project, env=env)
+        assert result.returncode == exit_codes.BACKEND_UNREACHABLE
+        assert f"TLS connection to {plain} failed" in result.stderr and "Traceback" not in result.stderr
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0, log.read_text()
