@@ -12,14 +12,27 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from adviser.index.cache import CACHE_FILENAME, IndexCache
+from adviser.index.cache import CACHE_FILENAME, CachedPage, IndexCache
 from adviser.index.models import parse_filename
+from adviser.index.simple_api import PageFormatError, cached_page_files
+from adviser.index.sources import IndexSource
 
 
 def _open(cache_dir: Path) -> IndexCache | None:
     if not (Path(cache_dir) / CACHE_FILENAME).is_file():
         return None
     return IndexCache(Path(cache_dir))
+
+
+def _filenames(index_url: str, page: CachedPage) -> list[str]:
+    """Names of the files a cached page lists (none for a cached 404 or a page that no longer parses)."""
+    if page.status != 200:
+        return []
+    try:
+        files = cached_page_files(page, IndexSource("cache", index_url)).all_files()
+    except PageFormatError:
+        return []
+    return [link.filename for link in files]
 
 
 def _version_key(text: str) -> tuple[int, Version | str]:
@@ -36,11 +49,9 @@ def package_versions(cache_dir: Path, name: str) -> list[tuple[str, str, str]]:
         return []
     try:
         found: set[tuple[str, str, str]] = set()
-        for index_url, project, status, rows in cache.iter_pages(canonicalize_name(name)):
-            if status != 200:
-                continue
-            for row in rows or []:
-                parsed = parse_filename(row[0])
+        for index_url, project, page in cache.iter_pages(canonicalize_name(name)):
+            for filename in _filenames(index_url, page):
+                parsed = parse_filename(filename)
                 if parsed.version is not None:
                     found.add((project, str(parsed.version), index_url))
         return sorted(found, key=lambda item: (_version_key(item[1]), item[2]))
@@ -85,11 +96,9 @@ def package_platforms(cache_dir: Path) -> list[str]:
         return []
     try:
         platforms: set[str] = set()
-        for _index_url, _project, status, rows in cache.iter_pages():
-            if status != 200:
-                continue
-            for row in rows or []:
-                parsed = parse_filename(row[0])
+        for index_url, _project, page in cache.iter_pages():
+            for filename in _filenames(index_url, page):
+                parsed = parse_filename(filename)
                 if parsed.tag_text:
                     platforms.update(parsed.tag_text.rsplit("-", 1)[-1].split("."))
         return sorted(platforms)

@@ -77,7 +77,7 @@ class VersionOffer:
 
     name: str
     version: Version
-    choices: list  # [(IndexSource, [FileLink, ...]), ...]
+    choices: list  # [(IndexSource, VersionFiles), ...]
     judged: bool = False
     installable: bool = False
     index: Any = None  # the chosen IndexSource
@@ -197,13 +197,15 @@ class AdviserProvider(AbstractProvider):
         order = {source.url: position for position, source in enumerate(sources)}
         by_version: dict[Version, list] = {}
         for page in sorted(pages, key=lambda p: order.get(p.index.url, len(order))):
-            grouped: dict[Version, list] = {}
-            for link in page.files:
-                version = _file_version(link.filename)
+            # Several spellings of one version ("1.0", "1.0.0") share a Version. Files are decoded
+            # only when the version is judged (VersionFiles).
+            grouped: dict[Version, list[str]] = {}
+            for text in page.version_texts():
+                version = _parsed_version(text)
                 if version is not None:
-                    grouped.setdefault(version, []).append(link)
-            for version, files in grouped.items():
-                by_version.setdefault(version, []).append((page.index, files))
+                    grouped.setdefault(version, []).append(text)
+            for version, texts in grouped.items():
+                by_version.setdefault(version, []).append((page.index, VersionFiles(page, texts)))
         offers = [
             VersionOffer(name, version, by_version[version]) for version in sorted(by_version, reverse=True)
         ]
@@ -230,7 +232,8 @@ class AdviserProvider(AbstractProvider):
         rank = self.target.tag_rank
         judged: list[tuple[int, Any, list, list, VersionFacts, list]] = []
         reasons: set[str] = set()
-        for index, files in offer.choices:
+        for index, version_files in offer.choices:
+            files = version_files.files()
             usable: list[tuple[int, Any]] = []
             for link in files:
                 if not self._python_ok(link.requires_python):
@@ -596,21 +599,27 @@ class AdviserProvider(AbstractProvider):
         self.prefetch_rounds += 1
 
 
+class VersionFiles:
+    """The files of one version on one index, decoded from the page on first use (in page order)."""
+
+    __slots__ = ("_page", "_texts", "_files")
+
+    def __init__(self, page: Any, texts: list[str]) -> None:
+        self._page = page
+        self._texts = texts
+        self._files: list | None = None
+
+    def files(self) -> list:
+        if self._files is None:
+            self._files = self._page.files_of(self._texts)  # two threads may both decode: same result
+        return self._files
+
+
 _VERSIONS: dict[str, Version | None] = {}
 
 
-def _file_version(filename: str) -> Version | None:
-    """The version in a wheel or sdist file name, without parsing the rest of the name."""
-    if filename.endswith(".whl"):
-        parts = filename.split("-")
-        text = parts[1] if len(parts) in (5, 6) else None
-    elif filename.endswith((".tar.gz", ".zip")):
-        stem = filename[: -len(".tar.gz")] if filename.endswith(".tar.gz") else filename[: -len(".zip")]
-        text = stem.rpartition("-")[2] if "-" in stem else None
-    else:
-        return None
-    if text is None:
-        return None
+def _parsed_version(text: str) -> Version | None:
+    """``Version(text)``, or None when invalid; memoized (the same strings recur across pages)."""
     if text not in _VERSIONS:
         if len(_VERSIONS) > 200_000:  # a long-running server: keep the memo bounded
             _VERSIONS.clear()

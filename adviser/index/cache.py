@@ -2,7 +2,9 @@
 
 Policy (the index sends no caching headers, so the cache keeps its own):
 * project pages, keyed by (index URL, normalized name), are fresh for the client's ``page_ttl``;
-  a 404 is cached the same way, so a missing project is not asked for again within the TTL;
+  a 404 is cached the same way, so a missing project is not asked for again within the TTL.
+  A page is stored as the index sent it (no re-encoding on the cold path), with the layout of
+  its file entries for JSON pages, so a warm run decodes only the versions it looks at;
 * the core metadata of a file is kept forever: it is keyed by the file's sha256 (else its URL),
   and a released file never changes. So are reasons why a file's metadata cannot be known
   (dynamic sdist dependencies, broken metadata), since they lie in the file itself;
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_FILENAME = "index-cache.sqlite3"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pages (
@@ -33,7 +35,10 @@ CREATE TABLE IF NOT EXISTS pages (
     name TEXT NOT NULL,
     fetched_at REAL NOT NULL,
     status INTEGER NOT NULL,          -- 200, or 404 for a project the index does not have
-    files TEXT,                       -- compact JSON list of FileLink rows
+    content_type TEXT,                -- the page as the index sent it: type, final URL, body
+    page_url TEXT,
+    body BLOB,
+    layout TEXT,                      -- JSON pages: where each version's file entries lie in body
     PRIMARY KEY (index_url, name)
 );                                    -- a rowid table: pages run to megabytes, too big for WITHOUT ROWID
 CREATE TABLE IF NOT EXISTS metadata (
@@ -64,7 +69,10 @@ _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 class CachedPage:
     fetched_at: float
     status: int
-    rows: list[list[Any]] | None
+    content_type: str | None = None
+    page_url: str | None = None
+    body: bytes | None = None
+    layout: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,25 +221,13 @@ class IndexCache:
         row = (
             self._connection()
             .execute(
-                "SELECT fetched_at, status, files FROM pages WHERE index_url = ? AND name = ?",
+                "SELECT fetched_at, status, content_type, page_url, body, layout FROM pages"
+                " WHERE index_url = ? AND name = ?",
                 (index_url, name),
             )
             .fetchone()
         )
-        if row is None:
-            return None
-        return CachedPage(row[0], row[1], json.loads(row[2]) if row[2] is not None else None)
-
-    def page_stamp(self, index_url: str, name: str) -> tuple[float, int] | None:
-        """(fetched_at, status) of a cached page without reading its files."""
-        row = (
-            self._connection()
-            .execute(
-                "SELECT fetched_at, status FROM pages WHERE index_url = ? AND name = ?", (index_url, name)
-            )
-            .fetchone()
-        )
-        return (row[0], row[1]) if row is not None else None
+        return CachedPage(*row) if row is not None else None
 
     def fresh_pages(self, index_url: str, names: list[str], ttl: float) -> set[str]:
         """Which of ``names`` have a page (or a 404) on ``index_url`` younger than ``ttl`` seconds."""
@@ -268,28 +264,38 @@ class IndexCache:
         index_url: str,
         name: str,
         status: int,
-        rows: list[list[Any]] | None,
-        fetched_at: float | None = None,
+        page: CachedPage | None = None,
     ) -> None:
-        files = _compact(rows) if rows is not None else None
-        stamp = fetched_at if fetched_at is not None else time.time()
+        """Store a page as the index sent it (``page``: its type, URL, body and layout), or a 404."""
+        stamp = page.fetched_at if page is not None else time.time()
         conn = self._connection()
         with self._write_lock:
             conn.execute(
-                "INSERT OR REPLACE INTO pages (index_url, name, fetched_at, status, files) VALUES (?, ?, ?, ?, ?)",
-                (index_url, name, stamp, status, files),
+                "INSERT OR REPLACE INTO pages"
+                " (index_url, name, fetched_at, status, content_type, page_url, body, layout)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    index_url,
+                    name,
+                    stamp,
+                    status,
+                    page.content_type if page else None,
+                    page.page_url if page else None,
+                    page.body if page else None,
+                    page.layout if page else None,
+                ),
             )
 
-    def iter_pages(self, name: str | None = None) -> Iterator[tuple[str, str, int, list[list[Any]] | None]]:
-        """(index_url, name, status, rows) of every cached page, or of one project's pages."""
-        if name is None:
-            cursor = self._connection().execute("SELECT index_url, name, status, files FROM pages")
-        else:
-            cursor = self._connection().execute(
-                "SELECT index_url, name, status, files FROM pages WHERE name = ?", (name,)
-            )
-        for index_url, page_name, status, files in cursor:
-            yield index_url, page_name, status, json.loads(files) if files is not None else None
+    def iter_pages(self, name: str | None = None) -> Iterator[tuple[str, str, CachedPage]]:
+        """(index_url, name, page) of every cached page, or of one project's pages."""
+        query = "SELECT index_url, name, fetched_at, status, content_type, page_url, body, layout FROM pages"
+        cursor = (
+            self._connection().execute(query)
+            if name is None
+            else self._connection().execute(query + " WHERE name = ?", (name,))
+        )
+        for index_url, page_name, *page in cursor:
+            yield index_url, page_name, CachedPage(*page)
 
     # -- metadata ----------------------------------------------------------------------------
     def get_metadata(self, key: str) -> CachedMetadata | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -22,47 +22,24 @@ from typing import Any, TypeVar
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from adviser.index.cache import FileRecord, IndexCache
+from adviser.index.cache import CachedPage, FileRecord, IndexCache
 from adviser.index.core_metadata import parse_core_metadata
 from adviser.index.errors import IndexUnreachable, MetadataUnavailable, PackageNotFound
 from adviser.index.http import HttpSession, TransportError
 from adviser.index.models import CoreMetadata, FileLink, ProjectPage
 from adviser.index.sdist_metadata import check_static_dependencies, download_sdist, extract_pkg_info
-from adviser.index.simple_api import ACCEPT, PageFormatError, parse_project_page
+from adviser.index.simple_api import (
+    ACCEPT,
+    JsonPageFiles,
+    PageFormatError,
+    cached_page_files,
+    page_files,
+)
 from adviser.index.sources import IndexSource, ca_bundle, pip_config_value
 from adviser.index.wheel_metadata import read_wheel_metadata
 
 T = TypeVar("T")
 Log = Callable[[str], None]
-
-
-class _DecodedPages:
-    """Pages already decoded in this process, keyed by cache file, source and name, and tagged
-    with the fetch time they were decoded from. A long-running backend thus decodes a cached page
-    once, not once per resolution; a page refreshed by anyone has a new fetch time and is re-read."""
-
-    def __init__(self, limit: int = 4096) -> None:
-        self._items: OrderedDict[tuple, tuple[float, list[FileLink]]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._limit = limit
-
-    def get(self, key: tuple, fetched_at: float) -> list[FileLink] | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None or item[0] != fetched_at:
-                return None
-            self._items.move_to_end(key)
-            return item[1]
-
-    def put(self, key: tuple, fetched_at: float, files: list[FileLink]) -> None:
-        with self._lock:
-            self._items[key] = (fetched_at, files)
-            self._items.move_to_end(key)
-            while len(self._items) > self._limit:
-                self._items.popitem(last=False)
-
-
-_DECODED_PAGES = _DecodedPages()
 
 
 def metadata_key(link: FileLink) -> str:
@@ -242,21 +219,13 @@ class IndexClient:
 
     # -- pages -------------------------------------------------------------------------------
     def _load_page(self, source: IndexSource, name: str) -> ProjectPage:
-        memo_key = (str(self._cache.path), source, name)
-        stamp = self._cache.page_stamp(source.url, name)
-        if stamp is not None and not self.force_refresh and time.time() - stamp[0] < self.page_ttl:
+        cached = None if self.force_refresh else self._cache.get_page(source.url, name)
+        if cached is not None and time.time() - cached.fetched_at < self.page_ttl:
             self._count("pages_cached")
-            if stamp[1] == 404:
+            if cached.status != 200:
                 self._count("pages_not_found")
                 raise PackageNotFound(name, [source.url])
-            files = _DECODED_PAGES.get(memo_key, stamp[0])
-            if files is not None:
-                return ProjectPage(name, source, list(files))
-            cached = self._cache.get_page(source.url, name)
-            if cached is not None and cached.status == 200:
-                files = [FileLink.from_row(row, source) for row in cached.rows or []]
-                _DECODED_PAGES.put(memo_key, cached.fetched_at, files)
-                return ProjectPage(name, source, list(files))
+            return self._cached_page(source, name, cached)
 
         page_url = source.page_url(name)
         try:
@@ -266,35 +235,41 @@ class IndexClient:
                 verify=source.verify_ssl,
             )
         except TransportError as exc:
-            return self._stale_or_raise(source, name, exc.cause)
+            return self._stale_or_raise(source, name, exc.cause, cached)
         self._count("pages_fetched")
         if response.status in (404, 410):
-            self._cache.put_page(source.url, name, 404, None)
+            self._cache.put_page(source.url, name, 404)
             self._count("pages_not_found")
             raise PackageNotFound(name, [source.url])
         if response.status != 200:
-            return self._stale_or_raise(source, name, f"HTTP {response.status} for {page_url}")
+            return self._stale_or_raise(source, name, f"HTTP {response.status} for {page_url}", cached)
+        content_type = response.headers.get("content-type")
         try:
-            links = parse_project_page(
-                response.body, response.headers.get("content-type"), response.url, source
-            )
+            files = page_files(response.body, content_type, response.url, source)
         except PageFormatError as exc:
             raise IndexUnreachable(source.url, str(exc)) from None
-        fetched_at = time.time()
-        self._cache.put_page(source.url, name, 200, [link.to_row() for link in links], fetched_at)
-        _DECODED_PAGES.put(memo_key, fetched_at, links)
-        return ProjectPage(name, source, list(links))
+        layout = files.layout() if isinstance(files, JsonPageFiles) else None
+        record = CachedPage(time.time(), 200, content_type, response.url, response.body, layout)
+        self._cache.put_page(source.url, name, 200, record)
+        return ProjectPage(name, source, source=files)
 
-    def _stale_or_raise(self, source: IndexSource, name: str, cause: str) -> ProjectPage:
+    def _cached_page(self, source: IndexSource, name: str, cached: CachedPage) -> ProjectPage:
+        try:
+            return ProjectPage(name, source, source=cached_page_files(cached, source))
+        except PageFormatError as exc:  # stored by a version that parsed it: not expected
+            raise IndexUnreachable(source.url, f"cached page of {name}: {exc}") from None
+
+    def _stale_or_raise(
+        self, source: IndexSource, name: str, cause: str, cached: CachedPage | None
+    ) -> ProjectPage:
         # An expired copy beats no answer when the index is down, unless the user forced a refresh.
-        cached = None if self.force_refresh else self._cache.get_page(source.url, name)
         if cached is not None and cached.status == 200 and not self.force_refresh:
             age = time.time() - cached.fetched_at
             self._say(
                 f"index: {source.url} failed ({cause}); using the page of {name} cached {age:.0f} s ago"
             )
             self._count("pages_cached")
-            return ProjectPage(name, source, [FileLink.from_row(row, source) for row in cached.rows or []])
+            return self._cached_page(source, name, cached)
         raise IndexUnreachable(source.url, cause)
 
     # -- metadata ----------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
@@ -214,13 +215,85 @@ class FileLink:
         return link
 
 
-@dataclass
-class ProjectPage:
-    """The files one index lists for one project."""
+def version_text(filename: str) -> str | None:
+    """The version part of a wheel or sdist file name, as written (not parsed), or None.
 
-    name: str
-    index: IndexSource
-    files: list[FileLink]
+    Cheap enough to run on every file of a page: files are grouped by this text, and only the
+    versions a resolver looks at are decoded further.
+    """
+    if filename.endswith(".whl"):
+        parts = filename.split("-")
+        return parts[1] if len(parts) in (5, 6) else None
+    for suffix in SDIST_SUFFIXES:
+        if filename.endswith(suffix):
+            stem = filename[: -len(suffix)]
+            return stem.rpartition("-")[2] if "-" in stem else None
+    return None
+
+
+class PageFiles(Protocol):
+    """Where a page's files come from: all at once, or only those of some versions."""
+
+    def all_files(self) -> list[FileLink]: ...
+
+    def version_texts(self) -> list[str]: ...
+
+    def files_of(self, texts: Collection[str]) -> list[FileLink]: ...
+
+
+class ListedFiles:
+    """PageFiles over files already decoded (HTML pages, pages built by hand)."""
+
+    def __init__(self, files: list[FileLink]) -> None:
+        self._files = files
+
+    def all_files(self) -> list[FileLink]:
+        return self._files
+
+    def version_texts(self) -> list[str]:
+        texts = (version_text(link.filename) for link in self._files)
+        return list(dict.fromkeys(text for text in texts if text is not None))
+
+    def files_of(self, texts: Collection[str]) -> list[FileLink]:
+        return [link for link in self._files if version_text(link.filename) in texts]
+
+
+class ProjectPage:
+    """The files one index lists for one project.
+
+    ``files`` decodes every file; ``version_texts()`` and ``files_of()`` hand out the files of some versions on
+    demand (``files_of``), which is all a resolver needs from pages listing thousands of files.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        index: IndexSource,
+        files: list[FileLink] | None = None,
+        *,
+        source: PageFiles | None = None,
+    ) -> None:
+        self.name = name
+        self.index = index
+        self._source: PageFiles = source if source is not None else ListedFiles(list(files or []))
+        self._files: list[FileLink] | None = list(files) if files is not None else None
+
+    @property
+    def files(self) -> list[FileLink]:
+        if self._files is None:
+            self._files = list(self._source.all_files())
+        return self._files
+
+    def version_texts(self) -> list[str]:
+        """The versions the page's file names carry, as written (unparsed), without decoding files."""
+        return self._source.version_texts()
+
+    def files_of(self, texts: Collection[str]) -> list[FileLink]:
+        """The files whose names carry one of the version ``texts``, in page order."""
+        return self._source.files_of(texts)
+
+    def __repr__(self) -> str:
+        return f"ProjectPage({self.name!r} on {self.index.name})"
 
     def versions(self) -> dict[Version, list[FileLink]]:
         """Files grouped by version; files whose name tells no version are left out."""

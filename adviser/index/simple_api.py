@@ -7,11 +7,14 @@ page's final URL after redirects) and carry no fragment; a ``#sha256=...`` fragm
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Collection
 from html.parser import HTMLParser
+from json.scanner import make_scanner
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-from adviser.index.models import FileLink
+from adviser.index.models import FileLink, ListedFiles, PageFiles, version_text
 from adviser.index.sources import IndexSource
 
 # JSON preferred, HTML accepted; plain text/html last for indexes that predate PEP 691.
@@ -28,12 +31,26 @@ def parse_project_page(
     body: bytes, content_type: str | None, page_url: str, index: IndexSource
 ) -> list[FileLink]:
     """Parse a project page of either form, chosen by its content type (or its first byte)."""
+    return page_files(body, content_type, page_url, index).all_files()
+
+
+def page_files(body: bytes, content_type: str | None, page_url: str, index: IndexSource) -> PageFiles:
+    """The files of a project page of either form; JSON pages are decoded lazily (JsonPageFiles)."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type in JSON_CONTENT_TYPES or (not media_type and body.lstrip()[:1] == b"{"):
-        return parse_json_page(body, page_url, index)
+        return JsonPageFiles.scan(body, page_url, index)
     if media_type.endswith("json"):
         raise PageFormatError(f"unsupported page format {media_type!r} at {page_url}")
-    return parse_html_page(body.decode(_charset(content_type), errors="replace"), page_url, index)
+    return ListedFiles(
+        parse_html_page(body.decode(_charset(content_type), errors="replace"), page_url, index)
+    )
+
+
+def cached_page_files(cached: Any, index: IndexSource) -> PageFiles:
+    """The files of a page stored by the cache (a ``CachedPage``): no rescan when its layout is known."""
+    if cached.layout is not None:
+        return JsonPageFiles.from_layout(cached.body, cached.layout, cached.page_url, index)
+    return page_files(cached.body or b"", cached.content_type, cached.page_url or index.url, index)
 
 
 def _charset(content_type: str | None) -> str:
@@ -65,44 +82,179 @@ def _core_metadata_value(value: Any) -> bool | dict[str, str]:
 
 
 def parse_json_page(body: bytes, page_url: str, index: IndexSource) -> list[FileLink]:
-    try:
-        document = json.loads(body)
-        files = document["files"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PageFormatError(f"invalid simple-API JSON page at {page_url}: {exc}") from None
-    links = []
-    fast = FileLink.fast
-    # One pass over possibly thousands of files: plain lookups, no per-file copies.
-    for item in files:
-        url = item["url"]
-        if not url.startswith(("https://", "http://")):
-            url = urljoin(page_url, url)
-        hashes = item.get("hashes") or {}
-        if "#" in url:
-            url, fragment_hashes = _split_fragment(url)
-            hashes = hashes or fragment_hashes
-        yanked = item.get("yanked", False)
-        core_metadata = item.get("core-metadata")
-        if core_metadata is None:
-            core_metadata = item.get("dist-info-metadata", False)
-        if core_metadata is not False:
-            core_metadata = _core_metadata_value(core_metadata)
-        size = item.get("size")
-        links.append(
-            fast(
-                item.get("filename") or unquote(urlsplit(url).path.rsplit("/", 1)[-1]),
-                url,
-                hashes,
-                item.get("requires-python") or None,
-                yanked is not False and (yanked is True or isinstance(yanked, str)),
-                yanked if yanked and isinstance(yanked, str) else None,
-                core_metadata,
-                item.get("upload-time"),
-                size if isinstance(size, int) else None,
-                index,
-            )
-        )
-    return links
+    return JsonPageFiles.scan(body, page_url, index).all_files()
+
+
+def link_from_item(item: dict[str, Any], page_url: str, index: IndexSource) -> FileLink:
+    """The FileLink of one entry of a PEP 691 page's ``files`` list."""
+    url = item["url"]
+    if not url.startswith(("https://", "http://")):
+        url = urljoin(page_url, url)
+    hashes = item.get("hashes") or {}
+    if "#" in url:
+        url, fragment_hashes = _split_fragment(url)
+        hashes = hashes or fragment_hashes
+    yanked = item.get("yanked", False)
+    core_metadata = item.get("core-metadata")
+    if core_metadata is None:
+        core_metadata = item.get("dist-info-metadata", False)
+    if core_metadata is not False:
+        core_metadata = _core_metadata_value(core_metadata)
+    size = item.get("size")
+    return FileLink.fast(
+        item.get("filename") or unquote(urlsplit(url).path.rsplit("/", 1)[-1]),
+        url,
+        hashes,
+        item.get("requires-python") or None,
+        yanked is not False and (yanked is True or isinstance(yanked, str)),
+        yanked if yanked and isinstance(yanked, str) else None,
+        core_metadata,
+        item.get("upload-time"),
+        size if isinstance(size, int) else None,
+        index,
+    )
+
+
+_SCANNER = make_scanner(json.JSONDecoder())
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+class JsonPageFiles:
+    """A PEP 691 page kept as the JSON text it came as, with where each file's entry lies in it.
+
+    Pages of big projects list thousands of files (megabytes of JSON) while a resolution looks at
+    one or two of their versions. So a page is scanned once, cheaply, to learn the span of every
+    file entry and the version its file name carries; entries become FileLinks only when their
+    version is asked for. The layout (spans by version) is small and is cached beside the page,
+    so a cached page is never scanned again. Memory per page is about the size of its JSON.
+    """
+
+    __slots__ = ("_text", "_page_url", "_index", "_array", "_groups")
+
+    def __init__(
+        self,
+        text: bytes | str,
+        page_url: str,
+        index: IndexSource,
+        array: tuple[int, int],
+        groups: dict[str, list[int]],
+    ) -> None:
+        self._text = text  # ASCII pages stay bytes (offsets are the same); others are decoded
+        self._page_url = page_url
+        self._index = index
+        self._array = array  # span of the whole "files" list, brackets included
+        self._groups = groups  # version text -> [start, end, start, end, ...] of its entries
+
+    @classmethod
+    def scan(cls, body: bytes, page_url: str, index: IndexSource) -> JsonPageFiles:
+        text = _json_text(body)
+        try:
+            array, groups = _scan_files(text, page_url, index)
+        except (ValueError, StopIteration, IndexError) as exc:
+            raise PageFormatError(f"invalid simple-API JSON page at {page_url}: {exc}") from None
+        return cls(body if body.isascii() else text, page_url, index, array, groups)
+
+    @classmethod
+    def from_layout(cls, body: bytes, layout: str, page_url: str, index: IndexSource) -> JsonPageFiles:
+        """A page as stored by the cache: its body and the layout ``layout()`` gave."""
+        data = json.loads(layout)
+        text = body if body.isascii() else _json_text(body)
+        return cls(text, page_url, index, tuple(data["files"]), data["versions"])
+
+    def layout(self) -> str:
+        return json.dumps({"files": list(self._array), "versions": self._groups}, separators=(",", ":"))
+
+    def all_files(self) -> list[FileLink]:
+        start, end = self._array
+        return [
+            link_from_item(item, self._page_url, self._index) for item in json.loads(self._text[start:end])
+        ]
+
+    def version_texts(self) -> list[str]:
+        return list(self._groups)
+
+    def files_of(self, texts: Collection[str]) -> list[FileLink]:
+        groups = [self._groups[text] for text in texts if text in self._groups]
+        if len(groups) == 1:
+            spans = groups[0]
+        else:  # several spellings of one version: back to page order
+            pairs = sorted((group[i], group[i + 1]) for group in groups for i in range(0, len(group), 2))
+            spans = [offset for pair in pairs for offset in pair]
+        text, page_url, index = self._text, self._page_url, self._index
+        return [
+            link_from_item(json.loads(text[spans[i] : spans[i + 1]]), page_url, index)
+            for i in range(0, len(spans), 2)
+        ]
+
+
+def _json_text(body: bytes) -> str:
+    # As json.loads does with bytes: UTF-8, -16 or -32, told apart by the first bytes.
+    return body.decode(json.detect_encoding(body), "surrogatepass")
+
+
+def _scan_files(text: str, page_url: str, index: IndexSource) -> tuple[tuple[int, int], dict[str, list[int]]]:
+    """Walk the page's top-level object with the json module's own scanner; see JsonPageFiles."""
+    scan, space = _SCANNER, _SPACE.match
+    position = space(text, 0).end()
+    if text[position] != "{":
+        raise ValueError("the page is not a JSON object")
+    position = space(text, position + 1).end()
+    array: tuple[int, int] | None = None
+    groups: dict[str, list[int]] = {}
+    while text[position] != "}":
+        key, position = scan(text, position)
+        if not isinstance(key, str):
+            raise ValueError("object keys must be strings")
+        position = space(text, position).end()
+        if text[position] != ":":
+            raise ValueError(f"':' expected at character {position}")
+        position = space(text, position + 1).end()
+        if key == "files":
+            array_start, groups = position, {}
+            position = _scan_entries(text, position, groups, page_url, index)
+            array = (array_start, position)
+        else:
+            _value, position = scan(text, position)
+        position = space(text, position).end()
+        if text[position] == ",":
+            position = space(text, position + 1).end()
+        elif text[position] != "}":
+            raise ValueError(f"',' or '}}' expected at character {position}")
+    if space(text, position + 1).end() != len(text):
+        raise ValueError(f"extra data after character {position}")
+    if array is None:
+        raise ValueError("no 'files' list")
+    return array, groups
+
+
+def _scan_entries(
+    text: str, position: int, groups: dict[str, list[int]], page_url: str, index: IndexSource
+) -> int:
+    """Record the span of each entry of the ``files`` list starting at ``position``; returns its end."""
+    scan, space = _SCANNER, _SPACE.match
+    if text[position] != "[":
+        raise ValueError("'files' is not a list")
+    position = space(text, position + 1).end()
+    if text[position] == "]":
+        return position + 1
+    while True:
+        item, end = scan(text, position)
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+            raise ValueError(f"a file entry without a URL at character {position}")
+        filename = item.get("filename") or link_from_item(item, page_url, index).filename
+        version = version_text(filename)
+        if version is not None:
+            spans = groups.get(version)
+            if spans is None:
+                groups[version] = [position, end]
+            else:
+                spans += (position, end)
+        position = space(text, end).end()
+        if text[position] == "]":
+            return position + 1
+        if text[position] != ",":
+            raise ValueError(f"',' or ']' expected at character {position}")
+        position = space(text, position + 1).end()
 
 
 class _AnchorCollector(HTMLParser):

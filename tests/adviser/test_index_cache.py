@@ -126,15 +126,22 @@ def test_expired_page_is_used_when_the_index_is_down_unless_forced(index, tmp_ca
         client.project_page(source, "alpha")
 
 
-def test_cache_file_is_sqlite_in_wal_mode_with_compact_rows(index, tmp_cache_dir):
+def test_cache_file_is_sqlite_in_wal_mode_with_pages_as_sent_and_their_layout(index, tmp_cache_dir):
     _server, source = index
     with IndexClient([source], tmp_cache_dir) as client:
         read_everything(client, source)
     conn = sqlite3.connect(tmp_cache_dir / CACHE_FILENAME)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        (files,) = conn.execute("SELECT files FROM pages WHERE name = 'alpha'").fetchone()
-        assert ", " not in files and json.loads(files)[0][0].startswith("alpha-1.0")
+        body, layout = conn.execute("SELECT body, layout FROM pages WHERE name = 'alpha'").fetchone()
+        # The body is the index's own JSON; the layout says where each version's file entries are.
+        filenames = [item["filename"] for item in json.loads(body)["files"]]
+        spans = json.loads(layout)["versions"]
+        assert "1.0" in spans
+        for version, offsets in spans.items():
+            entries = [json.loads(body[offsets[i] : offsets[i + 1]]) for i in range(0, len(offsets), 2)]
+            assert entries and all(f"-{version}" in entry["filename"] for entry in entries)
+        assert sum(len(offsets) // 2 for offsets in spans.values()) == len(filenames)
         keys = [row[0] for row in conn.execute("SELECT file_key FROM metadata")]
         assert keys and all(key.startswith("sha256:") for key in keys)
     finally:

@@ -14,7 +14,13 @@ from packaging.version import Version
 from adviser.index import FileLink, IndexSource, MetadataUnavailable, ProjectPage
 from adviser.index.core_metadata import parse_core_metadata
 from adviser.index.sdist_metadata import check_static_dependencies, extract_pkg_info
-from adviser.index.simple_api import PageFormatError, parse_html_page, parse_json_page, parse_project_page
+from adviser.index.simple_api import (
+    JsonPageFiles,
+    PageFormatError,
+    parse_html_page,
+    parse_json_page,
+    parse_project_page,
+)
 
 SOURCE = IndexSource("main", "http://127.0.0.1:1/simple/")
 PAGE = "http://127.0.0.1:1/simple/demo/"
@@ -225,3 +231,56 @@ def test_pkg_info_is_read_from_the_top_directory_only():
         extract_pkg_info(tar_gz({"demo-1.0/setup.py": b""}), "demo-1.0.tar.gz")
     with pytest.raises(MetadataUnavailable, match="cannot be opened"):
         extract_pkg_info(b"not an archive", "demo-1.0.tar.gz")
+
+
+def _entry(filename: str, **extra) -> dict:
+    return {"filename": filename, "url": f"../../files/{filename}", "hashes": {"sha256": filename}, **extra}
+
+
+def test_json_page_files_are_decoded_per_version_in_page_order():
+    files = [
+        _entry("demo-1.0-py3-none-any.whl"),
+        _entry("demo-2.0-py3-none-any.whl", **{"yanked": "señal rota"}),  # non-ASCII: offsets in characters
+        _entry("demo-1.0.0.tar.gz"),  # another spelling of 1.0
+        _entry("demo-2.0.tar.gz"),
+        _entry("README.txt"),  # no version: only in the full list
+    ]
+    # Keys in any order, odd spacing: the page is walked as JSON, not searched as text.
+    body = (
+        '{ "versions" : ["1.0", "2.0"],\n "files" :\n'
+        + json.dumps(files, indent=1)
+        + ', "meta": {"x": "files"} }'
+    )
+    page_files = JsonPageFiles.scan(body.encode("utf-8"), PAGE, SOURCE)
+    page = ProjectPage("demo", SOURCE, source=page_files)
+    assert page.version_texts() == ["1.0", "2.0", "1.0.0"]
+    assert [f.filename for f in page.files_of(["1.0.0", "1.0"])] == [
+        "demo-1.0-py3-none-any.whl",
+        "demo-1.0.0.tar.gz",
+    ]
+    assert [f.yanked_reason for f in page.files_of(["2.0"])] == ["señal rota", None]
+    assert page.files == parse_json_page(body.encode("utf-8"), PAGE, SOURCE)
+    assert [f.filename for f in page.files] == [entry["filename"] for entry in files]
+    assert page.files[0].url == "http://127.0.0.1:1/files/demo-1.0-py3-none-any.whl"
+    # The layout the cache keeps gives the same files without scanning again.
+    again = JsonPageFiles.from_layout(body.encode("utf-8"), page_files.layout(), PAGE, SOURCE)
+    assert again.files_of(["2.0"]) == page.files_of(["2.0"]) and again.all_files() == page.files
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"files": [{"filename": "a-1.0.tar.gz", "url": "a"}] trailing',
+        b'{"files": [{"filename": "a-1.0.tar.gz", "url": "a"}]} extra',
+        b'{"files": [{"filename": "a-1.0.tar.gz"}]}',  # no url
+        b'{"files": ["a-1.0.tar.gz"]}',
+        b'{"files": {}}',
+        b'{"meta": {}}',
+        b"[]",
+        b'{"files": [',
+        b"",
+    ],
+)
+def test_malformed_json_pages_are_refused(body):
+    with pytest.raises(PageFormatError, match="invalid simple-API JSON"):
+        parse_project_page(body, "application/vnd.pypi.simple.v1+json", PAGE, SOURCE)
