@@ -362,33 +362,46 @@ class AdviserProvider(AbstractProvider):
                 return False
             return not offer.facts.yanked or offer.version in pinned
 
-        fitting = [o for o in package.offers if fits_version(o.version)]
+        def fitting(prerelease: bool | None) -> Callable[[], Iterator[VersionOffer]]:
+            # Lazy, newest first: the resolver mostly takes the first offer, and packages list
+            # hundreds of versions whose specifier checks would otherwise all run on every call.
+            def offers() -> Iterator[VersionOffer]:
+                for offer in package.offers:
+                    if prerelease is not None and offer.version.is_prerelease != prerelease:
+                        continue
+                    if fits_version(offer.version):
+                        yield offer
+
+            return offers
+
         locked = self.locked.get(name)
         if self._prerelease_allowed(name, requirements):
-            yield from self._tier_order(fitting, locked, usable)
+            yield from self._tier_order(fitting(None), locked, usable)
             return
         found = False
-        for offer in self._tier_order([o for o in fitting if not o.version.is_prerelease], locked, usable):
+        for offer in self._tier_order(fitting(False), locked, usable):
             found = True
             yield offer
         if not found:
             # No final release fits: pre-releases are acceptable then (as pip does), with a warning.
-            for offer in self._tier_order([o for o in fitting if o.version.is_prerelease], locked, usable):
+            for offer in self._tier_order(fitting(True), locked, usable):
                 self.prerelease_fallback.add(name)
                 yield offer
 
     @staticmethod
     def _tier_order(
-        offers: list[VersionOffer], locked: str | None, usable: Callable[[VersionOffer], bool]
+        offers: Callable[[], Iterator[VersionOffer]],
+        locked: str | None,
+        usable: Callable[[VersionOffer], bool],
     ) -> Iterator[VersionOffer]:
         first = None
         if locked is not None:
-            candidate = next((o for o in offers if str(o.version) == locked), None)
+            candidate = next((o for o in offers() if str(o.version) == locked), None)
             if candidate is not None and usable(candidate) and candidate.tier == 0:
                 first = candidate
                 yield candidate  # minimal change: a still-valid locked version comes first
         later = []
-        for position, offer in enumerate(offers):  # newest first
+        for position, offer in enumerate(offers()):  # newest first
             if offer is first or not usable(offer):
                 continue
             if offer.tier == 0:

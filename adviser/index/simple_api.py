@@ -237,24 +237,35 @@ def _scan_entries(
     position = space(text, position + 1).end()
     if text[position] == "]":
         return position + 1
+    whitespace = " \t\n\r"
     while True:
         item, end = scan(text, position)
-        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+        if item.__class__ is not dict or item.get("url").__class__ is not str:
             raise ValueError(f"a file entry without a URL at character {position}")
         filename = item.get("filename") or link_from_item(item, page_url, index).filename
-        version = version_text(filename)
+        # version_text(), inlined: this loop runs once per file of every page fetched.
+        if filename.endswith(".whl"):
+            parts = filename.split("-")
+            version = parts[1] if len(parts) in (5, 6) else None
+        else:
+            version = version_text(filename)
         if version is not None:
             spans = groups.get(version)
             if spans is None:
                 groups[version] = [position, end]
             else:
                 spans += (position, end)
-        position = space(text, end).end()
-        if text[position] == "]":
-            return position + 1
-        if text[position] != ",":
-            raise ValueError(f"',' or ']' expected at character {position}")
-        position = space(text, position + 1).end()
+        separator = text[end]
+        if separator in whitespace:
+            end = space(text, end).end()
+            separator = text[end]
+        if separator == "]":
+            return end + 1
+        if separator != ",":
+            raise ValueError(f"',' or ']' expected at character {end}")
+        position = end + 1
+        if text[position] in whitespace:
+            position = space(text, position).end()
 
 
 class _AnchorCollector(HTMLParser):

@@ -131,8 +131,8 @@ def read_wheel_metadata(http: HttpSession, url: str, filename: str, *, verify: b
     remote = _RemoteFile(http, url, verify, filename)
     try:
         remote.fetch_tail()
-        entries = _central_directory(remote)
-        entry = _metadata_entry(entries, filename)
+        directory = _central_directory(remote)
+        entry = _metadata_entry(directory, filename)
         metadata = _read_entry(remote, entry)
     except _HttpStatus as exc:
         raise MetadataUnavailable(
@@ -140,10 +140,10 @@ def read_wheel_metadata(http: HttpSession, url: str, filename: str, *, verify: b
         ) from None
     except (struct.error, zlib.error, UnicodeDecodeError) as exc:
         raise MetadataUnavailable(f"{filename} is not a valid wheel ({exc})", permanent=True) from None
-    return WheelMetadata(metadata, top_level_import_names(entry.name for entry in entries), remote.requests)
+    return WheelMetadata(metadata, top_level_import_names(directory.names), remote.requests)
 
 
-def _central_directory(remote: _RemoteFile) -> list[ZipEntry]:
+def _central_directory(remote: _RemoteFile) -> _CentralDirectory:
     tail_start, tail = remote.chunks[0]
     position = tail.rfind(EOCD)
     if position < 0 or len(tail) - position < 22:
@@ -166,27 +166,47 @@ def _central_directory(remote: _RemoteFile) -> list[ZipEntry]:
             )
         count, cd_size, cd_offset = struct.unpack("<3Q", record[32:56])
     directory = remote.read(cd_offset, cd_size)
-    return _parse_central_directory(directory, count, remote.name)
+    return _CentralDirectory(directory, count, remote.name)
 
 
-def _parse_central_directory(data: bytes, count: int, name: str) -> list[ZipEntry]:
-    entries, pos = [], 0
-    for _ in range(count):
-        if data[pos : pos + 4] != CENTRAL:
-            raise MetadataUnavailable(
-                f"{name} is not a valid wheel: broken central directory", permanent=True
-            )
-        (flags, method, _time, _date, crc, csize, usize, name_len, extra_len, comment_len) = struct.unpack(
+_CENTRAL_NAME_FIELDS = struct.Struct("<4s4xH18x3H")  # signature, flags, name/extra/comment lengths
+
+
+class _CentralDirectory:
+    """The entries of a ZIP central directory: every name, and the full record of the few asked for.
+
+    Wheels of big projects hold tens of thousands of files and only METADATA's record is needed,
+    so a pass over the directory reads names alone.
+    """
+
+    def __init__(self, data: bytes, count: int, name: str) -> None:
+        self._data = data
+        self.names: list[str] = []
+        self._positions: list[int] = []
+        fields, pos = _CENTRAL_NAME_FIELDS.unpack_from, 0
+        for _ in range(count):
+            try:
+                signature, flags, name_len, extra_len, comment_len = fields(data, pos)
+            except struct.error:
+                signature = b""
+            if signature != CENTRAL:
+                raise MetadataUnavailable(
+                    f"{name} is not a valid wheel: broken central directory", permanent=True
+                )
+            raw_name = data[pos + 46 : pos + 46 + name_len]
+            self.names.append(raw_name.decode("utf-8") if flags & 0x800 else _decode_legacy_name(raw_name))
+            self._positions.append(pos)
+            pos += 46 + name_len + extra_len + comment_len
+
+    def entry(self, number: int) -> ZipEntry:
+        data, pos = self._data, self._positions[number]
+        (_flags, method, _time, _date, crc, csize, usize, name_len, extra_len, _comment_len) = struct.unpack(
             "<4H3L3H", data[pos + 8 : pos + 34]
         )
         (offset,) = struct.unpack("<L", data[pos + 42 : pos + 46])
-        raw_name = data[pos + 46 : pos + 46 + name_len]
         extra = data[pos + 46 + name_len : pos + 46 + name_len + extra_len]
         usize, csize, offset = _apply_zip64_extra(extra, usize, csize, offset)
-        entry_name = raw_name.decode("utf-8") if flags & 0x800 else _decode_legacy_name(raw_name)
-        entries.append(ZipEntry(entry_name, method, crc, csize, usize, offset, extra_len))
-        pos += 46 + name_len + extra_len + comment_len
-    return entries
+        return ZipEntry(self.names[number], method, crc, csize, usize, offset, extra_len)
 
 
 def _decode_legacy_name(raw: bytes) -> str:
@@ -215,13 +235,13 @@ def _apply_zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tup
     return usize, csize, offset
 
 
-def _metadata_entry(entries: list[ZipEntry], filename: str) -> ZipEntry:
+def _metadata_entry(directory: _CentralDirectory, filename: str) -> ZipEntry:
     candidates = [
-        entry
-        for entry in entries
-        if entry.name.count("/") == 1
-        and entry.name.endswith("/METADATA")
-        and entry.name.split("/", 1)[0].endswith(".dist-info")
+        number
+        for number, name in enumerate(directory.names)
+        if name.endswith("/METADATA")
+        and name.count("/") == 1
+        and name.split("/", 1)[0].endswith(".dist-info")
     ]
     if not candidates:
         raise MetadataUnavailable(
@@ -230,9 +250,9 @@ def _metadata_entry(entries: list[ZipEntry], filename: str) -> ZipEntry:
     if len(candidates) > 1:
         # Prefer the .dist-info directory named after the wheel's own project.
         project = canonicalize_name(filename.split("-", 1)[0])
-        named = [e for e in candidates if canonicalize_name(e.name.split("-", 1)[0]) == project]
+        named = [n for n in candidates if canonicalize_name(directory.names[n].split("-", 1)[0]) == project]
         candidates = named or candidates
-    return candidates[0]
+    return directory.entry(candidates[0])
 
 
 def _read_entry(remote: _RemoteFile, entry: ZipEntry) -> bytes:
@@ -273,10 +293,15 @@ def top_level_import_names(names) -> list[str]:
     give ``bar`` and ``baz``; ``*.dist-info`` and ``*.data`` directories are not importable.
     """
     found: set[str] = set()
+    not_importable: set[str] = set()
     for name in names:
         first, sep, rest = name.partition("/")
         if sep:
+            # Big wheels list thousands of files under a few top-level directories: decide each once.
+            if first in found or first in not_importable:
+                continue
             if first.endswith((".dist-info", ".data")) or not _IDENTIFIER.match(first):
+                not_importable.add(first)
                 continue
             if rest.endswith((".py", ".pyc", ".so", ".pyd", ".pyi")) or rest.endswith("/"):
                 found.add(first)
