@@ -11,13 +11,15 @@ Policy (the index sends no caching headers, so the cache keeps its own):
 * the top-level import names of each wheel whose central directory was read.
 
 Several processes and threads share the file: WAL journal, a busy timeout, one connection per
-thread, and every write is a single statement (atomic on its own).
+thread. Writes are queued to one writer thread per handle and committed in batches (each batch
+one transaction); ``flush()`` and ``close()`` wait for them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -105,9 +107,14 @@ class IndexCache:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._schema_ready = False
-        # Threads of one process take turns to write: SQLite's own busy waiting sleeps in
-        # growing steps, far longer than a write takes. Other processes still rely on it.
-        self._write_lock = threading.Lock()
+        # Writes go through one writer thread, in batches of one transaction each: callers (the
+        # threads fetching pages and metadata) never wait for the disk or for each other, and
+        # SQLite's own busy waiting (growing sleeps) is left to concern other processes only.
+        self._pending: queue.SimpleQueue[Callable[[sqlite3.Connection], None] | threading.Event | None] = (
+            queue.SimpleQueue()
+        )
+        self._writer: threading.Thread | None = None
+        self._write_failure_logged = False
 
     # -- connections -------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -206,7 +213,68 @@ class IndexCache:
     def exists(self) -> bool:
         return self.path.is_file()
 
+    # -- writing behind -----------------------------------------------------------------------
+    def _write(self, statement: Callable[[sqlite3.Connection], None]) -> None:
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="index-cache-writer", daemon=True
+                )
+                self._writer.start()
+        self._pending.put(statement)
+
+    def _write_loop(self) -> None:
+        conn = self._connection()
+        while True:
+            item = self._pending.get()
+            batch, markers, stop = [], [], False
+            while True:  # everything queued so far goes into one transaction
+                if item is None:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    markers.append(item)
+                else:
+                    batch.append(item)
+                try:
+                    item = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._commit(conn, batch)
+            for marker in markers:
+                marker.set()
+            if stop:
+                return
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[Callable[[sqlite3.Connection], None]]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in batch:
+                    statement(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except Exception as exc:  # never fatal: a cache that cannot be written only makes later runs slower
+            if not self._write_failure_logged:
+                self._write_failure_logged = True
+                self._say(f"index cache: cannot write {self.path} ({exc}); this run's results are not kept")
+
+    def flush(self) -> None:
+        """Wait until every write queued so far is in the database."""
+        if self._writer is None:
+            return
+        done = threading.Event()
+        self._pending.put(done)
+        done.wait()
+
     def close(self) -> None:
+        writer = self._writer
+        if writer is not None:
+            self._pending.put(None)
+            writer.join()
+            self._writer = None
         with self._lock:
             for conn in self._connections:
                 try:
@@ -268,23 +336,24 @@ class IndexCache:
     ) -> None:
         """Store a page as the index sent it (``page``: its type, URL, body and layout), or a 404."""
         stamp = page.fetched_at if page is not None else time.time()
-        conn = self._connection()
-        with self._write_lock:
-            conn.execute(
+        row = (
+            index_url,
+            name,
+            stamp,
+            status,
+            page.content_type if page else None,
+            page.page_url if page else None,
+            page.body if page else None,
+            page.layout if page else None,
+        )
+        self._write(
+            lambda conn: conn.execute(
                 "INSERT OR REPLACE INTO pages"
                 " (index_url, name, fetched_at, status, content_type, page_url, body, layout)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    index_url,
-                    name,
-                    stamp,
-                    status,
-                    page.content_type if page else None,
-                    page.page_url if page else None,
-                    page.body if page else None,
-                    page.layout if page else None,
-                ),
+                row,
             )
+        )
 
     def iter_pages(self, name: str | None = None) -> Iterator[tuple[str, str, CachedPage]]:
         """(index_url, name, page) of every cached page, or of one project's pages."""
@@ -318,47 +387,34 @@ class IndexCache:
         import_names: Iterable[str] = (),
     ) -> None:
         """Store metadata (or the reason it is unavailable) and the wheel's import names at once."""
-        conn = self._connection()
-        with self._write_lock:
-            self._write_metadata(conn, record, data, reason, list(import_names))
+        row = (
+            record.key,
+            record.project,
+            record.version,
+            record.filename,
+            record.index_url,
+            1 if data is not None else 0,
+            _compact(data) if data is not None else (reason or ""),
+            time.time(),
+        )
+        names = [
+            (name, record.key, record.project, record.version, record.index_url) for name in import_names
+        ]
 
-    def _write_metadata(
-        self,
-        conn: sqlite3.Connection,
-        record: FileRecord,
-        data: dict | None,
-        reason: str | None,
-        import_names: list,
-    ) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        def statement(conn: sqlite3.Connection) -> None:  # one transaction with the rest of its batch
             conn.execute(
                 "INSERT OR REPLACE INTO metadata"
                 " (file_key, project, version, filename, index_url, available, content, stored_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.key,
-                    record.project,
-                    record.version,
-                    record.filename,
-                    record.index_url,
-                    1 if data is not None else 0,
-                    _compact(data) if data is not None else (reason or ""),
-                    time.time(),
-                ),
+                row,
             )
             conn.executemany(
                 "INSERT OR REPLACE INTO import_names (import_name, file_key, project, version, index_url)"
                 " VALUES (?, ?, ?, ?, ?)",
-                [
-                    (name, record.key, record.project, record.version, record.index_url)
-                    for name in import_names
-                ],
+                names,
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+
+        self._write(statement)
 
     def metadata_rows(
         self, project: str, version: str | None = None

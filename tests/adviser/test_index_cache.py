@@ -237,3 +237,33 @@ def test_unusable_cache_directory_falls_back_to_memory(index, tmp_path):
     assert first["alpha-1.0-py3-none-any.whl"] == ("beta>=1",)
     assert any("caching in memory for this run only" in line for line in lines)
     assert [r.path for r in server.requests].count("/simple/alpha/") == 1
+
+
+def test_writes_happen_behind_the_callers_and_are_flushed(index, tmp_cache_dir):
+    _server, source = index
+    with IndexClient([source], tmp_cache_dir) as client:
+        page = client.project_page(source, "alpha")
+        client.metadata(next(link for link in page.files if link.is_wheel))
+        client._cache.flush()  # what close() also does
+        conn = sqlite3.connect(tmp_cache_dir / CACHE_FILENAME)
+        try:  # another connection (as another process would) sees both rows
+            assert conn.execute("SELECT count(*) FROM pages WHERE name = 'alpha'").fetchone()[0] == 1
+            assert conn.execute("SELECT count(*) FROM metadata WHERE project = 'alpha'").fetchone()[0] == 1
+        finally:
+            conn.close()
+
+
+def test_a_failing_cache_write_is_logged_not_raised(index, tmp_cache_dir):
+    _server, source = index
+    lines: list[str] = []
+    with IndexClient([source], tmp_cache_dir, log=lines.append) as client:
+        client.project_page(source, "beta")
+        client._cache.flush()
+        conn = sqlite3.connect(tmp_cache_dir / CACHE_FILENAME)
+        # The next batch fails inside its transaction (as with a full disk, say).
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON pages BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        conn.close()
+        client.project_page(source, "alpha")
+        client._cache.flush()
+        assert client.project_page(source, "alpha").files  # the run goes on
+    assert any("cannot write" in line and "not kept" in line for line in lines)
