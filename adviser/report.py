@@ -20,29 +20,74 @@ def _base(identifier: str) -> str:
     return identifier.split("[", 1)[0]
 
 
-def _incoming_markers(result, provider, identifiers: list[str], roots_by_id: dict) -> str | None:
-    """Markers under which a package is needed; None when some path needs it unconditionally."""
-    markers: list[str] = []
-    for identifier in identifiers:
-        for parent in result.graph.iter_parents(identifier):
-            if parent is None:
-                root = roots_by_id.get(identifier)
-                if root is None or root.marker is None:
-                    return None
-                markers.append(root.marker)
-                continue
-            if _base(parent) == _base(identifier):
-                continue  # the edge from an extras node to its own base
-            parent_candidate = result.mapping[parent]
-            key = (parent_candidate.name, str(parent_candidate.version), parent_candidate.identifier)
-            edges = [r for r in provider._dependencies.get(key, []) if r.identifier == identifier]
-            if not edges or any(r.marker is None for r in edges):
-                return None
-            markers.extend(r.marker for r in edges)
-    unique = list(dict.fromkeys(markers))
-    if not unique:
+# A package reached along many conditional paths gets at most this many alternatives in its
+# marker; past that it is locked unconditionally (wider than needed, never narrower).
+_MAX_MARKER_TERMS = 16
+
+Terms = set[frozenset[str]]  # a marker in disjunctive form: or of ands of marker texts; frozenset() = always
+
+
+def _absorb(terms: Terms) -> Terms:
+    """Drop alternatives implied by a weaker one (a and b is covered by a)."""
+    if frozenset() in terms:
+        return {frozenset()}
+    kept = {t for t in terms if not any(other < t for other in terms)}
+    return kept if len(kept) <= _MAX_MARKER_TERMS else {frozenset()}
+
+
+def _needed_when(result, provider, roots) -> dict[str, Terms]:
+    """For each resolved identifier, the conditions under which some path from the application needs it.
+
+    A path's condition is the conjunction of the markers on its edges (the root's own marker
+    included), so a dependency of a conditional package carries its parent's condition too.
+    Conditions only grow while walking the graph, so the walk ends also on cycles.
+    """
+    needs: dict[str, Terms] = {}
+    pending: list[str] = []
+
+    def merge(identifier: str, terms: Terms) -> None:
+        old = needs.get(identifier, set())
+        new = _absorb(old | terms)
+        if new != old:
+            needs[identifier] = new
+            pending.append(identifier)
+
+    for root in roots:
+        if root.identifier in result.mapping:
+            merge(root.identifier, {frozenset([root.marker]) if root.marker else frozenset()})
+    while pending:
+        parent = pending.pop()
+        parent_terms = needs[parent]
+        candidate = result.mapping[parent]
+        key = (candidate.name, str(candidate.version), candidate.identifier)
+        dependencies = provider._dependencies.get(key, [])
+        for child in result.graph.iter_children(parent):
+            # An edge the provider does not know is taken as unconditional (the safe side).
+            edge_markers = [r.marker for r in dependencies if r.identifier == child] or [None]
+            merge(
+                child,
+                {term | {marker} if marker else term for marker in edge_markers for term in parent_terms},
+            )
+    return needs
+
+
+def _render_terms(terms: Terms) -> str | None:
+    if not terms or frozenset() in terms:
         return None
-    return unique[0] if len(unique) == 1 else " or ".join(f"({m})" for m in unique)
+    ordered = sorted(terms, key=lambda t: (len(t), sorted(t)))
+    texts = [
+        next(iter(term)) if len(term) == 1 else " and ".join(f"({m})" for m in sorted(term))
+        for term in ordered
+    ]
+    return texts[0] if len(texts) == 1 else " or ".join(f"({t})" for t in texts)
+
+
+def _lock_markers(needs: dict[str, Terms], identifiers: list[str]) -> str | None:
+    """Markers under which a package is needed; None when some path needs it unconditionally."""
+    terms: Terms = set()
+    for identifier in identifiers:
+        terms |= needs.get(identifier, {frozenset()})
+    return _render_terms(_absorb(terms))
 
 
 def _reachable(result, start: list[str]) -> set[str]:
@@ -98,7 +143,7 @@ def build_product(
     from adviser.lockfile import build_lock, lock_entry
 
     pipfile = project.pipfile
-    roots_by_id = {r.identifier: r for r in roots}
+    needs = _needed_when(result, provider, roots)
     # Group resolved identifiers by package.
     identifiers_of: dict[str, list[str]] = {}
     for identifier in result.mapping:
@@ -143,7 +188,7 @@ def build_product(
         candidate = result.mapping[name]
         offer = candidate.offer
         extras = sorted({e for i in identifiers_of[name] for e in (result.mapping[i].extras or ())})
-        markers = _incoming_markers(result, provider, identifiers_of[name], roots_by_id)
+        markers = _lock_markers(needs, identifiers_of[name])
         entry = lock_entry(
             str(offer.version),
             [f.hashes["sha256"] for f in offer.files if f.hashes.get("sha256")],
