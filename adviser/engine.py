@@ -160,15 +160,10 @@ class _Run:
 
     # -------------------------------------------------------------------------------------------
     def execute(self) -> dict[str, Any]:
-        from resolvelib import Resolver
-
-        from adviser.advisories import load_advisories
-        from adviser.environment import build_target
+        # Only what the first page requests need is imported before they start (see below).
         from adviser.index import IndexClient, IndexSource, default_index_source
-        from adviser.lockfile import pipfile_hash
         from adviser.policies import RULE_SET_VERSION, allowed_advisory_ids, policy_for
         from adviser.project import ProjectError, Source, parse_lock, parse_project
-        from adviser.provider import AdviserProvider, Requirement
 
         started = time.monotonic()
         request = self.request
@@ -203,24 +198,10 @@ class _Run:
                     f"requires {pipfile_python}; resolving for the runtime environment",
                 )
             )
+        from adviser.environment import build_target
+
         target = build_target(runtime, pipfile_python)
         self.stack_info.extend(target.notes)
-        if project.requirements_format != "pipenv":
-            project.pipfile.setdefault("requires", {"python_version": target.python_version})
-        self.stack_info.append(
-            _item(
-                "INFO",
-                f"Recommendation type {policy.name} (rule set {RULE_SET_VERSION}): {policy.description}",
-            )
-        )
-        advisories = load_advisories(self.settings.advisory_db, self.settings.cache_dir)
-        description = advisories.describe()
-        self.stack_info.append(_item("INFO", description[:1].upper() + description[1:]))
-        allowed = allowed_advisory_ids(labels)
-        if labels:
-            echoed = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
-            self.stack_info.append(_item("INFO", f"Labels: {echoed}"))
-
         # Indexes: the project's sources, plus (unless disabled) the indexes the backend knows.
         project_sources = [IndexSource(s.name, s.url, s.verify_ssl) for s in project.sources]
         by_name = {s.name: s for s in project_sources}
@@ -242,6 +223,43 @@ class _Run:
             if name in pins:
                 return [pins[name]]
             return project_sources + known
+
+        self.client = IndexClient(
+            project_sources + known,
+            self.settings.cache_dir,
+            page_ttl=self.settings.page_ttl,
+            force_refresh=self.settings.force_refresh,
+            max_workers=self.settings.max_workers,
+            timeout=self.settings.timeout,
+            log=self.log,
+        )
+        # Direct requirements' pages are read from now on, in the client's threads: the network
+        # (and a cold run's DNS and TLS set-up) overlaps the imports and preparation below.
+        direct_names = [r.name for r in project.packages + (project.dev_packages if dev else [])]
+        for name in direct_names:
+            self.client.prefetch_pages([name], sources_for(name), wait_for_all=False)
+
+        from resolvelib import Resolver
+
+        from adviser.advisories import load_advisories
+        from adviser.lockfile import pipfile_hash
+        from adviser.provider import AdviserProvider, Requirement
+
+        if project.requirements_format != "pipenv":
+            project.pipfile.setdefault("requires", {"python_version": target.python_version})
+        self.stack_info.append(
+            _item(
+                "INFO",
+                f"Recommendation type {policy.name} (rule set {RULE_SET_VERSION}): {policy.description}",
+            )
+        )
+        advisories = load_advisories(self.settings.advisory_db, self.settings.cache_dir)
+        description = advisories.describe()
+        self.stack_info.append(_item("INFO", description[:1].upper() + description[1:]))
+        allowed = allowed_advisory_ids(labels)
+        if labels:
+            echoed = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            self.stack_info.append(_item("INFO", f"Labels: {echoed}"))
 
         if project.disable_index_adjustment:
             self.stack_info.append(
@@ -279,15 +297,6 @@ class _Run:
                     )
                 )
 
-        self.client = IndexClient(
-            project_sources + known,
-            self.settings.cache_dir,
-            page_ttl=self.settings.page_ttl,
-            force_refresh=self.settings.force_refresh,
-            max_workers=self.settings.max_workers,
-            timeout=self.settings.timeout,
-            log=self.log,
-        )
         direct = [r for r in project.packages + (project.dev_packages if dev else [])]
         roots = []
         for requirement in direct:
