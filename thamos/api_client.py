@@ -36,8 +36,8 @@ def is_local_default(host: str | None) -> bool:
     """True when no host is configured or it names the embedded backend's default address."""
     if not host:
         return True
-    parts = urlsplit(host if "://" in host else f"http://{host}")
     try:
+        parts = urlsplit(host if "://" in host else f"http://{host}")
         port = parts.port
     except ValueError:
         return False
@@ -57,9 +57,18 @@ def normalize_host(host: str) -> str:
         bare_name = host.split("/", 1)[0].rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
         scheme = "http" if bare_name in _LOCAL_NAMES else "https"
         host = f"{scheme}://{host}"
-    parts = urlsplit(host)
+    try:
+        parts = urlsplit(host)
+    except ValueError as exc:
+        raise ConfigurationError(f"host {host!r} is not a valid address: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(f"host {host!r} is not an http:// or https:// address")
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        raise ConfigurationError(f"host {host!r} has an invalid port") from None
+    if not parts.hostname:
+        raise ConfigurationError(f"host {host!r} names no host")
     path = parts.path.rstrip("/")
     if not path.endswith(API_PATH):
         path = path + API_PATH

@@ -26,7 +26,7 @@ from .exceptions import (
     NoAnalysisIdError,
     ThamosError,
 )
-from .project_files import ProjectFiles
+from .project_files import ProjectFiles, read_user_file
 from .redact import redact_secrets
 from .render import OUTPUT_FORMATS, Ui, emit, key_value_rows
 
@@ -231,7 +231,10 @@ def _print_advise_report(ui: Ui, document: dict[str, Any], short: bool) -> None:
 def _print_failure(ui: Ui, document: dict[str, Any]) -> None:
     report = (document.get("result") or {}).get("report") or {}
     items = report.get("stack_info") or [] if isinstance(report, dict) else []
+    error_msg = lib.result_error(document)
     for item in items:
+        if item.get("message") == error_msg:
+            continue  # printed once, as the command's error line
         if item.get("type") in ("ERROR", "WARNING"):
             ui.message("warn" if item.get("type") == "WARNING" else "error", item.get("message") or "")
 
@@ -387,11 +390,8 @@ def _result_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
 def results_command(analysis_id: str | None, runtime_environment: str | None, filters: tuple[str, ...],
                     list_categories: bool, output_format: str) -> None:
     """Show the report of a finished analysis (default: the last one)."""
-    analysis_id = _analysis_id(analysis_id, runtime_environment)
-    document = _fetch_finished(analysis_id)
-    rows = _result_rows(document)
     compiled: list[tuple[str, re.Pattern[str]]] = []
-    for item in filters:
+    for item in filters:  # bad filters are reported before any request
         key, sep, pattern = item.partition("=")
         if not sep or not key:
             raise BadInputError(f"--filter {item!r}: expected KEY=REGEX")
@@ -399,6 +399,9 @@ def results_command(analysis_id: str | None, runtime_environment: str | None, fi
             compiled.append((key, re.compile(pattern)))
         except re.error as exc:
             raise BadInputError(f"--filter {item!r}: bad regular expression: {exc}") from None
+    analysis_id = _analysis_id(analysis_id, runtime_environment)
+    document = _fetch_finished(analysis_id)
+    rows = _result_rows(document)
     rows = [row for row in rows if all(regex.search(str(row.get(key, ""))) for key, regex in compiled)]
     ui = _state().ui
     if list_categories:
@@ -447,7 +450,7 @@ def diff_command(analysis_id: str | None, runtime_environment: str | None, outpu
     if files.is_pipenv:
         current = lockdiff.packages_of_lock(files.read_pipfile_lock()) if files.pipfile_lock.is_file() else {}
     else:
-        current = (lockdiff.packages_of_requirements_txt(files.requirements_txt.read_text(encoding="utf-8"))
+        current = (lockdiff.packages_of_requirements_txt(read_user_file(files.requirements_txt))
                    if files.requirements_txt.is_file() else {})
     rows = lockdiff.lock_differences(current, advised)
     ui = _state().ui
@@ -515,6 +518,8 @@ def provenance_check_command(runtime_environment: str | None, no_wait: bool, as_
     state = _state()
     ui = state.ui
     environment, files = _selected(runtime_environment)
+    if not files.is_pipenv:
+        raise BadInputError("provenance-check checks a Pipfile.lock; it needs requirements_format: pipenv")
     stack = files.read_stack(with_lock=True)
     if not stack.requirements_lock:
         raise BadInputError(f"No lock file ({files.lock_file.name}) in {files.directory} to check")
@@ -647,6 +652,8 @@ def verify_command(runtime_environment: str | None, dev: bool, lock_only: bool) 
     lock = installer.check_lock(files)
     if lock is not None:
         ui.message("ok", f"{files.pipfile_lock.name} matches {files.pipfile.name}")
+    elif files.input_file != files.requirements_txt:
+        ui.message("ok", f"{files.requirements_txt.name} locks {files.input_file.name}")
     if lock_only:
         return
     if lock is None:
@@ -663,7 +670,7 @@ def verify_command(runtime_environment: str | None, dev: bool, lock_only: bool) 
 
 
 def _lock_from_requirements_txt(files: ProjectFiles) -> dict[str, Any]:
-    packages = lockdiff.packages_of_requirements_txt(files.requirements_txt.read_text(encoding="utf-8"))
+    packages = lockdiff.packages_of_requirements_txt(read_user_file(files.requirements_txt))
     return {"default": {entry["name"]: {"version": "==" + entry["version"]} for entry in packages.values()}}
 
 
@@ -902,7 +909,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _echo_error(ui: Ui | None, message: str, detail: str | None = None) -> None:
-    (ui or Ui()).error(message, detail)
+    # One line, whatever the message carries (backend messages may hold newlines and carets).
+    (ui or Ui()).error(" ".join(message.split()), detail)
 
 
 def _exit(code: int) -> int:

@@ -354,6 +354,9 @@ class Configuration:
             text = config_path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigurationError(f"{config_path}: cannot read the configuration file: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError(f"{config_path}: cannot read the configuration file: not UTF-8 text "
+                                     f"({exc.reason} at byte {exc.start})") from None
         self._content = parse_config_text(text, str(config_path))
         self.config_path = config_path.resolve()
         self._from_file = True
@@ -509,6 +512,9 @@ class Configuration:
             template_text = template_path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigurationError(f"{template_path}: cannot read the template: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError(f"{template_path}: cannot read the template: not UTF-8 text "
+                                     f"({exc.reason} at byte {exc.start})") from None
         rendered = render_template(template_text, discovery_values())
         if not _PLACEHOLDER_RE.search(rendered):
             parse_config_text(rendered, str(template_path), expand_env=False)

@@ -41,6 +41,10 @@ class ConfigExistsError(ConfigurationError):
     """``thamos config`` refused to overwrite an existing configuration file."""
 
 
+class ProjectWriteError(ThamosError):
+    """A project file cannot be written (read-only directory, full disk); nothing was changed."""
+
+
 class BackendUnreachableError(ThamosError):
     """Connection failures or persistent server errors (5xx)."""
 

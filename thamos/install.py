@@ -23,7 +23,14 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .exceptions import BadInputError, LockMismatchError, ThamosError
-from .project_files import ProjectFiles, lock_hash, pipfile_hash, render_requirements_txt
+from .project_files import (
+    ProjectFiles,
+    lock_hash,
+    parse_requirements_file,
+    pipfile_hash,
+    read_user_file,
+    render_requirements_txt,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -88,10 +95,12 @@ def current_python() -> Path:
 
 
 def check_lock(files: ProjectFiles) -> dict[str, Any] | None:
-    """For pipenv: the lock, after checking it belongs to the Pipfile (LockMismatchError if not)."""
+    """For pipenv: the lock, after checking it belongs to the Pipfile (LockMismatchError if not).
+
+    For pip formats (None is returned): requirements.txt is checked against requirements.in.
+    """
     if not files.is_pipenv:
-        if not files.requirements_txt.is_file():
-            raise BadInputError(f"No {files.requirements_txt.name} found in {files.directory}; run `thamos advise`")
+        check_requirements_lock(files)
         return None
     if not files.pipfile_lock.is_file():
         raise BadInputError(f"No Pipfile.lock found in {files.directory}; run `thamos advise`")
@@ -99,6 +108,11 @@ def check_lock(files: ProjectFiles) -> dict[str, Any] | None:
     if files.pipfile.is_file():
         expected = pipfile_hash(files.read_pipfile())
         found = lock_hash(lock)
+        if found is None:
+            raise LockMismatchError(
+                f"{files.pipfile_lock} has no _meta.hash.sha256, so it cannot be tied to {files.pipfile}; "
+                "run `thamos advise` to lock again"
+            )
         if found != expected:
             raise LockMismatchError(
                 f"{files.pipfile_lock} does not belong to {files.pipfile}: lock hash {found!r}, "
@@ -109,6 +123,38 @@ def check_lock(files: ProjectFiles) -> dict[str, Any] | None:
     return lock
 
 
+def check_requirements_lock(files: ProjectFiles) -> None:
+    """requirements.txt must be readable and, when requirements.in exists, pin what it asks for."""
+    lock_path, input_path = files.requirements_txt, files.requirements_in
+    if not lock_path.is_file():
+        raise BadInputError(f"No {lock_path.name} found in {files.directory}; run `thamos advise`")
+    locked = parse_requirements_file(read_user_file(lock_path), str(lock_path))
+    if files.input_file != input_path or not input_path.is_file():
+        return  # requirements.txt is the input itself: nothing to hold it against
+    for line in locked:
+        if line.pinned_version is None and line.requirement.url is None:
+            raise LockMismatchError(
+                f"{lock_path} line {line.line_number}: {line.text!r} is not pinned (name==version), so the file "
+                f"is not a lock of {input_path.name}; run `thamos advise` to lock"
+            )
+    pins = {canonicalize_name(line.requirement.name): line for line in locked}
+    problems = []
+    for direct in parse_requirements_file(read_user_file(input_path), str(input_path)):
+        name = direct.requirement.name
+        pinned = pins.get(canonicalize_name(name))
+        if pinned is None:
+            if direct.requirement.marker is None:  # with a marker it may not apply to the target
+                problems.append(f"{name} is missing")
+        elif pinned.pinned_version is not None and not direct.requirement.specifier.contains(
+            pinned.pinned_version, prereleases=True
+        ):
+            problems.append(f"{name} is pinned to {pinned.pinned_version}, not {direct.requirement.specifier}")
+    if problems:
+        raise LockMismatchError(
+            f"{lock_path} does not lock {input_path}: {'; '.join(problems)}; run `thamos advise` to lock again"
+        )
+
+
 def install(files: ProjectFiles, python: Path, *, dev: bool = False, pip_args: list[str] | None = None) -> None:
     """Install the lock of ``files`` with ``python -m pip``, exactly as locked (hashes checked)."""
     lock = check_lock(files)
@@ -116,7 +162,7 @@ def install(files: ProjectFiles, python: Path, *, dev: bool = False, pip_args: l
         requirements_text = render_requirements_txt(lock, dev=dev)
         _warn_python_mismatch(lock, python)
     else:
-        requirements_text = files.requirements_txt.read_text(encoding="utf-8")
+        requirements_text = read_user_file(files.requirements_txt)
     command = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
     if "--hash=" in requirements_text:
         # A complete lock: dependencies are all listed, pip must not pick any on its own.

@@ -30,7 +30,7 @@ from .exceptions import (
     BadInputError,
     ConfigurationError,
 )
-from .project_files import Stack
+from .project_files import Stack, check_writable
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -481,6 +481,8 @@ def advise_here(
     environment = configuration.get_runtime_environment(runtime_environment_name)
     files = ProjectFiles(configuration.files_dir(environment["name"]), configuration.requirements_format)
     stack = files.read_stack(with_lock=not no_user_stack)
+    if write and not nowait:
+        check_writable(files.directory)  # before the request: an analysis nobody can save is wasted
     backend = Backend(configuration)
     deadline = Deadline(default_timeout() if timeout is None else timeout)
     submitted = submit_advise(

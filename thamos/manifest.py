@@ -14,7 +14,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .exceptions import BadInputError
-from .project_files import ProjectFiles, atomic_write
+from .project_files import ProjectFiles, atomic_write, parse_pipfile, read_user_file
 
 _REQUIREMENT_NAME_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -53,11 +53,9 @@ def _find_key(table, name: str) -> str | None:
 def _load_pipfile(path: Path):
     if not path.exists():
         return tomlkit.document()
-    text = path.read_text(encoding="utf-8")
-    try:
-        return tomlkit.parse(text)
-    except tomlkit.exceptions.TOMLKitError as exc:
-        raise BadInputError(f"{path}: not a valid Pipfile (TOML): {exc}") from None
+    text = read_user_file(path)
+    parse_pipfile(text, str(path))  # a clear message for a Pipfile of the wrong shape
+    return tomlkit.parse(text)
 
 
 def add(files: ProjectFiles, requirements: list[str], *, dev: bool = False) -> Path:
@@ -75,7 +73,7 @@ def add(files: ProjectFiles, requirements: list[str], *, dev: bool = False) -> P
         atomic_write(files.pipfile, tomlkit.dumps(document))
         return files.pipfile
     path = files.requirements_in
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    lines = read_user_file(path).splitlines() if path.exists() else []
     for requirement in parsed:
         wanted = canonicalize_name(requirement.name)
         index = next((i for i, line in enumerate(lines) if _line_name(line) == wanted), None)
@@ -111,7 +109,7 @@ def remove(files: ProjectFiles, names: list[str]) -> Path:
     path = files.input_file
     if not path.exists():
         raise BadInputError(f"No {path.name} found in {files.directory}")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_user_file(path).splitlines()
     wanted = {canonicalize_name(name) for name in names}
     kept = [line for line in lines if _line_name(line) not in wanted]
     found = {_line_name(line) for line in lines} & wanted

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -26,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
+from packaging.requirements import InvalidRequirement, Requirement
 
-from .exceptions import BadInputError, ThamosError
+from .exceptions import BadInputError, ProjectWriteError, ThamosError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,19 +54,24 @@ def atomic_write_many(files: dict[Path, str]) -> None:
     prepared: list[tuple[Path, str]] = []
     try:
         for path, text in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            prepared.append((path, tmp_name))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
             try:
-                mode = path.stat().st_mode & 0o7777
-            except FileNotFoundError:
-                # mkstemp creates 0600 files; a new file gets the usual mode instead.
-                mode = 0o666 & ~_current_umask()
-            os.chmod(tmp_name, mode)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                prepared.append((path, tmp_name))
+                with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                    handle.write(text)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                try:
+                    mode = path.stat().st_mode & 0o7777
+                except FileNotFoundError:
+                    # mkstemp creates 0600 files; a new file gets the usual mode instead.
+                    mode = 0o666 & ~_current_umask()
+                os.chmod(tmp_name, mode)
+            except OSError as exc:
+                raise ProjectWriteError(
+                    f"Cannot write {path}: {exc.strerror or exc}; no file was changed"
+                ) from None
         # Ctrl-C between two renames would leave a new lock beside an old Pipfile: hold it back.
         with _interrupts_deferred():
             for path, tmp_name in prepared:
@@ -102,7 +109,35 @@ def atomic_write(path: Path, text: str) -> None:
     atomic_write_many({Path(path): text})
 
 
+def check_writable(directory: Path) -> None:
+    """ProjectWriteError unless files can be created in ``directory`` (tried, not guessed)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".thamos-write-check.", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ProjectWriteError(
+            f"Cannot write to {directory}: {exc.strerror or exc}; the lock could not be saved "
+            "(use --no-write to only see the advice)"
+        ) from None
+
+
 # ---------------------------------------------------------------------- parsing helpers
+def read_user_file(path: Path) -> str:
+    """Text of a file the user gave (UTF-8); BadInputError naming it when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInputError(f"{path} not found") from None
+    except IsADirectoryError:
+        raise BadInputError(f"{path} is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path}: cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
 def parse_pipfile(text: str, source: str) -> dict[str, Any]:
     try:
         data = tomlkit.parse(text).unwrap()
@@ -117,13 +152,81 @@ def parse_pipfile(text: str, source: str) -> dict[str, Any]:
 
 
 def parse_pipfile_lock(text: str, source: str) -> dict[str, Any]:
+    """The lock as a dict, after checking the shape thamos and pipenv rely on."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInputError(f"{source}: not a valid Pipfile.lock (JSON): {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("_meta", {}), dict):
         raise BadInputError(f"{source}: not a Pipfile.lock document (expected an object with _meta)")
+    meta = data.get("_meta", {})
+    for key, kind in (("hash", dict), ("requires", dict), ("sources", list)):
+        if key in meta and not isinstance(meta[key], kind):
+            raise BadInputError(f"{source}: _meta.{key} must be {'an object' if kind is dict else 'a list'}")
+    for section in ("default", "develop"):
+        entries = data.get(section, {})
+        if not isinstance(entries, dict):
+            raise BadInputError(f"{source}: {section!r} must map package names to entries")
+        for name, entry in entries.items():
+            if not isinstance(entry, dict):
+                raise BadInputError(f"{source}: {section}.{name} must be an object with version and hashes")
+            for key, kind in (("version", str), ("markers", str), ("index", str), ("hashes", list)):
+                if entry.get(key) is not None and not isinstance(entry[key], kind):
+                    raise BadInputError(f"{source}: {section}.{name}.{key} must be a {_TYPE_NAMES[kind]}")
     return data
+
+
+_TYPE_NAMES = {str: "string", list: "list", dict: "object"}
+
+
+@dataclass(frozen=True)
+class RequirementLine:
+    """One requirement of a requirements file (options such as --index-url are not requirements)."""
+
+    line_number: int
+    text: str
+    requirement: Requirement
+
+    @property
+    def pinned_version(self) -> str | None:
+        """The version of a ``name==version`` pin, else None."""
+        specifiers = list(self.requirement.specifier)
+        if len(specifiers) == 1 and specifiers[0].operator in ("==", "===") and "*" not in specifiers[0].version:
+            return specifiers[0].version
+        return None
+
+
+def parse_requirements_file(text: str, source: str) -> list[RequirementLine]:
+    """Requirements of a requirements.in/.txt; BadInputError naming the line of one pip cannot read.
+
+    Option lines (``-r``, ``-e``, ``--index-url``...) are skipped; ``--hash`` options after a
+    requirement are allowed; backslash continuations are joined.
+    """
+    result: list[RequirementLine] = []
+    logical, first_line = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not logical:
+            first_line = number
+        if raw.endswith("\\"):
+            logical += raw[:-1] + " "
+            continue
+        line, logical = _strip_comment(logical + raw).strip(), ""
+        if not line or line.startswith("-"):
+            continue
+        requirement_text = re.split(r"\s+--?[A-Za-z]", " " + line, maxsplit=1)[0].strip()
+        try:
+            requirement = Requirement(requirement_text)
+        except InvalidRequirement as exc:
+            reason = " ".join(str(exc).splitlines()[0].split())
+            raise BadInputError(f"{source} line {first_line}: {requirement_text!r} is not a valid requirement "
+                                f"({reason})") from None
+        result.append(RequirementLine(first_line, requirement_text, requirement))
+    return result
+
+
+def _strip_comment(line: str) -> str:
+    # pip: a comment starts at "#" at the beginning of a line or after whitespace (URLs keep fragments).
+    return re.split(r"(?:^|\s)#", line, maxsplit=1)[0]
 
 
 def pipfile_hash(pipfile: dict[str, Any]) -> str:
@@ -335,12 +438,7 @@ class ProjectFiles:
         return self.pipfile_lock if self.is_pipenv else self.requirements_txt
 
     def _read(self, path: Path) -> str:
-        try:
-            return path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise BadInputError(f"{path} not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInputError(f"{path}: cannot read: {exc}") from None
+        return read_user_file(path)
 
     def _read_optional(self, path: Path) -> str | None:
         return self._read(path) if path.is_file() else None
@@ -361,8 +459,11 @@ class ProjectFiles:
         else:
             if not requirements.strip():
                 raise BadInputError(f"{input_file} lists no requirements")
+            parse_requirements_file(requirements, str(input_file))  # bad lines are named before any request
             if with_lock and input_file != self.requirements_txt:
                 lock_text = self._read_optional(self.requirements_txt)
+                if lock_text is not None:
+                    parse_requirements_file(lock_text, str(self.requirements_txt))
         return Stack(
             requirements=requirements,
             requirements_lock=lock_text,
@@ -411,8 +512,8 @@ class ProjectFiles:
             return
         try:
             atomic_write(self.last_analysis_id, analysis_id + "\n")
-        except OSError as exc:  # remembering is a convenience, never a failure
-            _LOGGER.warning("Cannot write %s: %s", self.last_analysis_id, exc)
+        except ProjectWriteError as exc:  # remembering is a convenience, never a failure
+            _LOGGER.warning("%s", exc.message)
 
     def recall_analysis_id(self) -> str | None:
         try:
