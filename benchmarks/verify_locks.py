@@ -16,8 +16,9 @@ and constraint variables) is switched off and the index comes from the lock's so
     python benchmarks/verify_locks.py [--only a-small] [--recommendation-type stable]
         [--installers pip,micropipenv,pipenv] [--pipenv PATH] [--work-dir DIR]
 
-Downloads are shared through one pip cache directory under the work directory, so reruns are
-mostly offline. Inputs run one after the other.
+All installers share one pip cache directory under the work directory. It saves downloads only
+where the index sends caching headers (pip's HTTP cache stores nothing otherwise; the index these
+machines reach sends none, so every run downloads again). Inputs run one after the other.
 """
 
 from __future__ import annotations
