@@ -301,14 +301,32 @@ def install_with_pipenv(
     return steps
 
 
-def find_pipenv(explicit: str | None) -> str | None:
+def find_pipenv(explicit: str | None, work_dir: Path) -> tuple[str | None, str]:
+    """A pipenv executable: the given one, one on PATH, else one installed into a tool venv."""
     if explicit:
-        return explicit
-    return shutil.which("pipenv")
+        return explicit, ""
+    on_path = shutil.which("pipenv")
+    if on_path:
+        return on_path, ""
+    tool_venv = work_dir / "tools" / "pipenv"
+    executable = tool_venv / "bin" / "pipenv"
+    if executable.exists():
+        return str(executable), ""
+    print("installing pipenv into a tool virtualenv ...", file=sys.stderr, flush=True)
+    log = work_dir / "tools" / "pipenv-install.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # The tool itself comes from wherever the machine's pip is configured to look.
+    made = run([sys.executable, "-m", "venv", str(tool_venv)], log=log)
+    if made.ok:
+        made = run([str(tool_venv / "bin" / "python"), "-m", "pip", "install", "pipenv"], log=log)
+    if not made.ok or not executable.exists():
+        shutil.rmtree(tool_venv, ignore_errors=True)
+        return None, f"pipenv could not be installed ({made.detail}); see {log}"
+    return str(executable), ""
 
 
 def verify_input(
-    input_dir: Path, args: argparse.Namespace, installers: list[str], pipenv: str | None
+    input_dir: Path, args: argparse.Namespace, installers: list[str], pipenv: str | None, pipenv_problem: str
 ) -> list[Outcome]:
     name = input_dir.name
     work = args.work_dir / name
@@ -360,7 +378,7 @@ def verify_input(
         elif installer == "micropipenv":
             outcome.steps = install_with_micropipenv(project, lock, packages, env, work)
         elif pipenv is None:
-            outcome.steps = [Step("pipenv", False, 0.0, "no pipenv executable (give --pipenv PATH)")]
+            outcome.steps = [Step("pipenv", False, 0.0, pipenv_problem or "no pipenv executable")]
         else:
             outcome.steps = install_with_pipenv(project, lock, packages, env, work, pipenv)
         outcomes.append(outcome)
@@ -397,7 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--installers", default=",".join(INSTALLERS), help="comma-separated subset of pip,micropipenv,pipenv"
     )
-    parser.add_argument("--pipenv", help="pipenv executable (default: pipenv on PATH)")
+    parser.add_argument(
+        "--pipenv",
+        help="pipenv executable (default: pipenv on PATH, else installed into WORK_DIR/tools/pipenv)",
+    )
     parser.add_argument(
         "--work-dir",
         type=Path,
@@ -425,12 +446,12 @@ def main(argv: list[str] | None = None) -> int:
     args.work_dir = args.work_dir.resolve()
     args.work_dir.mkdir(parents=True, exist_ok=True)
     args.cache_dir = (args.cache_dir or args.work_dir / "adviser-cache").resolve()
-    pipenv = find_pipenv(args.pipenv) if "pipenv" in installers else None
+    pipenv, pipenv_problem = find_pipenv(args.pipenv, args.work_dir) if "pipenv" in installers else (None, "")
 
     outcomes: list[Outcome] = []
     for input_dir in inputs:
         print(f"[{input_dir.name}] advising ({args.recommendation_type}) ...", file=sys.stderr, flush=True)
-        outcomes.extend(verify_input(input_dir, args, installers, pipenv))
+        outcomes.extend(verify_input(input_dir, args, installers, pipenv, pipenv_problem))
     print(
         f"target: Python {sys.version.split()[0]} {sysconfig.get_platform()}; "
         f"recommendation type {args.recommendation_type}; logs in {args.work_dir}/<input>/"
