@@ -25,6 +25,7 @@ from packaging.version import Version
 from resolvelib.providers import AbstractProvider
 
 from adviser.environment import TargetEnvironment
+from adviser.index.core_metadata import parse_requirement
 from adviser.markers import strip_extra
 from adviser.policies import Policy, VersionFacts, parse_upload_time
 
@@ -166,6 +167,7 @@ class AdviserProvider(AbstractProvider):
         self._name_locks: dict[str, threading.Lock] = {}
         self._speculated: set[str] = set()
         self._requires_python: dict[str, bool] = {}
+        self._markers: dict[tuple[str, str], bool] = {}
         self._target_version = Version(target.python_full_version)
 
     # ------------------------------------------------------------ package offers
@@ -534,19 +536,18 @@ class AdviserProvider(AbstractProvider):
                     exact_base=candidate.version,
                 )
             )
-        base_env = dict(self.target.markers, extra="")
         for line in metadata.requires_dist if metadata is not None else ():
             try:
-                parsed = PackagingRequirement(line)
+                parsed = parse_requirement(line)
             except InvalidRequirement:
                 self.log(f"{candidate.name} {candidate.version}: ignoring unreadable dependency {line!r}")
                 continue
             marker = parsed.marker
             if marker is not None:
-                in_base = marker.evaluate(base_env)
+                in_base = self._marker_holds(line, marker, "")
                 if candidate.extras:
                     wanted = not in_base and any(
-                        marker.evaluate(dict(self.target.markers, extra=e)) for e in candidate.extras
+                        self._marker_holds(line, marker, e) for e in candidate.extras
                     )
                 else:
                     wanted = in_base
@@ -565,6 +566,14 @@ class AdviserProvider(AbstractProvider):
                 )
             )
         return self._dependencies.setdefault(key, dependencies)
+
+    def _marker_holds(self, line: str, marker: Marker, extra: str) -> bool:
+        """Whether a dependency's marker holds on the target with ``extra``; memoized per line."""
+        key = (line, extra)
+        holds = self._markers.get(key)
+        if holds is None:
+            holds = self._markers[key] = marker.evaluate(dict(self.target.markers, extra=extra))
+        return holds
 
     # ------------------------------------------------------------ warming the index client
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from email.message import Message
 from email.parser import HeaderParser
+from functools import lru_cache
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from adviser.index.errors import MetadataUnavailable
 from adviser.index.models import CoreMetadata
+
+
+@lru_cache(maxsize=16384)
+def parse_requirement(text: str) -> Requirement:
+    """``Requirement(text)``, memoized: the same Requires-Dist lines recur across versions and runs
+    (and are parsed both to validate metadata and to resolve). Callers must not modify the result."""
+    return Requirement(text)
 
 
 def parse_headers(data: bytes) -> Message:
@@ -36,7 +44,7 @@ def parse_core_metadata(data: bytes, *, source: str, origin: str) -> CoreMetadat
     requires_dist = tuple(value.strip() for value in headers.get_all("Requires-Dist") or ())
     for requirement in requires_dist:
         try:
-            Requirement(requirement)
+            parse_requirement(requirement)
         except InvalidRequirement as exc:
             raise MetadataUnavailable(
                 f"the metadata of {origin} is broken: cannot parse requirement {requirement!r} ({exc})",

@@ -98,6 +98,7 @@ class HttpSession:
         self._ca_certs = ca_certs
         self._proxy = proxy
         self._managers: dict[tuple[bool, str | None], urllib3.PoolManager] = {}
+        self._routes: dict[tuple[str, str], str | None] = {}  # (scheme, host) -> proxy URL or None
         self._lock = threading.Lock()
         self._active = 0
         self._peak = 0
@@ -110,7 +111,10 @@ class HttpSession:
         """
         parts = urlsplit(url)
         verify = verify or parts.scheme != "https"
-        proxy = proxy_for(parts.scheme, parts.hostname or "", self._proxy)
+        route = (parts.scheme, parts.hostname or "")
+        proxy = self._routes.get(route, "")
+        if proxy == "":  # decided once per scheme and host: reading the environment is not free
+            proxy = self._routes[route] = proxy_for(route[0], route[1], self._proxy)
         with self._lock:
             manager = self._managers.get((verify, proxy))
             if manager is not None:
