@@ -18,11 +18,12 @@ import click
 
 from . import __version__, exit_codes, lib, lockdiff, manifest
 from . import install as installer
-from .config import CONFIG_NAME, config, env_flag, parse_labels
+from .config import CONFIG_NAME, config, env_flag, find_config_file, parse_labels
 from .exceptions import (
     AnalysisFailedError,
     BadInputError,
     ConfigExistsError,
+    ConfigurationError,
     NoAnalysisIdError,
     ThamosError,
 )
@@ -778,12 +779,20 @@ def support_command(output_format: str) -> None:
 
     from .discover import discover_runtime_environment
 
+    # A broken .thoth.yaml is a common reason to ask for support: report it instead of failing.
+    try:
+        configuration: Any = redact_secrets(config.content)
+        configuration_error = None
+    except ConfigurationError as exc:
+        configuration, configuration_error = None, exc.message
+    found = find_config_file()
     report: dict[str, Any] = {
         "thamos": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "config_file": str(config.config_path) if config.has_config_file else None,
-        "configuration": redact_secrets(config.content),
+        "config_file": str(found) if found else None,
+        "configuration": configuration,
+        "configuration_error": configuration_error,
         "environment_variables": redact_secrets({k: v for k, v in sorted(os.environ.items()) if k.startswith("THAMOS_")}),
         "discovered": discover_runtime_environment(),
     }

@@ -373,21 +373,47 @@ def test_listings_and_version(backend: str, project: Path, run_thamos, env: dict
     assert indexes and all("url" in index for index in indexes)
 
 
-def test_without_configuration_the_embedded_backend_is_used(sample_index, project: Path, run_thamos,
-                                                            env: dict[str, str], tmp_path: Path) -> None:
-    # No .thoth.yaml and no host: thamos starts its own local backend (it stops when idle).
-    (project / "Pipfile").write_text(_pipfile(sample_index.url))
+def test_fresh_machine_advise_starts_and_reuses_the_embedded_backend(sample_index, project: Path, run_thamos,
+                                                                     env: dict[str, str], tmp_path: Path) -> None:
+    # A fresh machine: no .thoth.yaml, no host, empty HOME and XDG directories (no THAMOS_DATA_DIR),
+    # and a Pipfile without [[source]]: the default index comes from pip's configuration.
+    home = tmp_path / "home"
+    fresh_env = {key: value for key, value in env.items() if key not in ("THAMOS_DATA_DIR", "THAMOS_CACHE_DIR")}
+    fresh_env.update({"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache"),
+                      "THAMOS_EMBEDDED_PORT": str(_free_port()), "THAMOS_EMBEDDED_IDLE_TIMEOUT": "5",
+                      "PIP_INDEX_URL": sample_index.url})
+    pipfile = f'[packages]\nwebapp-framework = "*"   # the app\n\n[requires]\npython_version = "{PYTHON_VERSION}"\n'
+    (project / "Pipfile").write_text(pipfile)
     (project / "app.py").write_text("import webapp_framework\nimport json\n")
-    embedded_env = {**env, "THAMOS_EMBEDDED_PORT": str(_free_port()), "THAMOS_EMBEDDED_IDLE_TIMEOUT": "5",
-                    "PIP_INDEX_URL": sample_index.url}
-    result = _ok(run_thamos("advise", "-o", "yaml", cwd=project, env=embedded_env))
+    result = _ok(run_thamos("advise", "-o", "yaml", cwd=project, env=fresh_env))
     assert "requirements_locked" in result.stdout
     # The server's own output (import-time warnings included) goes to its log, not to the user.
     assert "Warning" not in result.stderr, result.stderr
+    pid_file = home / "data" / "thamos" / "embedded-server.pid"
+    server_pid = pid_file.read_text()
+    # The source is added on top; the user's lines stay as written; the pair verifies everywhere.
+    source_block, rest = (project / "Pipfile").read_text().split("\n\n", 1)
+    assert source_block.startswith(f'[[source]]\nurl = "{sample_index.url}"\nverify_ssl = true\nname = ')
+    assert rest == pipfile
     _lock_matches_pipfile(project)
-    result = _ok(run_thamos("version", "-o", "json", cwd=project, env=embedded_env))
-    assert json.loads(result.stdout)["host"].startswith("http://127.0.0.1:" + embedded_env["THAMOS_EMBEDDED_PORT"])
-    rows = json.loads(_ok(run_thamos("discover", "-o", "json", cwd=project, env=embedded_env)).stdout)
+    _ok(run_thamos("verify", "--lock-only", cwd=project, env=fresh_env))
+    micropipenv = subprocess.run([sys.executable, "-m", "micropipenv", "verify"], cwd=project, capture_output=True,
+                                 text=True, check=False)
+    assert micropipenv.returncode == 0, micropipenv.stderr
+    # The second advise, a submit-only advise and the analysis commands reuse the same server.
+    _ok(run_thamos("advise", "--short", cwd=project, env=fresh_env))
+    analysis_id = _ok(run_thamos("advise", "--no-wait", "--force", cwd=project, env=fresh_env)).stdout.strip()
+    assert analysis_id.startswith("adviser-")
+    assert (project / ".thoth_last_analysis_id").read_text().strip() == analysis_id
+    status = json.loads(_ok(run_thamos("status", "-o", "json", cwd=project, env=fresh_env)).stdout)
+    assert status["status"]["state"] in ("pending", "running", "terminated")
+    assert _ok(run_thamos("log", cwd=project, env=fresh_env)).stdout.strip()
+    document = json.loads(_ok(run_thamos("results", "-o", "json", cwd=project, env=fresh_env, timeout=60)).stdout)
+    assert document["result"]["error"] is False
+    assert pid_file.read_text() == server_pid
+    versions = json.loads(_ok(run_thamos("version", "-o", "json", cwd=project, env=fresh_env)).stdout)
+    assert versions["host"].startswith("http://127.0.0.1:" + fresh_env["THAMOS_EMBEDDED_PORT"])
+    rows = json.loads(_ok(run_thamos("discover", "-o", "json", cwd=project, env=fresh_env)).stdout)
     assert [row["module"] for row in rows] == ["webapp_framework"]
 
 

@@ -93,6 +93,20 @@ CASES = [
 ]
 
 
+def _project(tmp_path: Path, files: dict) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    for name, content in files.items():
+        path = project / name
+        if content is None:
+            path.mkdir()
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return project
+
+
 @pytest.fixture
 def fresh_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     for name in ("THAMOS_RUNTIME_ENVIRONMENT", "THAMOS_REQUIREMENTS_FORMAT", "THAMOS_CONFIG_TEMPLATE",
@@ -113,16 +127,7 @@ def fresh_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 def test_bad_input_is_one_line_and_its_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys,
                                                  fresh_config, files: dict, args: list[str], code: int,
                                                  text: str) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    for name, content in files.items():
-        path = project / name
-        if content is None:
-            path.mkdir()
-        elif isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    project = _project(tmp_path, files)
     monkeypatch.chdir(project)
     before = snapshot(project)
     assert cli.main(args) == code
@@ -130,3 +135,14 @@ def test_bad_input_is_one_line_and_its_exit_code(tmp_path: Path, monkeypatch: py
     assert text in stderr
     assert "Traceback" not in stderr and "Unexpected error" not in stderr
     assert snapshot(project) == before
+
+
+def test_support_reports_a_broken_configuration_instead_of_failing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys, fresh_config) -> None:
+    project = _project(tmp_path, {**PIPENV, ".thoth.yaml": "host: [unclosed\ntoken: s3cr3t-value\n"})
+    monkeypatch.chdir(project)
+    assert cli.main(["support", "-o", "json"]) == exit_codes.OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["config_file"] == str(project / ".thoth.yaml")
+    assert report["configuration"] is None and "not valid YAML" in report["configuration_error"]
+    assert "s3cr3t-value" not in json.dumps(report)
