@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -520,3 +521,33 @@ def test_serve_takes_address_from_the_environment_and_stops_cleanly(tmp_path: Pa
     output = log.read_text()
     assert f"Server stopped ({stop_signal.name})" in output
     assert "Traceback" not in output
+
+
+def _without_write_privilege() -> list[str]:
+    """A command prefix under which the permission bits apply (root ignores them unless it drops
+    the capabilities that override them)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: a read-only directory cannot be simulated")
+    capabilities = "-dac_override,-dac_read_search,-fowner"
+    return [setpriv, f"--bounding-set={capabilities}", f"--inh-caps={capabilities}"]
+
+
+def test_advise_in_a_read_only_project_fails_cleanly(backend: str, sample_index, project: Path,
+                                                     env: dict[str, str]) -> None:
+    (project / ".thoth.yaml").write_text(_config(backend))
+    (project / "Pipfile").write_text(_pipfile(sample_index.url))
+    before = snapshot(project)
+    project.chmod(0o555)
+    try:
+        result = subprocess.run([*_without_write_privilege(), sys.executable, "-m", "thamos", "advise"], cwd=project,
+                                env=env, capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        project.chmod(0o755)
+    assert result.returncode == exit_codes.GENERIC_ERROR, result.stderr
+    assert f"Cannot write to {project}" in result.stderr and "--no-write" in result.stderr
+    assert "Traceback" not in result.stderr and "Analysis" not in result.stderr  # refused before submitting
+    assert snapshot(project) == before
+    assert sorted(path.name for path in project.iterdir()) == [".thoth.yaml", "Pipfile"]
