@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from thamos import manifest
-from thamos.exceptions import BadInputError, ThamosError
+from thamos.exceptions import BadInputError, ProjectWriteError, ThamosError
 from thamos.install import check_lock
 from thamos.project_files import (
     ProjectFiles,
@@ -78,7 +78,7 @@ def test_atomic_write_many_leaves_everything_unchanged_on_failure(tmp_path: Path
     first.write_text("pipfile")
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a directory is expected")
-    with pytest.raises(OSError):
+    with pytest.raises(ProjectWriteError, match="Cannot write .*blocker/Pipfile.lock"):
         atomic_write_many({first: "changed", blocker / "Pipfile.lock": "lock"})
     assert first.read_text() == "pipfile"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Pipfile", "blocker"]
