@@ -608,7 +608,8 @@ def venv_command(runtime_environment: str | None, create: bool) -> None:
     environment = config.get_runtime_environment(runtime_environment)
     path = installer.venv_path(config.project_root, environment["name"])
     if not config.virtualenv:
-        _state().ui.message("warn", f"virtualenv management is off in {CONFIG_NAME} (virtualenv: true turns it on)")
+        where = str(config.config_path) if config.has_config_file else f"the defaults (no {CONFIG_NAME})"
+        _state().ui.message("warn", f"virtualenv management is off in {where} (virtualenv: true turns it on)")
     if create:
         installer.create_venv(path)
     click.echo(str(path))

@@ -549,3 +549,17 @@ def test_advise_in_a_read_only_project_fails_cleanly(backend: str, sample_index,
     assert "Traceback" not in result.stderr and "Analysis" not in result.stderr  # refused before submitting
     assert snapshot(project) == before
     assert sorted(path.name for path in project.iterdir()) == [".thoth.yaml", "Pipfile"]
+
+
+def test_serve_on_a_taken_port_fails_with_a_message(tmp_path: Path, env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "thamos", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
+             "--cache-dir", str(tmp_path / "c")],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )
+    assert result.returncode == exit_codes.GENERIC_ERROR, result.stderr
+    assert "The server stopped with an error" in result.stderr and "Traceback" not in result.stderr
