@@ -81,7 +81,7 @@ def resolve_base_url(configuration: Configuration | None = None) -> str:
     host = configuration.host
     if is_local_default(host):
         try:
-            from .embedded import ensure_local_server
+            from .embedded import EmbeddedSettingError, ensure_local_server
         except ImportError as exc:
             raise BackendUnreachableError(
                 "No host configured and the embedded backend is not available "
@@ -90,6 +90,8 @@ def resolve_base_url(configuration: Configuration | None = None) -> str:
         _LOGGER.debug("No remote host configured, using the embedded local backend")
         try:
             host = ensure_local_server()
+        except EmbeddedSettingError as exc:
+            raise ConfigurationError(str(exc)) from None
         except _EMBEDDED_START_ERRORS as exc:
             raise BackendUnreachableError(f"Cannot start the embedded local backend: {exc}") from None
     return normalize_host(host)

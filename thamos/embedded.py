@@ -46,6 +46,10 @@ class EmbeddedServerError(RuntimeError):
     """The embedded backend cannot be used; the message tells the user what to do."""
 
 
+class EmbeddedSettingError(EmbeddedServerError):
+    """A THAMOS_EMBEDDED_* variable holds a value that cannot be used."""
+
+
 def embedded_port() -> int:
     raw = os.environ.get("THAMOS_EMBEDDED_PORT")
     if not raw:
@@ -53,10 +57,23 @@ def embedded_port() -> int:
     try:
         port = int(raw)
     except ValueError:
-        raise EmbeddedServerError(f"THAMOS_EMBEDDED_PORT must be a port number, got {raw!r}") from None
+        raise EmbeddedSettingError(f"THAMOS_EMBEDDED_PORT must be a port number, got {raw!r}") from None
     if not 0 < port < 65536:
-        raise EmbeddedServerError(f"THAMOS_EMBEDDED_PORT must be between 1 and 65535, got {port}")
+        raise EmbeddedSettingError(f"THAMOS_EMBEDDED_PORT must be between 1 and 65535, got {port}")
     return port
+
+
+def idle_timeout() -> float:
+    raw = os.environ.get("THAMOS_EMBEDDED_IDLE_TIMEOUT")
+    if not raw:
+        return DEFAULT_IDLE_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise EmbeddedSettingError(f"THAMOS_EMBEDDED_IDLE_TIMEOUT must be a number of seconds, got {raw!r}") from None
+    if seconds <= 0:
+        raise EmbeddedSettingError(f"THAMOS_EMBEDDED_IDLE_TIMEOUT must be positive, got {raw!r}")
+    return seconds
 
 
 def embedded_url(port: int | None = None) -> str:
@@ -167,7 +184,7 @@ def _check_server_extra() -> None:
 
 
 def _spawn(port: int, directory: Path) -> subprocess.Popen:
-    idle = os.environ.get("THAMOS_EMBEDDED_IDLE_TIMEOUT") or str(DEFAULT_IDLE_TIMEOUT)
+    idle = str(idle_timeout())
     command = [
         sys.executable,
         "-m",
@@ -211,6 +228,7 @@ def _log_tail(directory: Path, lines: int = 15) -> str:
 def ensure_local_server(timeout: float = 30.0) -> str:
     """Return the base URL of a running local server, starting one in the background if needed."""
     port = embedded_port()
+    idle_timeout()  # a bad value is reported here, not by the server failing to start
     if _reuse_or_refuse(port, probe(port)):
         return embedded_url(port)
     _check_server_extra()

@@ -146,3 +146,25 @@ def test_support_reports_a_broken_configuration_instead_of_failing(tmp_path: Pat
     assert report["config_file"] == str(project / ".thoth.yaml")
     assert report["configuration"] is None and "not valid YAML" in report["configuration_error"]
     assert "s3cr3t-value" not in json.dumps(report)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "text"),
+    [
+        ("THAMOS_EMBEDDED_PORT", "abc", "THAMOS_EMBEDDED_PORT must be a port number"),
+        ("THAMOS_EMBEDDED_PORT", "70000", "between 1 and 65535"),
+        ("THAMOS_EMBEDDED_IDLE_TIMEOUT", "soon", "THAMOS_EMBEDDED_IDLE_TIMEOUT must be a number of seconds"),
+        ("THAMOS_TIMEOUT", "-5", "THAMOS_TIMEOUT must not be negative"),
+    ],
+)
+def test_bad_embedded_settings_are_configuration_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys,
+                                                        fresh_config, variable: str, value: str, text: str) -> None:
+    # No .thoth.yaml: the embedded backend would be used, but nothing starts with a bad setting.
+    project = _project(tmp_path, {"Pipfile": PIPFILE})
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("THAMOS_EMBEDDED_PORT", "9")
+    monkeypatch.setenv(variable, value)
+    assert cli.main(["advise"]) == exit_codes.CONFIGURATION_ERROR
+    stderr = capsys.readouterr().err
+    assert text in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "data" / "embedded-server.pid").exists()
