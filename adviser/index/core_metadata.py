@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email.message import Message
 from email.parser import HeaderParser
 from functools import lru_cache
@@ -20,9 +21,17 @@ def parse_requirement(text: str) -> Requirement:
     return Requirement(text)
 
 
+_END_OF_HEADERS = re.compile(r"\r?\n\r?\n|\r\r")
+
+
 def parse_headers(data: bytes) -> Message:
-    # Core metadata is UTF-8 with RFC 822 style headers; the body (long description) is not needed.
-    return HeaderParser().parsestr(data.decode("utf-8", errors="replace"), headersonly=True)
+    # Core metadata is UTF-8 with RFC 822 style headers; the body (long description) is not needed,
+    # and the parser would still split it into lines (often a whole README): cut it off first.
+    text = data.decode("utf-8", errors="replace")
+    end = _END_OF_HEADERS.search(text)
+    if end is not None:
+        text = text[: end.start()] + "\n"
+    return HeaderParser().parsestr(text, headersonly=True)
 
 
 def parse_core_metadata(data: bytes, *, source: str, origin: str) -> CoreMetadata:

@@ -243,6 +243,8 @@ def _scan_entries(
         if item.__class__ is not dict or item.get("url").__class__ is not str:
             raise ValueError(f"a file entry without a URL at character {position}")
         filename = item.get("filename") or link_from_item(item, page_url, index).filename
+        if filename.__class__ is not str:
+            raise ValueError(f"a file entry whose filename is not a string at character {position}")
         # version_text(), inlined: this loop runs once per file of every page fetched.
         if filename.endswith(".whl"):
             parts = filename.split("-")

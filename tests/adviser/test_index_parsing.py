@@ -273,6 +273,7 @@ def test_json_page_files_are_decoded_per_version_in_page_order():
         b'{"files": [{"filename": "a-1.0.tar.gz", "url": "a"}] trailing',
         b'{"files": [{"filename": "a-1.0.tar.gz", "url": "a"}]} extra',
         b'{"files": [{"filename": "a-1.0.tar.gz"}]}',  # no url
+        b'{"files": [{"filename": 10, "url": "a-1.0.tar.gz"}]}',
         b'{"files": ["a-1.0.tar.gz"]}',
         b'{"files": {}}',
         b'{"meta": {}}',
@@ -284,3 +285,23 @@ def test_json_page_files_are_decoded_per_version_in_page_order():
 def test_malformed_json_pages_are_refused(body):
     with pytest.raises(PageFormatError, match="invalid simple-API JSON"):
         parse_project_page(body, "application/vnd.pypi.simple.v1+json", PAGE, SOURCE)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_core_metadata_headers_end_at_the_first_empty_line(newline):
+    text = newline.join(
+        [
+            "Metadata-Version: 2.1",
+            "Name: demo",
+            "Version: 1.0",
+            "Requires-Dist: a>=1",
+            "Summary: first",
+            "  folded",
+            "",
+            "Requires-Dist: not-a-header (the long description)",
+            "",
+        ]
+    )
+    metadata = parse_core_metadata(text.encode(), source="pep658", origin="demo.metadata")
+    assert metadata.requires_dist == ("a>=1",)
+    assert metadata.summary.split() == ["first", "folded"]
