@@ -155,6 +155,8 @@ class _Run:
         self.client = None
 
     def close(self) -> None:
+        if self.provider is not None:
+            self.provider.close()
         if self.client is not None:
             self.client.close()
 

@@ -168,6 +168,7 @@ class AdviserProvider(AbstractProvider):
         self._speculated: set[str] = set()
         self._requires_python: dict[str, bool] = {}
         self._markers: dict[tuple[str, str], bool] = {}
+        self._pool: ThreadPoolExecutor | None = None
         self._target_version = Version(target.python_full_version)
 
     # ------------------------------------------------------------ package offers
@@ -585,7 +586,7 @@ class AdviserProvider(AbstractProvider):
         resolver later overrides costs one wasted read, while a right one saves a round."""
         lock = threading.Lock()
         futures: list[Future] = []
-        pool = ThreadPoolExecutor(self.prefetch_workers, thread_name_prefix="adviser-prefetch")
+        pool = self._prefetch_pool()
 
         def visit(requirement: Requirement) -> None:
             try:
@@ -605,20 +606,39 @@ class AdviserProvider(AbstractProvider):
                 self._speculated.add(requirement.identifier)
                 futures.append(pool.submit(visit, requirement))
 
-        try:
-            for requirement in requirements:
-                submit(requirement)
+        def wait_for_all() -> None:
             done = 0
-            while True:
+            while True:  # visits add futures while they run: wait until none is left
                 with lock:
                     if done == len(futures):
-                        break
+                        return
                     future = futures[done]
                 wait([future])
                 done += 1
+
+        try:
+            for requirement in requirements:
+                submit(requirement)
         finally:
-            pool.shutdown(wait=True)
+            wait_for_all()
+            # visit and submit refer to each other (and to self): without this the whole
+            # provider would stay in a reference cycle, left for the garbage collector.
+            visit = submit = None  # type: ignore[assignment]  # noqa: F841
         self.prefetch_rounds += 1
+
+    def _prefetch_pool(self) -> ThreadPoolExecutor:
+        # One pool for every prefetch of this provider (it runs after each resolver step).
+        with self._locks_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.prefetch_workers, thread_name_prefix="adviser-prefetch")
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the prefetch threads (the provider's answers stay usable)."""
+        with self._locks_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 class VersionFiles:

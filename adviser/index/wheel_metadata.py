@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 import struct
+import threading
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
@@ -61,6 +63,7 @@ class _RemoteFile:
         self.size = 0
         self.chunks: list[tuple[int, bytes]] = []
         self.requests = 0
+        self._lock = threading.Lock()  # two ranges may be read at once (see read_wheel_metadata)
 
     def fetch_tail(self) -> None:
         try:
@@ -105,10 +108,12 @@ class _RemoteFile:
             verify=self.verify,
             max_bytes=length + 1024,
         )
-        self.requests += 1
+        with self._lock:
+            self.requests += 1
         if response.status != 206 or len(response.body) != length:
             raise _HttpStatus(response.status)
-        self.chunks.append((start, response.body))
+        with self._lock:
+            self.chunks.append((start, response.body))
         return response.body
 
 
@@ -131,9 +136,20 @@ def read_wheel_metadata(http: HttpSession, url: str, filename: str, *, verify: b
     remote = _RemoteFile(http, url, verify, filename)
     try:
         remote.fetch_tail()
-        directory = _central_directory(remote)
-        entry = _metadata_entry(directory, filename)
-        metadata = _read_entry(remote, entry)
+        count, cd_size, cd_offset = _end_record(remote)
+        early = _metadata_entry_in_tail(remote, cd_offset, cd_size, filename)
+        if early is not None:
+            # Big wheels: the directory runs past the tail, but its last records (where wheel
+            # builders put .dist-info) are in it. METADATA and the rest of the directory (for
+            # the import names) are then read at the same time, not one after the other.
+            metadata, directory = _entry_and_directory(remote, early, cd_offset, cd_size, count)
+            entry = _metadata_entry(directory, filename)
+            if entry.header_offset != early.header_offset:  # the whole directory prefers another
+                metadata = _read_entry(remote, entry)
+        else:
+            directory = _CentralDirectory(remote.read(cd_offset, cd_size), count, remote.name)
+            entry = _metadata_entry(directory, filename)
+            metadata = _read_entry(remote, entry)
     except _HttpStatus as exc:
         raise MetadataUnavailable(
             f"reading {filename} with range requests failed: HTTP {exc.status}"
@@ -143,7 +159,8 @@ def read_wheel_metadata(http: HttpSession, url: str, filename: str, *, verify: b
     return WheelMetadata(metadata, top_level_import_names(directory.names), remote.requests)
 
 
-def _central_directory(remote: _RemoteFile) -> _CentralDirectory:
+def _end_record(remote: _RemoteFile) -> tuple[int, int, int]:
+    """Entry count, size and offset of the central directory, from the (ZIP64) end records."""
     tail_start, tail = remote.chunks[0]
     position = tail.rfind(EOCD)
     if position < 0 or len(tail) - position < 22:
@@ -165,8 +182,57 @@ def _central_directory(remote: _RemoteFile) -> _CentralDirectory:
                 f"{remote.name} is not a valid wheel: broken ZIP64 end record", permanent=True
             )
         count, cd_size, cd_offset = struct.unpack("<3Q", record[32:56])
-    directory = remote.read(cd_offset, cd_size)
-    return _CentralDirectory(directory, count, remote.name)
+    return count, cd_size, cd_offset
+
+
+def _metadata_entry_in_tail(
+    remote: _RemoteFile, cd_offset: int, cd_size: int, filename: str
+) -> ZipEntry | None:
+    """METADATA's record when the directory starts before the tail but that record lies within it.
+
+    The records in the tail are found by walking from a record signature to the directory's end:
+    only a walk that lands exactly on the end is trusted (a signature inside a name would not).
+    """
+    tail_start, tail = remote.chunks[0]
+    end = cd_offset + cd_size - tail_start
+    if cd_offset >= tail_start or not 0 < end <= len(tail):
+        return None
+    position = tail.find(CENTRAL)
+    while 0 <= position < end:
+        count, walk = 0, position
+        while walk + 46 <= end and tail[walk : walk + 4] == CENTRAL:
+            name_len, extra_len, comment_len = struct.unpack_from("<3H", tail, walk + 28)
+            walk += 46 + name_len + extra_len + comment_len
+            count += 1
+        if walk == end:
+            try:
+                return _metadata_entry(_CentralDirectory(tail[position:end], count, remote.name), filename)
+            except MetadataUnavailable:
+                return None  # not among the records in the tail: read the whole directory first
+        position = tail.find(CENTRAL, position + 1)
+    return None
+
+
+def _entry_and_directory(
+    remote: _RemoteFile, entry: ZipEntry, cd_offset: int, cd_size: int, count: int
+) -> tuple[bytes, _CentralDirectory]:
+    outcome: dict[str, Any] = {}
+
+    def read_directory() -> None:
+        try:
+            outcome["directory"] = remote.read(cd_offset, cd_size)
+        except BaseException as exc:  # raised in the caller's thread below
+            outcome["error"] = exc
+
+    reader = threading.Thread(target=read_directory, name="wheel-directory", daemon=True)
+    reader.start()
+    try:
+        metadata = _read_entry(remote, entry)
+    finally:
+        reader.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return metadata, _CentralDirectory(outcome["directory"], count, remote.name)
 
 
 _CENTRAL_NAME_FIELDS = struct.Struct("<4s4xH18x3H")  # signature, flags, name/extra/comment lengths

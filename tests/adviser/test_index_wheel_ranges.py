@@ -128,3 +128,34 @@ def test_top_level_import_names():
         "data_only/readme.txt",
     ]
     assert top_level_import_names(names) == ["_speedups", "mod", "ns_pkg", "pkg", "win_ext"]
+
+
+@pytest.mark.parametrize("zip64", [False, True], ids=["zip", "zip64"])
+def test_metadata_record_in_the_tail_of_a_long_directory(serve, zip64):
+    # The usual layout of big wheels: .dist-info written last, so its records end the directory
+    # (inside the tail) while the directory itself starts far before it.
+    data = wheel_bytes(entries=1500, compression=zipfile.ZIP_DEFLATED, metadata_first=False)
+    if zip64:
+        data = as_zip64(data)
+    server, url = serve(data)
+    result = read_wheel_metadata(HttpSession(timeout=5), url, FILENAME)
+    assert result.metadata == METADATA
+    assert result.import_names == ["big", "big_ext", "single_module"]
+    ranges = ranged_reads(server)
+    assert ranges[0] == f"bytes=-{TAIL_BYTES}" and len(ranges) == result.requests == 3
+
+
+def test_directory_preference_wins_over_the_record_found_in_the_tail(serve):
+    # Two .dist-info directories: the one found in the tail is not the wheel's own; the whole
+    # directory shows the right one, which is then read.
+    own = b"Metadata-Version: 2.1\nName: big\nVersion: 1.0\nRequires-Dist: own\n\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("big-1.0.dist-info/METADATA", own)
+        for number in range(1500):
+            archive.writestr(f"big/data/{'x' * 80}_{number:05d}.txt", b"")
+        archive.writestr(
+            "vendored-2.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: vendored\nVersion: 2.0\n\n"
+        )
+    server, url = serve(buffer.getvalue())
+    assert read_wheel_metadata(HttpSession(timeout=5), url, FILENAME).metadata == own
