@@ -495,19 +495,24 @@ def test_serve_with_tls_and_token(sample_index, certificate, project: Path, run_
         assert process.wait(timeout=20) == 0, log.read_text()
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_serve_takes_address_from_the_environment_and_stops_cleanly(tmp_path: Path, env: dict[str, str],
-                                                                    stop_signal: signal.Signals) -> None:
-    # No --host/--port: THAMOS_SERVER_HOST/THAMOS_SERVER_PORT decide where it listens.
+@pytest.mark.parametrize(("stop_signal", "address_from"), [(signal.SIGTERM, "environment"),
+                                                          (signal.SIGINT, "settings file")],
+                         ids=["SIGTERM-environment", "SIGINT-settings-file"])
+def test_serve_takes_address_from_environment_or_settings_and_stops_cleanly(
+        tmp_path: Path, env: dict[str, str], stop_signal: signal.Signals, address_from: str) -> None:
+    # No --host/--port: THAMOS_SERVER_HOST/PORT, or the --config file, decide where it listens.
     port = _free_port()
+    command = [sys.executable, "-m", "thamos", "serve", "--data-dir", str(tmp_path / "d"),
+               "--cache-dir", str(tmp_path / "c")]
+    if address_from == "environment":
+        env = {**env, "THAMOS_SERVER_HOST": "127.0.0.1", "THAMOS_SERVER_PORT": str(port)}
+    else:
+        settings = tmp_path / "server.yaml"
+        settings.write_text(f"host: 127.0.0.1\nport: {port}\n")
+        command += ["--config", str(settings)]
     log = tmp_path / "serve.log"
     with log.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "thamos", "serve", "--data-dir", str(tmp_path / "d"),
-             "--cache-dir", str(tmp_path / "c")],
-            env={**env, "THAMOS_SERVER_HOST": "127.0.0.1", "THAMOS_SERVER_PORT": str(port)},
-            stdout=log_file, stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         _wait_ready(port, process, log)
         process.send_signal(stop_signal)
