@@ -69,9 +69,6 @@ class Outcome:
     def ok(self) -> bool:
         return bool(self.steps) and all(s.ok for s in self.steps)
 
-    def seconds(self, name: str) -> float | None:
-        return next((s.seconds for s in self.steps if s.name == name), None)
-
     @property
     def failure(self) -> str:
         bad = next((s for s in self.steps if not s.ok), None)
