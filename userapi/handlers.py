@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 from connexion import context
 
 from thamos import __version__
-from userapi import listings
+from userapi import listings, thoth1
 from userapi.runtime import ServerRuntime
 from userapi.store import Analysis, is_analysis_id
 
@@ -115,8 +115,20 @@ def _recommendation_type(params: dict[str, Any], body: dict[str, Any]) -> str:
     return str(from_environment or params.get("recommendation_type") or "stable").lower()
 
 
+def _stack_constraints_inside(body: dict[str, Any]) -> dict[str, Any]:
+    """Thoth 1.x clients send constraints.txt beside the stack; the adviser reads it inside."""
+    if "constraints" not in body:
+        return body
+    body = dict(body)
+    constraints = body.pop("constraints")
+    stack = body.get("application_stack")
+    if constraints and isinstance(stack, dict) and not stack.get("constraints"):
+        body["application_stack"] = {**stack, "constraints": constraints}
+    return body
+
+
 def post_advise_python(**params: Any) -> Answer:
-    body = _body(params, "input")
+    body = _stack_constraints_inside(_body(params, "input"))
     decisive = {
         "recommendation_type": _recommendation_type(params, body),
         "dev": _flag(params.get("dev", False)),
@@ -128,6 +140,10 @@ def post_advise_python(**params: Any) -> Answer:
 
 def post_provenance_python(**params: Any) -> Answer:
     body = _body(params, "application_stack")
+    if isinstance(body.get("application_stack"), dict):
+        body = body["application_stack"]  # Thoth 1.x clients wrap the stack (ProvenanceInput)
+    if not body.get("requirements"):
+        return error(400, "a provenance check needs the Pipfile: requirements is empty")
     if not body.get("requirements_lock"):
         return error(400, "a provenance check needs the lock: requirements_lock is empty")
     return _submit("provenance-checker", {"application_stack": body}, {}, _extra(params))
@@ -182,7 +198,8 @@ def _document(kind: str, analysis_id: str) -> Answer:
             "parameters": {"analysis_id": analysis_id},
             "status": _status(found),
         }, 202
-    return found.result, 200
+    # Documents stored by an older server lack fields Thoth 1.x clients require: add them on read.
+    return thoth1.complete_document(kind, found.result, analysis_id, found.request), 200
 
 
 def _status_answer(kind: str, analysis_id: str) -> Answer:

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from userapi import thoth1
 from userapi.contract import contract_violation
 from userapi.store import Store
 
@@ -82,12 +83,19 @@ def run_analysis(analysis_id: str, adviser_options: dict[str, Any]) -> str:
             analysis.kind, analysis.parameters, f"the {analysis.kind} failed: {type(exc).__name__}: {exc}"
         )
     metadata = document_metadata(analysis_id, analysis.kind, analysis.parameters, started)
-    document = {"metadata": metadata, "result": result}
+    document = thoth1.complete_document(
+        analysis.kind, {"metadata": metadata, "result": result}, analysis_id, analysis.request
+    )
     violation = contract_violation(analysis.kind, document)
     if violation is not None:
         message = f"the {analysis.kind} produced a document that breaks the API contract at {violation}"
         log(message)
-        document = {"metadata": metadata, "result": error_result(analysis.kind, analysis.parameters, message)}
+        document = thoth1.complete_document(
+            analysis.kind,
+            {"metadata": metadata, "result": error_result(analysis.kind, analysis.parameters, message)},
+            analysis_id,
+            analysis.request,
+        )
     error = bool(document["result"].get("error"))
     reason = (document["result"].get("error_msg") or "the analysis reported an error") if error else None
     store.finish(analysis_id, attempt, succeeded=not error, result=document, reason=reason)
@@ -177,10 +185,12 @@ def document_metadata(
     except ImportError:
         from thamos import __version__ as analyzer_version
     info = sys.version_info
-    return {
+    finished = datetime.now(timezone.utc)
+    metadata = {
         "analyzer": ANALYZERS[kind],
         "analyzer_version": str(analyzer_version),
-        "datetime": datetime.now(timezone.utc).isoformat(),
+        "datetime": finished.isoformat(),
+        "timestamp": int(finished.timestamp()),
         "document_id": analysis_id,
         "hostname": socket.gethostname(),
         "python": {
@@ -194,8 +204,12 @@ def document_metadata(
         },
         "distribution": distribution,
         "arguments": dict(parameters),
-        "duration": round((datetime.now(timezone.utc) - started).total_seconds(), 3),
+        "duration": round((finished - started).total_seconds(), 3),
+        "os_release": thoth1.os_release(),
+        "thoth_deployment_name": thoth1.deployment_name(),
     }
+    # Thoth 1.x clients refuse a distribution block with a key missing (see userapi.thoth1).
+    return thoth1.complete_metadata(metadata, analysis_id)
 
 
 # -- in the server process -------------------------------------------------------------------

@@ -36,6 +36,15 @@ CONTAINER_IMAGE_KEYS = (
     "package_extract_document_id",
     "datetime",
     "image_analysis_url",
+    "quay_repo_url",
+)
+
+# Thoth 1.x clients refuse an image whose fields of these names are null: unknown is "".
+CONTAINER_IMAGE_TEXT_KEYS = (
+    "package_extract_document_id",
+    "datetime",
+    "image_analysis_url",
+    "quay_repo_url",
 )
 
 
@@ -82,6 +91,8 @@ def indexes(settings: ServerSettings) -> list[dict[str, Any]]:
                 "warehouse_api_url": None,
                 "verify_ssl": bool(entry["verify_ssl"]),
                 "enabled": True,
+                # Thoth 1.x clients require it; every index here is consulted for any package.
+                "only_if_package_seen": False,
             }
         )
     return answer
@@ -105,7 +116,15 @@ def load_container_images(path: Path) -> list[dict[str, Any]]:
         missing = [key for key in ("os_name", "os_version", "python_version") if not item.get(key)]
         if missing:
             raise SettingsError(f"entry {number} of {path} lacks {', '.join(missing)}")
-        images.append({key: _text(item.get(key)) for key in CONTAINER_IMAGE_KEYS})
+        image = {key: _text(item.get(key)) for key in CONTAINER_IMAGE_KEYS}
+        # Thoth spelled the type RUNTIME or BUILDTIME, and 1.x clients accept nothing else.
+        image["environment_type"] = (image["environment_type"] or "runtime").upper()
+        if image["environment_type"] not in ("RUNTIME", "BUILDTIME"):
+            raise SettingsError(
+                f"entry {number} of {path} has environment_type {item.get('environment_type')!r}:"
+                " use runtime or buildtime"
+            )
+        images.append({**image, **{key: image[key] or "" for key in CONTAINER_IMAGE_TEXT_KEYS}})
     return images
 
 
@@ -187,7 +206,14 @@ def imported_packages(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
         )
         return {"error": message, "parameters": parameters}, 404
     names = [
-        {"package_name": str(project), "version": str(version), "index_url": str(index_url)}
+        {
+            "package_name": str(project),
+            "version": str(version),
+            # The same facts under the names Thoth 1.x clients read (and require).
+            "package_version": str(version),
+            "package_import": import_name,
+            "index_url": str(index_url),
+        }
         for project, version, index_url in found
     ]
     return {"package_names": names, "parameters": parameters}, 200

@@ -460,18 +460,18 @@ class ProvenanceApi(object):
             collection_formats=collection_formats,
             _request_auth=local_var_params.get('_request_auth'))
 
-    def post_provenance_python(self, python_stack, **kwargs):  # noqa: E501
+    def post_provenance_python(self, provenance_input, **kwargs):  # noqa: E501
         """Check where the packages of a locked stack come from.  # noqa: E501
 
         Accepts a Pipfile and its Pipfile.lock (`requirements_lock` is needed here) and checks in the background that every locked artifact is published, with the locked hash, on the index the lock names.   # noqa: E501
         This method makes a synchronous HTTP request by default. To make an
         asynchronous HTTP request, please pass async_req=True
 
-        >>> thread = api.post_provenance_python(python_stack, async_req=True)
+        >>> thread = api.post_provenance_python(provenance_input, async_req=True)
         >>> result = thread.get()
 
-        :param python_stack: The Pipfile and the Pipfile.lock to check. (required)
-        :type python_stack: PythonStack
+        :param provenance_input: The Pipfile and the Pipfile.lock to check. (required)
+        :type provenance_input: ProvenanceInput
         :param force: Compute afresh instead of answering from earlier results and caches.
         :type force: bool
         :param debug: Log in detail while computing.
@@ -494,20 +494,20 @@ class ProvenanceApi(object):
         :rtype: AnalysisResponse
         """
         kwargs['_return_http_data_only'] = True
-        return self.post_provenance_python_with_http_info(python_stack, **kwargs)  # noqa: E501
+        return self.post_provenance_python_with_http_info(provenance_input, **kwargs)  # noqa: E501
 
-    def post_provenance_python_with_http_info(self, python_stack, **kwargs):  # noqa: E501
+    def post_provenance_python_with_http_info(self, provenance_input, **kwargs):  # noqa: E501
         """Check where the packages of a locked stack come from.  # noqa: E501
 
         Accepts a Pipfile and its Pipfile.lock (`requirements_lock` is needed here) and checks in the background that every locked artifact is published, with the locked hash, on the index the lock names.   # noqa: E501
         This method makes a synchronous HTTP request by default. To make an
         asynchronous HTTP request, please pass async_req=True
 
-        >>> thread = api.post_provenance_python_with_http_info(python_stack, async_req=True)
+        >>> thread = api.post_provenance_python_with_http_info(provenance_input, async_req=True)
         >>> result = thread.get()
 
-        :param python_stack: The Pipfile and the Pipfile.lock to check. (required)
-        :type python_stack: PythonStack
+        :param provenance_input: The Pipfile and the Pipfile.lock to check. (required)
+        :type provenance_input: ProvenanceInput
         :param force: Compute afresh instead of answering from earlier results and caches.
         :type force: bool
         :param debug: Log in detail while computing.
@@ -541,7 +541,7 @@ class ProvenanceApi(object):
         local_var_params = locals()
 
         all_params = [
-            'python_stack',
+            'provenance_input',
             'force',
             'debug',
             'origin'
@@ -566,9 +566,9 @@ class ProvenanceApi(object):
                 )
             local_var_params[key] = val
         del local_var_params['kwargs']
-        # verify the required parameter 'python_stack' is set
-        if self.api_client.client_side_validation and local_var_params.get('python_stack') is None:  # noqa: E501
-            raise ApiValueError("Missing the required parameter `python_stack` when calling `post_provenance_python`")  # noqa: E501
+        # verify the required parameter 'provenance_input' is set
+        if self.api_client.client_side_validation and local_var_params.get('provenance_input') is None:  # noqa: E501
+            raise ApiValueError("Missing the required parameter `provenance_input` when calling `post_provenance_python`")  # noqa: E501
 
         collection_formats = {}
 
@@ -588,8 +588,8 @@ class ProvenanceApi(object):
         local_var_files = {}
 
         body_params = None
-        if 'python_stack' in local_var_params:
-            body_params = local_var_params['python_stack']
+        if 'provenance_input' in local_var_params:
+            body_params = local_var_params['provenance_input']
         # HTTP header `Accept`
         header_params['Accept'] = self.api_client.select_header_accept(
             ['application/json'])  # noqa: E501

@@ -26,6 +26,7 @@ from swagger_client.models.analysis_response_error import AnalysisResponseError
 from swagger_client.models.analysis_status import AnalysisStatus
 from swagger_client.models.analysis_status_response import AnalysisStatusResponse
 from swagger_client.models.analysis_unfinished_result_response import AnalysisUnfinishedResultResponse
+from swagger_client.models.constraint_entry import ConstraintEntry
 from swagger_client.models.container_image import ContainerImage
 from swagger_client.models.container_images_response import ContainerImagesResponse
 from swagger_client.models.dependency_graph import DependencyGraph
@@ -37,6 +38,7 @@ from swagger_client.models.library_usage import LibraryUsage
 from swagger_client.models.operating_system import OperatingSystem
 from swagger_client.models.project_def import ProjectDef
 from swagger_client.models.project_runtime_environment import ProjectRuntimeEnvironment
+from swagger_client.models.provenance_input import ProvenanceInput
 from swagger_client.models.provenance_report_item import ProvenanceReportItem
 from swagger_client.models.provenance_result import ProvenanceResult
 from swagger_client.models.provenance_result_response import ProvenanceResultResponse

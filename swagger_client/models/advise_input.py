@@ -43,7 +43,8 @@ class AdviseInput(object):
         'justification': 'list[JustificationItem]',
         'stack_info': 'list[JustificationItem]',
         'kebechet_metadata': 'dict[str, object]',
-        'source_type': 'str'
+        'source_type': 'str',
+        'constraints': 'str'
     }
 
     attribute_map = {
@@ -54,10 +55,11 @@ class AdviseInput(object):
         'justification': 'justification',
         'stack_info': 'stack_info',
         'kebechet_metadata': 'kebechet_metadata',
-        'source_type': 'source_type'
+        'source_type': 'source_type',
+        'constraints': 'constraints'
     }
 
-    def __init__(self, application_stack=None, runtime_environment=None, library_usage=None, labels=None, justification=None, stack_info=None, kebechet_metadata=None, source_type=None, local_vars_configuration=None):  # noqa: E501
+    def __init__(self, application_stack=None, runtime_environment=None, library_usage=None, labels=None, justification=None, stack_info=None, kebechet_metadata=None, source_type=None, constraints=None, local_vars_configuration=None):  # noqa: E501
         """AdviseInput - a model defined in OpenAPI"""  # noqa: E501
         if local_vars_configuration is None:
             local_vars_configuration = Configuration.get_default_copy()
@@ -71,6 +73,7 @@ class AdviseInput(object):
         self._stack_info = None
         self._kebechet_metadata = None
         self._source_type = None
+        self._constraints = None
         self.discriminator = None
 
         self.application_stack = application_stack
@@ -81,6 +84,7 @@ class AdviseInput(object):
         self.stack_info = stack_info
         self.kebechet_metadata = kebechet_metadata
         self.source_type = source_type
+        self.constraints = constraints
 
     @property
     def application_stack(self):
@@ -261,6 +265,29 @@ class AdviseInput(object):
         """
 
         self._source_type = source_type
+
+    @property
+    def constraints(self):
+        """Gets the constraints of this AdviseInput.  # noqa: E501
+
+        Text of a constraints.txt file, where Thoth 1.x clients put it; used when `application_stack.constraints` is empty.   # noqa: E501
+
+        :return: The constraints of this AdviseInput.  # noqa: E501
+        :rtype: str
+        """
+        return self._constraints
+
+    @constraints.setter
+    def constraints(self, constraints):
+        """Sets the constraints of this AdviseInput.
+
+        Text of a constraints.txt file, where Thoth 1.x clients put it; used when `application_stack.constraints` is empty.   # noqa: E501
+
+        :param constraints: The constraints of this AdviseInput.  # noqa: E501
+        :type constraints: str
+        """
+
+        self._constraints = constraints
 
     def to_dict(self, serialize=False):
         """Returns the model properties as a dict"""

@@ -124,7 +124,7 @@ class AdviserReport(object):
     def pipeline(self):
         """Gets the pipeline of this AdviserReport.  # noqa: E501
 
-        Description of the steps the resolver ran.  # noqa: E501
+        Description of the steps the resolver ran. Always carries the unit lists `boots`, `pseudonyms`, `sieves`, `steps`, `strides` and `wraps` (possibly empty), which Thoth 1.x clients require.   # noqa: E501
 
         :return: The pipeline of this AdviserReport.  # noqa: E501
         :rtype: dict[str, object]
@@ -135,7 +135,7 @@ class AdviserReport(object):
     def pipeline(self, pipeline):
         """Sets the pipeline of this AdviserReport.
 
-        Description of the steps the resolver ran.  # noqa: E501
+        Description of the steps the resolver ran. Always carries the unit lists `boots`, `pseudonyms`, `sieves`, `steps`, `strides` and `wraps` (possibly empty), which Thoth 1.x clients require.   # noqa: E501
 
         :param pipeline: The pipeline of this AdviserReport.  # noqa: E501
         :type pipeline: dict[str, object]

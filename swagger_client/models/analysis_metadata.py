@@ -44,7 +44,10 @@ class AnalysisMetadata(object):
         'hostname': 'str',
         'arguments': 'dict[str, object]',
         'distribution': 'dict[str, object]',
-        'python': 'dict[str, object]'
+        'python': 'dict[str, object]',
+        'os_release': 'dict[str, object]',
+        'thoth_deployment_name': 'str',
+        'timestamp': 'int'
     }
 
     attribute_map = {
@@ -56,10 +59,13 @@ class AnalysisMetadata(object):
         'hostname': 'hostname',
         'arguments': 'arguments',
         'distribution': 'distribution',
-        'python': 'python'
+        'python': 'python',
+        'os_release': 'os_release',
+        'thoth_deployment_name': 'thoth_deployment_name',
+        'timestamp': 'timestamp'
     }
 
-    def __init__(self, analyzer=None, analyzer_version=None, document_id=None, datetime=None, duration=None, hostname=None, arguments=None, distribution=None, python=None, local_vars_configuration=None):  # noqa: E501
+    def __init__(self, analyzer=None, analyzer_version=None, document_id=None, datetime=None, duration=None, hostname=None, arguments=None, distribution=None, python=None, os_release=None, thoth_deployment_name=None, timestamp=None, local_vars_configuration=None):  # noqa: E501
         """AnalysisMetadata - a model defined in OpenAPI"""  # noqa: E501
         if local_vars_configuration is None:
             local_vars_configuration = Configuration.get_default_copy()
@@ -74,6 +80,9 @@ class AnalysisMetadata(object):
         self._arguments = None
         self._distribution = None
         self._python = None
+        self._os_release = None
+        self._thoth_deployment_name = None
+        self._timestamp = None
         self.discriminator = None
 
         self.analyzer = analyzer
@@ -85,6 +94,9 @@ class AnalysisMetadata(object):
         self.arguments = arguments
         self.distribution = distribution
         self.python = python
+        self.os_release = os_release
+        self.thoth_deployment_name = thoth_deployment_name
+        self.timestamp = timestamp
 
     @property
     def analyzer(self):
@@ -288,6 +300,75 @@ class AnalysisMetadata(object):
         """
 
         self._python = python
+
+    @property
+    def os_release(self):
+        """Gets the os_release of this AnalysisMetadata.  # noqa: E501
+
+        The server's /etc/os-release fields (empty where the system has none).  # noqa: E501
+
+        :return: The os_release of this AnalysisMetadata.  # noqa: E501
+        :rtype: dict[str, object]
+        """
+        return self._os_release
+
+    @os_release.setter
+    def os_release(self, os_release):
+        """Sets the os_release of this AnalysisMetadata.
+
+        The server's /etc/os-release fields (empty where the system has none).  # noqa: E501
+
+        :param os_release: The os_release of this AnalysisMetadata.  # noqa: E501
+        :type os_release: dict[str, object]
+        """
+
+        self._os_release = os_release
+
+    @property
+    def thoth_deployment_name(self):
+        """Gets the thoth_deployment_name of this AnalysisMetadata.  # noqa: E501
+
+        Name of the deployment that produced the document (THOTH_DEPLOYMENT_NAME).  # noqa: E501
+
+        :return: The thoth_deployment_name of this AnalysisMetadata.  # noqa: E501
+        :rtype: str
+        """
+        return self._thoth_deployment_name
+
+    @thoth_deployment_name.setter
+    def thoth_deployment_name(self, thoth_deployment_name):
+        """Sets the thoth_deployment_name of this AnalysisMetadata.
+
+        Name of the deployment that produced the document (THOTH_DEPLOYMENT_NAME).  # noqa: E501
+
+        :param thoth_deployment_name: The thoth_deployment_name of this AnalysisMetadata.  # noqa: E501
+        :type thoth_deployment_name: str
+        """
+
+        self._thoth_deployment_name = thoth_deployment_name
+
+    @property
+    def timestamp(self):
+        """Gets the timestamp of this AnalysisMetadata.  # noqa: E501
+
+        When the document was finished, in seconds since the epoch.  # noqa: E501
+
+        :return: The timestamp of this AnalysisMetadata.  # noqa: E501
+        :rtype: int
+        """
+        return self._timestamp
+
+    @timestamp.setter
+    def timestamp(self, timestamp):
+        """Sets the timestamp of this AnalysisMetadata.
+
+        When the document was finished, in seconds since the epoch.  # noqa: E501
+
+        :param timestamp: The timestamp of this AnalysisMetadata.  # noqa: E501
+        :type timestamp: int
+        """
+
+        self._timestamp = timestamp
 
     def to_dict(self, serialize=False):
         """Returns the model properties as a dict"""

@@ -51,7 +51,8 @@ class ContainerImage(object):
         'thoth_image_version': 'str',
         'package_extract_document_id': 'str',
         'datetime': 'str',
-        'image_analysis_url': 'str'
+        'image_analysis_url': 'str',
+        'quay_repo_url': 'str'
     }
 
     attribute_map = {
@@ -70,10 +71,11 @@ class ContainerImage(object):
         'thoth_image_version': 'thoth_image_version',
         'package_extract_document_id': 'package_extract_document_id',
         'datetime': 'datetime',
-        'image_analysis_url': 'image_analysis_url'
+        'image_analysis_url': 'image_analysis_url',
+        'quay_repo_url': 'quay_repo_url'
     }
 
-    def __init__(self, environment_name=None, environment_type=None, os_name=None, os_version=None, python_version=None, cuda_version=None, image_name=None, image_tag=None, image_sha=None, env_image_name=None, env_image_tag=None, thoth_image_name=None, thoth_image_version=None, package_extract_document_id=None, datetime=None, image_analysis_url=None, local_vars_configuration=None):  # noqa: E501
+    def __init__(self, environment_name=None, environment_type=None, os_name=None, os_version=None, python_version=None, cuda_version=None, image_name=None, image_tag=None, image_sha=None, env_image_name=None, env_image_tag=None, thoth_image_name=None, thoth_image_version=None, package_extract_document_id=None, datetime=None, image_analysis_url=None, quay_repo_url=None, local_vars_configuration=None):  # noqa: E501
         """ContainerImage - a model defined in OpenAPI"""  # noqa: E501
         if local_vars_configuration is None:
             local_vars_configuration = Configuration.get_default_copy()
@@ -95,6 +97,7 @@ class ContainerImage(object):
         self._package_extract_document_id = None
         self._datetime = None
         self._image_analysis_url = None
+        self._quay_repo_url = None
         self.discriminator = None
 
         self.environment_name = environment_name
@@ -113,6 +116,7 @@ class ContainerImage(object):
         self.package_extract_document_id = package_extract_document_id
         self.datetime = datetime
         self.image_analysis_url = image_analysis_url
+        self.quay_repo_url = quay_repo_url
 
     @property
     def environment_name(self):
@@ -139,7 +143,7 @@ class ContainerImage(object):
     def environment_type(self):
         """Gets the environment_type of this ContainerImage.  # noqa: E501
 
-        runtime or buildtime.  # noqa: E501
+        RUNTIME or BUILDTIME, as Thoth spelled them (a catalogue may write them in lower case; an entry without one is a runtime image).   # noqa: E501
 
         :return: The environment_type of this ContainerImage.  # noqa: E501
         :rtype: str
@@ -150,7 +154,7 @@ class ContainerImage(object):
     def environment_type(self, environment_type):
         """Sets the environment_type of this ContainerImage.
 
-        runtime or buildtime.  # noqa: E501
+        RUNTIME or BUILDTIME, as Thoth spelled them (a catalogue may write them in lower case; an entry without one is a runtime image).   # noqa: E501
 
         :param environment_type: The environment_type of this ContainerImage.  # noqa: E501
         :type environment_type: str
@@ -459,6 +463,29 @@ class ContainerImage(object):
         """
 
         self._image_analysis_url = image_analysis_url
+
+    @property
+    def quay_repo_url(self):
+        """Gets the quay_repo_url of this ContainerImage.  # noqa: E501
+
+        Repository the image is published in.  # noqa: E501
+
+        :return: The quay_repo_url of this ContainerImage.  # noqa: E501
+        :rtype: str
+        """
+        return self._quay_repo_url
+
+    @quay_repo_url.setter
+    def quay_repo_url(self, quay_repo_url):
+        """Sets the quay_repo_url of this ContainerImage.
+
+        Repository the image is published in.  # noqa: E501
+
+        :param quay_repo_url: The quay_repo_url of this ContainerImage.  # noqa: E501
+        :type quay_repo_url: str
+        """
+
+        self._quay_repo_url = quay_repo_url
 
     def to_dict(self, serialize=False):
         """Returns the model properties as a dict"""

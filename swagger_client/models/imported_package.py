@@ -38,16 +38,20 @@ class ImportedPackage(object):
     openapi_types = {
         'package_name': 'str',
         'index_url': 'str',
-        'version': 'str'
+        'version': 'str',
+        'package_version': 'str',
+        'package_import': 'str'
     }
 
     attribute_map = {
         'package_name': 'package_name',
         'index_url': 'index_url',
-        'version': 'version'
+        'version': 'version',
+        'package_version': 'package_version',
+        'package_import': 'package_import'
     }
 
-    def __init__(self, package_name=None, index_url=None, version=None, local_vars_configuration=None):  # noqa: E501
+    def __init__(self, package_name=None, index_url=None, version=None, package_version=None, package_import=None, local_vars_configuration=None):  # noqa: E501
         """ImportedPackage - a model defined in OpenAPI"""  # noqa: E501
         if local_vars_configuration is None:
             local_vars_configuration = Configuration.get_default_copy()
@@ -56,11 +60,17 @@ class ImportedPackage(object):
         self._package_name = None
         self._index_url = None
         self._version = None
+        self._package_version = None
+        self._package_import = None
         self.discriminator = None
 
         self.package_name = package_name
         self.index_url = index_url
         self.version = version
+        if package_version is not None:
+            self.package_version = package_version
+        if package_import is not None:
+            self.package_import = package_import
 
     @property
     def package_name(self):
@@ -130,6 +140,52 @@ class ImportedPackage(object):
             raise ValueError("Invalid value for `version`, must not be `None`")  # noqa: E501
 
         self._version = version
+
+    @property
+    def package_version(self):
+        """Gets the package_version of this ImportedPackage.  # noqa: E501
+
+        The same as `version`, under the name Thoth 1.x clients read.  # noqa: E501
+
+        :return: The package_version of this ImportedPackage.  # noqa: E501
+        :rtype: str
+        """
+        return self._package_version
+
+    @package_version.setter
+    def package_version(self, package_version):
+        """Sets the package_version of this ImportedPackage.
+
+        The same as `version`, under the name Thoth 1.x clients read.  # noqa: E501
+
+        :param package_version: The package_version of this ImportedPackage.  # noqa: E501
+        :type package_version: str
+        """
+
+        self._package_version = package_version
+
+    @property
+    def package_import(self):
+        """Gets the package_import of this ImportedPackage.  # noqa: E501
+
+        The import name asked for.  # noqa: E501
+
+        :return: The package_import of this ImportedPackage.  # noqa: E501
+        :rtype: str
+        """
+        return self._package_import
+
+    @package_import.setter
+    def package_import(self, package_import):
+        """Sets the package_import of this ImportedPackage.
+
+        The import name asked for.  # noqa: E501
+
+        :param package_import: The package_import of this ImportedPackage.  # noqa: E501
+        :type package_import: str
+        """
+
+        self._package_import = package_import
 
     def to_dict(self, serialize=False):
         """Returns the model properties as a dict"""

@@ -39,7 +39,7 @@ class ProjectDef(object):
         'requirements': 'dict[str, object]',
         'requirements_locked': 'dict[str, object]',
         'runtime_environment': 'ProjectRuntimeEnvironment',
-        'constraints': 'list[str]'
+        'constraints': 'list[ConstraintEntry]'
     }
 
     attribute_map = {
@@ -143,10 +143,10 @@ class ProjectDef(object):
     def constraints(self):
         """Gets the constraints of this ProjectDef.  # noqa: E501
 
-        Constraint lines that applied.  # noqa: E501
+        Constraints that applied, one entry per line of the constraints file.  # noqa: E501
 
         :return: The constraints of this ProjectDef.  # noqa: E501
-        :rtype: list[str]
+        :rtype: list[ConstraintEntry]
         """
         return self._constraints
 
@@ -154,10 +154,10 @@ class ProjectDef(object):
     def constraints(self, constraints):
         """Sets the constraints of this ProjectDef.
 
-        Constraint lines that applied.  # noqa: E501
+        Constraints that applied, one entry per line of the constraints file.  # noqa: E501
 
         :param constraints: The constraints of this ProjectDef.  # noqa: E501
-        :type constraints: list[str]
+        :type constraints: list[ConstraintEntry]
         """
         if self.local_vars_configuration.client_side_validation and constraints is None:  # noqa: E501
             raise ValueError("Invalid value for `constraints`, must not be `None`")  # noqa: E501

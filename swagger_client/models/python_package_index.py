@@ -40,7 +40,8 @@ class PythonPackageIndex(object):
         'warehouse_api_url': 'str',
         'verify_ssl': 'bool',
         'enabled': 'bool',
-        'name': 'str'
+        'name': 'str',
+        'only_if_package_seen': 'bool'
     }
 
     attribute_map = {
@@ -48,10 +49,11 @@ class PythonPackageIndex(object):
         'warehouse_api_url': 'warehouse_api_url',
         'verify_ssl': 'verify_ssl',
         'enabled': 'enabled',
-        'name': 'name'
+        'name': 'name',
+        'only_if_package_seen': 'only_if_package_seen'
     }
 
-    def __init__(self, url=None, warehouse_api_url=None, verify_ssl=None, enabled=None, name=None, local_vars_configuration=None):  # noqa: E501
+    def __init__(self, url=None, warehouse_api_url=None, verify_ssl=None, enabled=None, name=None, only_if_package_seen=None, local_vars_configuration=None):  # noqa: E501
         """PythonPackageIndex - a model defined in OpenAPI"""  # noqa: E501
         if local_vars_configuration is None:
             local_vars_configuration = Configuration.get_default_copy()
@@ -62,6 +64,7 @@ class PythonPackageIndex(object):
         self._verify_ssl = None
         self._enabled = None
         self._name = None
+        self._only_if_package_seen = None
         self.discriminator = None
 
         self.url = url
@@ -69,6 +72,8 @@ class PythonPackageIndex(object):
         self.verify_ssl = verify_ssl
         self.enabled = enabled
         self.name = name
+        if only_if_package_seen is not None:
+            self.only_if_package_seen = only_if_package_seen
 
     @property
     def url(self):
@@ -188,6 +193,29 @@ class PythonPackageIndex(object):
         """
 
         self._name = name
+
+    @property
+    def only_if_package_seen(self):
+        """Gets the only_if_package_seen of this PythonPackageIndex.  # noqa: E501
+
+        Whether the index is consulted only for packages already seen on it (always false here; Thoth 1.x clients require the field).   # noqa: E501
+
+        :return: The only_if_package_seen of this PythonPackageIndex.  # noqa: E501
+        :rtype: bool
+        """
+        return self._only_if_package_seen
+
+    @only_if_package_seen.setter
+    def only_if_package_seen(self, only_if_package_seen):
+        """Sets the only_if_package_seen of this PythonPackageIndex.
+
+        Whether the index is consulted only for packages already seen on it (always false here; Thoth 1.x clients require the field).   # noqa: E501
+
+        :param only_if_package_seen: The only_if_package_seen of this PythonPackageIndex.  # noqa: E501
+        :type only_if_package_seen: bool
+        """
+
+        self._only_if_package_seen = only_if_package_seen
 
     def to_dict(self, serialize=False):
         """Returns the model properties as a dict"""
