@@ -471,7 +471,10 @@ def parse_lock(text: str | None, requirements_format: str) -> ExistingLock | Non
             raise ProjectError("requirements_lock must be a JSON object (Pipfile.lock)")
         packages: dict[str, LockedPackage] = {}
         for section, dev in (("default", False), ("develop", True)):
-            for name, entry in (data.get(section) or {}).items():
+            section_entries = data.get(section) or {}
+            if not isinstance(section_entries, dict):
+                raise ProjectError(f"requirements_lock: {section!r} must be a table of packages")
+            for name, entry in section_entries.items():
                 if not isinstance(entry, dict):
                     continue
                 version = str(entry.get("version", "")).lstrip("=")
@@ -483,7 +486,13 @@ def parse_lock(text: str | None, requirements_format: str) -> ExistingLock | Non
                 packages[key] = LockedPackage(
                     key, version, entry.get("index"), tuple(entry.get("hashes") or ()), dev
                 )
-        digest = ((data.get("_meta") or {}).get("hash") or {}).get("sha256")
+        meta = data.get("_meta") or {}
+        meta_hash = (meta.get("hash") or {}) if isinstance(meta, dict) else None
+        if not isinstance(meta_hash, dict):
+            raise ProjectError("requirements_lock: '_meta.hash' must be a table holding 'sha256'")
+        digest = meta_hash.get("sha256")
+        if digest is not None and not isinstance(digest, str):
+            raise ProjectError("requirements_lock: '_meta.hash.sha256' must be a string")
         return ExistingLock(packages=packages, pipfile_hash=digest)
     packages = {}
     for number, line in _logical_lines(text):

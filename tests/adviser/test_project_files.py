@@ -142,3 +142,18 @@ def test_locks_in_both_formats():
     assert {n: p.version for n, p in pip_lock.packages.items()} == {"flask": "2.0.1", "click": "8.0"}
     with pytest.raises(ProjectError):
         parse_lock("{not json", "pipenv")
+
+
+@pytest.mark.parametrize(
+    ("lock", "named"),
+    [
+        ({"_meta": {"hash": 5}, "default": {}}, "_meta.hash"),
+        ({"_meta": {"hash": {"sha256": 7}}, "default": {}}, "_meta.hash.sha256"),
+        ({"_meta": {}, "default": ["flask"]}, "default"),
+        ({"_meta": {}, "develop": 3}, "develop"),
+    ],
+)
+def test_locks_of_the_wrong_shape_are_refused_naming_the_key(lock, named):
+    with pytest.raises(ProjectError) as error:
+        parse_lock(json.dumps(lock), "pipenv")
+    assert named in str(error.value)
