@@ -13,17 +13,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from adviser.items import report_item as _item
 from adviser.settings import AdviserSettings
 
 Log = Callable[[str], None]
 MAX_ROUNDS = 20000
-
-
-def _item(kind: str, message: str, link: str = "", package: str | None = None) -> dict[str, Any]:
-    item = {"type": kind, "message": message, "link": link or ""}
-    if package is not None:
-        item["package_name"] = package
-    return item
 
 
 def parse_bool(value: Any) -> bool:

@@ -6,14 +6,8 @@ from typing import Any
 
 from packaging.version import Version
 
+from adviser.items import report_item as _item
 from adviser.policies import CUDA_AWARE
-
-
-def _item(kind: str, message: str, link: str = "", package: str | None = None) -> dict[str, Any]:
-    item = {"type": kind, "message": message, "link": link or ""}
-    if package is not None:
-        item["package_name"] = package
-    return item
 
 
 def _base(identifier: str) -> str:
