@@ -11,6 +11,9 @@ of the request:
 * The operating system (name + version) fixes the C library: glibc level for manylinux tags
   (``GLIBC_BY_OS``), musl for Alpine (musllinux tags). An unknown distribution falls back to
   ``DEFAULT_GLIBC`` with a WARNING.
+* Wheel tags come from ``packaging.tags`` for the target interpreter: its own ABI (``cp37m`` for
+  the pymalloc builds of CPython 3.7 and earlier, ``cp311`` from 3.8 on), then ``abi3``, then
+  ``none``, then pure-Python tags.
 * ``cuda_version`` is carried for the recommendation policies.
 """
 
@@ -24,6 +27,8 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 
 # Latest patch release of each CPython minor version known when this table was written.
 KNOWN_PATCH_LEVELS = {
+    "3.6": "3.6.15",
+    "3.7": "3.7.17",
     "3.8": "3.8.20",
     "3.9": "3.9.25",
     "3.10": "3.10.19",
@@ -177,6 +182,12 @@ LINUX_ARCHES = {
 }
 
 
+def cpython_abi(python: tuple[int, ...]) -> str:
+    """The ABI tag of a release build of CPython ``python``: pymalloc builds before 3.8 add "m"."""
+    major, minor = python[0], python[1]
+    return f"cp{major}{minor}" + ("m" if (major, minor) < (3, 8) else "")
+
+
 def build_target(
     runtime_environment: dict[str, Any] | None, pipfile_python: str | None = None
 ) -> TargetEnvironment:
@@ -245,7 +256,7 @@ def build_target(
         )
 
     interpreter = f"cp{major_minor[0]}{major_minor[1]}"
-    tags = list(cpython_tags(major_minor, abis=[interpreter], platforms=platforms))
+    tags = list(cpython_tags(major_minor, abis=[cpython_abi(major_minor)], platforms=platforms))
     tags += list(compatible_tags(major_minor, interpreter=interpreter, platforms=platforms))
 
     markers = {

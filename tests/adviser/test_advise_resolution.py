@@ -67,6 +67,32 @@ def test_manylinux_wheel_is_chosen_for_linux_and_rejected_for_windows(sample_ind
     assert run(win_only, tmp_cache_dir)["error"] is True
 
 
+@pytest.mark.parametrize("python", ["3.6", "3.7"])
+def test_python_36_and_37_targets_take_their_m_abi_wheels(package_index, tmp_cache_dir, python):
+    # Real projects of that time publish cp36m / cp37m wheels only (no sdist needed to install).
+    index = package_index(
+        [
+            Dist(
+                "yaml-speedups",
+                "6.0",
+                wheel_tags=(
+                    "cp36-cp36m-manylinux_2_17_x86_64",
+                    "cp37-cp37m-manylinux_2_17_x86_64",
+                    "cp38-cp38-manylinux_2_17_x86_64",
+                ),
+                sdist=False,
+            ),
+            Dist("stable-abi-ext", "1.0", wheel_tags=("cp35-abi3-manylinux2014_x86_64",), sdist=False),
+        ]
+    )
+    document = run(
+        pipfile([("main", index.url)], 'yaml-speedups = "*"\nstable-abi-ext = "*"'),
+        tmp_cache_dir,
+        runtime={"platform": "linux-x86_64", "python_version": python},
+    )
+    assert locked_versions(document) == {"yaml-speedups": "6.0", "stable-abi-ext": "1.0"}
+
+
 def test_dependency_markers_follow_the_target_python(package_index, tmp_cache_dir):
     index = package_index(
         [

@@ -89,3 +89,29 @@ def test_bad_runtime_environment_is_a_clear_error(bad):
     with pytest.raises(EnvironmentError_) as error:
         build_target({"platform": "linux-x86_64", "python_version": "3.11", **bad})
     assert str(next(iter(bad.values()))) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("python", "abi"), [("3.6", "cp36m"), ("3.7", "cp37m"), ("3.8", "cp38"), ("3.12", "cp312")]
+)
+def test_cpython_abi_has_the_pymalloc_m_before_38(python, abi):
+    rhel8 = {"name": "rhel", "version": "8"}
+    target = build_target({"platform": "linux-x86_64", "python_version": python, "operating_system": rhel8})
+    interpreter = "cp" + python.replace(".", "")
+    assert target.tags[0] == Tag(interpreter, abi, "manylinux_2_28_x86_64")
+    other_abi = interpreter if abi.endswith("m") else interpreter + "m"  # the spelling that build never had
+    assert Tag(interpreter, other_abi, "manylinux2014_x86_64") not in target.tag_rank
+
+
+def test_python_37_tags_rank_the_interpreter_abi_before_abi3_and_pure_python():
+    target = build_target({"platform": "win-amd64", "python_version": "3.7"})
+    rank = target.tag_rank
+    specific = rank[Tag("cp37", "cp37m", "win_amd64")]
+    stable_abi = rank[Tag("cp37", "abi3", "win_amd64")]
+    older_abi3 = rank[Tag("cp35", "abi3", "win_amd64")]
+    no_abi = rank[Tag("cp37", "none", "win_amd64")]
+    pure = rank[Tag("py3", "none", "any")]
+    assert specific < stable_abi < no_abi < older_abi3 < pure
+    assert Tag("cp37", "cp37", "win_amd64") not in rank
+    assert target.markers["python_full_version"].startswith("3.7.")
+    assert not any(n["type"] == "WARNING" for n in target.notes)  # 3.7 is a known release
