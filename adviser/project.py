@@ -17,6 +17,7 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 # Markers constraints may use (the seed's supported list); everything else is refused.
 SUPPORTED_CONSTRAINT_MARKERS = frozenset(
@@ -184,7 +185,7 @@ def _pipfile_entry(name: str, value: Any, dev: bool, sources: list[Source]) -> D
                 markers.append(f"{key} {value[key]}")
     else:
         raise ProjectError(f"{where}: expected a version string or a table, got {type(value).__name__}")
-    version = version.strip()
+    version = _bare_version_as_pin(version.strip())
     try:
         specifier = SpecifierSet("" if version in ("*", "") else version)
     except InvalidSpecifier:
@@ -206,6 +207,17 @@ def _pipfile_entry(name: str, value: Any, dev: bool, sources: list[Source]) -> D
         dev=dev,
         text=shown,
     )
+
+
+def _bare_version_as_pin(version: str) -> str:
+    """pipenv reads a bare version (``django = "5.0"``) as ``==5.0``; so does the adviser."""
+    if not version or not version[0].isalnum():
+        return version  # "*", "" or a specifier starting with an operator
+    try:
+        Version(version)
+    except InvalidVersion:
+        return version  # left for SpecifierSet to refuse with the usual message
+    return f"=={version}"
 
 
 def _as_bool(value: Any, where: str) -> bool:

@@ -123,6 +123,11 @@ def test_yanked_release_only_when_pinned_exactly(sample_index, tmp_cache_dir):
     }
 
 
+def test_bare_version_is_locked_as_that_exact_version(sample_index, tmp_cache_dir):
+    document = run(sample_pipfile(sample_index, 'signals = "1.0"'), tmp_cache_dir)
+    assert product(document)["project"]["requirements_locked"]["default"]["signals"]["version"] == "==1.0"
+
+
 def test_prereleases_for_direct_and_transitive_packages(sample_index, tmp_cache_dir):
     direct = run(
         sample_pipfile(sample_index, 'templating = "*"', "[thoth.allow_prereleases]\ntemplating = true\n"),

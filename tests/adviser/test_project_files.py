@@ -87,6 +87,17 @@ def test_bad_pipfiles_are_named(text, needle):
     assert needle in str(error.value)
 
 
+def test_bare_version_in_a_pipfile_is_an_exact_pin_as_pipenv_reads_it():
+    text = '[packages]\ndjango = "5.0"\nflask = {version = "2.3.1", extras = ["async"]}\nold = "v1.0"\n'
+    project = parse_project(text, "pipenv", None, DEFAULT)
+    pins = {r.name: r.pinned_version() for r in project.packages}
+    assert pins == {"django": "5.0", "flask": "2.3.1", "old": "v1.0"}
+    assert [r.text for r in project.packages][:2] == ["django==5.0", "flask[async]==2.3.1"]
+    assert project.pipfile["packages"]["django"] == "5.0"  # the Pipfile (and its lock hash) as written
+    with pytest.raises(ProjectError, match="'5.0 beta' is not a valid version specifier"):
+        parse_project('[packages]\ndjango = "5.0 beta"\n', "pipenv", None, DEFAULT)
+
+
 def test_requirements_files_in_pip_format():
     text = """
 # a comment
