@@ -181,22 +181,12 @@ class _Run:
             Source(default.name, default.url, default.verify_ssl),
         )
         self.stack_info.extend(project.notes)
-        pipfile_python = project.python_version
-        if (
-            runtime.get("python_version")
-            and pipfile_python
-            and str(runtime["python_version"]) != pipfile_python
-        ):
-            self.stack_info.append(
-                _item(
-                    "WARNING",
-                    f"The runtime environment targets Python {runtime['python_version']} while the Pipfile "
-                    f"requires {pipfile_python}; resolving for the runtime environment",
-                )
-            )
-        from adviser.environment import build_target
+        from adviser.environment import build_target, target_python
 
-        target = build_target(runtime, pipfile_python)
+        python, disagreement = target_python(runtime.get("python_version"), project.python_version)
+        if disagreement:
+            self.stack_info.append(_item("WARNING", disagreement))
+        target = build_target(dict(runtime, python_version=python), project.python_version)
         self.stack_info.extend(target.notes)
         # Indexes: the project's sources, plus (unless disabled) the indexes the backend knows.
         project_sources = [IndexSource(s.name, s.url, s.verify_ssl) for s in project.sources]

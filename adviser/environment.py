@@ -119,6 +119,25 @@ def _python_levels(python_version: str | None, notes: list[dict[str, str]]) -> t
     return minor, full
 
 
+def target_python(stated: Any, pipfile_python: str | None) -> tuple[str | None, str | None]:
+    """The Python version to resolve for, and a WARNING text when the two sources disagree.
+
+    The runtime environment wins; when both name the same minor release, the more precise of the
+    two is used ("3.9" and "3.9.13" mean 3.9.13), so a patch level is never dropped.
+    """
+    stated = str(stated).strip() if stated else None
+    if not stated or not pipfile_python:
+        return stated or pipfile_python, None
+    ours, theirs = stated.split("."), str(pipfile_python).strip().split(".")
+    shorter = min(len(ours), len(theirs))
+    if ours[:shorter] == theirs[:shorter]:
+        return (stated if len(ours) >= len(theirs) else pipfile_python), None
+    return stated, (
+        f"The runtime environment targets Python {stated} while the Pipfile requires {pipfile_python}; "
+        "resolving for the runtime environment"
+    )
+
+
 def _glibc_for(os_name: str | None, os_version: str | None, notes: list[dict[str, str]]) -> tuple[int, int]:
     name = (os_name or "").strip().lower()
     version = (os_version or "").strip()

@@ -71,7 +71,7 @@ RUNTIME_ENVIRONMENT_SCHEMA: dict[str, Any] = {
             },
             "additionalProperties": False,
         },
-        "python_version": {"type": ["string", "null"], "pattern": r"^[0-9]+\.[0-9]+$"},
+        "python_version": {"type": ["string", "null"], "pattern": r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"},
         "cuda_version": _VERSION_STRING,
         "cudnn_version": _VERSION_STRING,
         "mkl_version": _VERSION_STRING,

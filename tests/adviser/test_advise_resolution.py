@@ -111,6 +111,36 @@ def test_dependency_markers_follow_the_target_python(package_index, tmp_cache_di
     assert set(locked_versions(on_312)) == {"app", "core"}
 
 
+def test_a_full_python_version_is_the_exact_target(package_index, tmp_cache_dir):
+    index = package_index(
+        [
+            Dist(
+                "app",
+                "1.0",
+                requires_dist=(
+                    'old-patch-fix; python_full_version < "3.9.14"',
+                    'later; python_full_version >= "3.9.14"',
+                ),
+            ),
+            Dist("old-patch-fix", "1.0"),
+            Dist("later", "1.0"),
+        ]
+    )
+    text = pipfile([("main", index.url)], 'app = "*"')
+    text = text.replace('python_version = "3.11"', 'python_version = "3.9"')
+    stated = run(text, tmp_cache_dir, runtime={"platform": "linux-x86_64", "python_version": "3.9.13"})
+    assert set(locked_versions(stated)) == {"app", "old-patch-fix"}
+    assert stated["report"]["pipeline"]["target"]["python_full_version"] == "3.9.13"
+    assert not messages(stated, "WARNING", where="stack_info")  # 3.9.13 is a 3.9: no disagreement
+    # A patch level stated by the Pipfile is kept when the runtime environment names only the minor.
+    text = text.replace('python_version = "3.9"', 'python_full_version = "3.9.13"')
+    from_pipfile = run(text, tmp_cache_dir, runtime={"platform": "linux-x86_64", "python_version": "3.9"})
+    assert set(locked_versions(from_pipfile)) == {"app", "old-patch-fix"}
+    other_minor = run(text, tmp_cache_dir, runtime={"platform": "linux-x86_64", "python_version": "3.10"})
+    warnings = messages(other_minor, "WARNING", where="stack_info")
+    assert any("targets Python 3.10 while the Pipfile requires 3.9.13" in m for m in warnings)
+
+
 def test_yanked_release_only_when_pinned_exactly(sample_index, tmp_cache_dir):
     pinned = run(sample_pipfile(sample_index, 'signals = "==1.2"'), tmp_cache_dir)
     assert locked_versions(pinned) == {"signals": "1.2"}

@@ -232,6 +232,17 @@ def test_schema_errors_name_the_key_and_the_file(project: Path, mutation: tuple[
     assert str(project / ".thoth.yaml") in message or ".thoth.yaml" in message
 
 
+def test_python_version_may_name_a_patch_release(project: Path) -> None:
+    (project / ".thoth.yaml").write_text(TWO_ENVIRONMENTS.replace("python_version: '3.8'", "python_version: '3.9.13'", 1))
+    configuration = Configuration()
+    configuration.load_config()
+    assert configuration.get_runtime_environment("cuda")["python_version"] == "3.9.13"
+    for bad in ("3", "3.9.13.1", "3.9.x"):
+        (project / ".thoth.yaml").write_text(TWO_ENVIRONMENTS.replace("python_version: '3.8'", f"python_version: '{bad}'"))
+        with pytest.raises(ConfigurationError, match=r"runtime_environments\[0\]\.python_version"):
+            Configuration().load_config()
+
+
 def test_malformed_yaml_names_the_line(project: Path) -> None:
     (project / ".thoth.yaml").write_text("runtime_environments:\n  - name: [unclosed\n")
     with pytest.raises(ConfigurationError, match=r"\.thoth\.yaml: not valid YAML \(line"):

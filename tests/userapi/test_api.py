@@ -234,6 +234,16 @@ def test_failed_resolution_is_a_200_error_document(shared_server, sample_index):
     assert status == 200 and state["status"]["state"] == "failed" and state["status"]["reason"]
 
 
+def test_a_full_python_version_is_accepted_and_targeted_exactly(shared_server, sample_index):
+    body = advise_body(sample_index.url, {"signals": "*"})
+    body["runtime_environment"]["python_version"] = "3.11.4"
+    status, _, accepted = request("POST", shared_server.api_url + "/advise/python?force=true", body)
+    assert status == 202, accepted
+    document = wait_for_document(shared_server.api_url, "/advise/python", accepted["analysis_id"])
+    assert document["result"]["error"] is False, document["result"]["error_msg"]
+    assert document["result"]["report"]["pipeline"]["target"]["python_full_version"] == "3.11.4"
+
+
 def test_identical_request_is_cached_unless_forced(shared_server, sample_index):
     body = advise_body(sample_index.url, {"signals": "*"})
     url = shared_server.api_url + "/advise/python?recommendation_type=stable"
