@@ -161,3 +161,27 @@ def test_same_name_twice_never_shares_files(package_index):
     assert first.files[filename].sha256 != second.files[filename].sha256
     assert b"Requires-Dist: a\n" in fetch(first.file_url(filename) + ".metadata").body
     assert b"Requires-Dist: b\n" in fetch(second.file_url(filename) + ".metadata").body
+
+
+def test_basic_auth_protects_pages_and_files(package_index):
+    import base64
+
+    server = package_index([Dist("private-lib", "1.0")], basic_auth=("deploy-bot", "s3cret-pass"))
+    denied = fetch(server.project_url("private-lib"))
+    assert denied.status == 401 and "Basic" in denied.headers["WWW-Authenticate"]
+    wrong = base64.b64encode(b"deploy-bot:nope").decode()
+    assert fetch(server.project_url("private-lib"), headers={"Authorization": f"Basic {wrong}"}).status == 401
+    right = {"Authorization": "Basic " + base64.b64encode(b"deploy-bot:s3cret-pass").decode()}
+    assert fetch(server.project_url("private-lib"), headers=right).status == 200
+    assert fetch(server.file_url("private_lib-1.0-py3-none-any.whl"), headers=right).status == 200
+    assert fetch(server.file_url("private_lib-1.0-py3-none-any.whl")).status == 401
+
+
+def test_wheels_built_elsewhere_are_served_with_their_metadata(package_index, tmp_path):
+    built = package_index([Dist("outside", "2.0")], name="builder")
+    wheel = built.files["outside-2.0-py3-none-any.whl"].path
+    server = package_index([Dist("inside", "1.0")], name="serving")
+    server.add_wheel_files([wheel])
+    assert "outside" in server.projects()
+    assert fetch(server.file_url(wheel.name)).body == wheel.read_bytes()
+    assert b"Name: outside" in fetch(server.file_url(wheel.name) + ".metadata").body

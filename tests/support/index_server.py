@@ -15,6 +15,10 @@ Failure modes for tests: ``delay`` (seconds slept before every answer), ``fail_s
 request answers that status), ``range_requests=False`` (ranges ignored, full 200 answers). All can
 be changed while the server runs. Every request is recorded in ``server.requests``.
 
+``basic_auth=(user, password)`` protects every path with HTTP basic authentication (401 with a
+``WWW-Authenticate`` challenge otherwise), as private indexes do. ``add_wheel_files(paths)``
+serves wheels built elsewhere (e.g. setuptools, for build-requirement installs) beside the Dists.
+
 File URLs in the pages are relative (``../../files/<project>/<filename>``) unless
 ``absolute_urls=True``: clients must resolve them against the page URL, as the simple API allows.
 
@@ -24,6 +28,7 @@ the graph behind the ``sample_index`` fixture.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import html
@@ -35,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -329,6 +335,7 @@ class IndexServer:
         fail_status: int | None = None,
         range_requests: bool = True,
         absolute_urls: bool = False,
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
         if not json_api and not html_api:
             raise ValueError("an index must serve JSON, HTML or both")
@@ -340,6 +347,12 @@ class IndexServer:
         self.json_api = json_api
         self.html_api = html_api
         self.absolute_urls = absolute_urls
+        self.basic_auth = basic_auth
+        self._authorization = (
+            "Basic " + base64.b64encode(f"{basic_auth[0]}:{basic_auth[1]}".encode()).decode()
+            if basic_auth
+            else None
+        )
         self._lock = threading.Lock()
         self._delay = delay
         self._fail_status = fail_status
@@ -381,6 +394,29 @@ class IndexServer:
                     raise ValueError(f"index {self.name!r} already has a file named {built.filename}")
             self._dists += new_dists
             for built in built_files:
+                self._files[built.filename] = ServedFile(built, built.dist.normalized_name, "")
+            self._assign_upload_times()
+
+    def add_wheel_files(self, paths: Iterable[Path]) -> None:
+        """Serve wheels built elsewhere (their name and version read from the file name)."""
+        built_files = []
+        for path in paths:
+            path = Path(path)
+            name, version = path.name.split("-")[:2]
+            with zipfile.ZipFile(path) as archive:
+                metadata_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+                metadata = archive.read(metadata_name)
+            data = path.read_bytes()
+            dist = Dist(name, version, sdist=False)
+            target = self.root / "files" / dist.normalized_name / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            built_files.append(
+                BuiltFile(dist, path.name, target, hashlib.sha256(data).hexdigest(), len(data), "wheel", metadata)
+            )
+        with self._lock:
+            for built in built_files:
+                self._dists.append(built.dist)
                 self._files[built.filename] = ServedFile(built, built.dist.normalized_name, "")
             self._assign_upload_times()
 
@@ -474,6 +510,10 @@ class IndexServer:
             delay, fail_status, ranges_on = self._delay, self._fail_status, self._range_requests
         if delay > 0:
             time.sleep(delay)
+        if self._authorization and request.headers.get("Authorization") != self._authorization:
+            challenge = {"Content-Type": "text/plain", "WWW-Authenticate": 'Basic realm="test index"'}
+            request.send(401, b"401 Unauthorized\n", challenge, head=head)
+            return
         if fail_status is not None:
             body = f"{fail_status} {_reason(fail_status)} (test index failure mode)\n".encode()
             if fail_status < 200 or fail_status in (204, 304):
@@ -619,6 +659,7 @@ def build_index(
     root: Path | None = None,
     range_requests: bool = True,
     absolute_urls: bool = False,
+    basic_auth: tuple[str, str] | None = None,
 ) -> IndexServer:
     """Build the files of ``dists`` under ``root/name`` and serve them; call ``stop()`` when done.
 
@@ -634,6 +675,7 @@ def build_index(
         fail_status=fail_status,
         range_requests=range_requests,
         absolute_urls=absolute_urls,
+        basic_auth=basic_auth,
     )
 
 
