@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from adviser.items import report_item as _item
+from adviser import wire
 from adviser.settings import AdviserSettings
+from adviser.wire import report_item as _item
 
 Log = Callable[[str], None]
 MAX_ROUNDS = 20000
@@ -29,15 +30,14 @@ def parse_bool(value: Any) -> bool:
     return str(value).strip().lower() in ("true", "1", "yes", "on")
 
 
-def _none_if_literal(value: Any) -> Any:
-    return None if value in (None, "None", "") else value
-
-
 def _parameters(request: dict[str, Any]) -> dict[str, Any]:
+    """The plan of the request: its parameters with the defaults applied (once, here)."""
+    from adviser.policies import planned_recommendation_type
+
     stack = request.get("application_stack") or {}
     runtime = request.get("runtime_environment") or {}
     return {
-        "recommendation_type": _recommendation_type(request),
+        "recommendation_type": planned_recommendation_type(request.get("recommendation_type"), runtime),
         "dev": parse_bool(request.get("dev")),
         "labels": request.get("labels") or {},
         "requirements_format": stack.get("requirements_format") or "pipenv",
@@ -48,27 +48,8 @@ def _parameters(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _recommendation_type(request: dict[str, Any]) -> str:
-    runtime = request.get("runtime_environment") or {}
-    value = _none_if_literal(request.get("recommendation_type")) or _none_if_literal(
-        runtime.get("recommendation_type")
-    )
-    return str(value or "stable").strip().lower()
-
-
 def _error_document(parameters: dict, message: str, stack_info: list[dict]) -> dict[str, Any]:
-    return {
-        "error": True,
-        "error_msg": message,
-        "parameters": parameters,
-        "report": {
-            "products": [],
-            "stack_info": stack_info + [_item("ERROR", message)],
-            "pipeline": {},
-            "resolver_iterations": 0,
-            "accepted_final_states_count": 0,
-        },
-    }
+    return wire.error_result(wire.ADVISER, parameters, message, stack_info)
 
 
 def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None = None) -> dict[str, Any]:
@@ -158,7 +139,7 @@ class _Run:
     def execute(self) -> dict[str, Any]:
         # Only what the first page requests need is imported before they start (see below).
         from adviser.index import IndexClient, IndexSource, default_index_source
-        from adviser.policies import RULE_SET_VERSION, allowed_advisory_ids, policy_for
+        from adviser.policies import allowed_advisory_ids, policy_for
         from adviser.project import ProjectError, Source, parse_lock, parse_project
 
         started = time.monotonic()
@@ -233,12 +214,7 @@ class _Run:
 
         if project.requirements_format != "pipenv":
             project.pipfile.setdefault("requires", {"python_version": target.python_version})
-        self.stack_info.append(
-            _item(
-                "INFO",
-                f"Recommendation type {policy.name} (rule set {RULE_SET_VERSION}): {policy.description}",
-            )
-        )
+        self.stack_info.append(_item("INFO", policy.summary()))
         advisories = load_advisories(self.settings.advisory_db, self.settings.cache_dir)
         description = advisories.describe()
         self.stack_info.append(_item("INFO", description[:1].upper() + description[1:]))
@@ -330,6 +306,7 @@ class _Run:
         result = Resolver(provider, reporter).resolve(roots, max_rounds=MAX_ROUNDS)
         elapsed = time.monotonic() - started
         self.log(f"resolved {len(result.mapping)} nodes in {reporter.rounds} rounds, {elapsed:.2f}s")
+        from adviser.policies import RULE_SET_VERSION
         from adviser.report import build_product
 
         product = build_product(
@@ -350,24 +327,15 @@ class _Run:
                 f"Resolved {len(product['dependency_graph']['nodes'])} packages in {reporter.rounds} resolver rounds",
             )
         )
-        return {
-            "error": False,
-            "error_msg": None,
-            "parameters": self.parameters,
-            "report": {
-                "products": [product],
-                "stack_info": self.stack_info,
-                "pipeline": {
-                    "recommendation_type": policy.name,
-                    "rule_set": RULE_SET_VERSION,
-                    "advisory_snapshot": advisories.describe(),
-                    "target": {
-                        "python_full_version": target.python_full_version,
-                        "platform": target.platform,
-                        "libc": target.libc,
-                    },
-                },
-                "resolver_iterations": reporter.rounds,
-                "accepted_final_states_count": 1,
+        pipeline = {
+            "recommendation_type": policy.name,
+            "rule_set": RULE_SET_VERSION,
+            "advisory_snapshot": advisories.describe(),
+            "target": {
+                "python_full_version": target.python_full_version,
+                "platform": target.platform,
+                "libc": target.libc,
             },
         }
+        report = wire.adviser_report([product], self.stack_info, pipeline, reporter.rounds)
+        return wire.result(self.parameters, report)

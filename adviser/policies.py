@@ -45,6 +45,14 @@ named advisories through: they no longer lower the tier and are reported as INFO
 A user's existing lock (its Pipfile hash matching) is respected: the locked version of a package
 is tried first when it is admissible and in the best tier available, so only what must change
 changes; each change is justified.
+
+Which type a request gets is decided once, by ``planned_recommendation_type``: the type the request
+names explicitly (the ``recommendation_type`` query parameter, or the request's own key when the
+adviser is called as a library), else the one its runtime environment carries (from the client's
+``.thoth.yaml``), else ``stable``.
+
+The report asks the policy for its wording (``summary``, ``chosen``, ``fallback``,
+``lock_change_reason``, ``build_note``), so no other module branches on a type's name.
 """
 
 from __future__ import annotations
@@ -76,7 +84,7 @@ CUDA_AWARE = frozenset(
     }
 )
 RULE_SET_VERSION = "thamos-rules-1"
-TYPES = ("latest", "testing", "stable", "performance", "security")
+DEFAULT_RECOMMENDATION_TYPE = "stable"
 
 
 @dataclass
@@ -97,6 +105,8 @@ class Policy:
     description = "newest admissible version"
     # Count tiers from the best one the package offers (used where a tier says "kind", not "flaw").
     relative_tiers = False
+    # Whether a known advisory (not let through by allow-cve) lowers a version's tier.
+    advisories_block = False
 
     def tier(self, facts: VersionFacts) -> tuple[int, list[str]]:
         return 0, []
@@ -107,6 +117,35 @@ class Policy:
 
     def advisory_severity(self) -> str:
         return "WARNING"
+
+    def summary(self) -> str:
+        """The stack_info line naming the rule set a report was made with."""
+        return f"Recommendation type {self.name} (rule set {RULE_SET_VERSION}): {self.description}"
+
+    def chosen(self, name: str, version: str) -> str:
+        """Why a version that meets every rule of the type was taken."""
+        return f"{name} {version}: {self.description}"
+
+    def fallback(self, name: str, version: str, reasons: list[str]) -> str:
+        """Why a version outside tier 0 was taken: no version that fits met every rule."""
+        return (
+            f"{name} {version}: no version that fits met every {self.name} rule; the chosen one fails on: "
+            + "; ".join(reasons)
+        )
+
+    def lock_change_reason(self, blocking_advisories: list, tier_reasons: list[str]) -> str | None:
+        """Why a still admissible locked version was replaced under this type, if a rule says so."""
+        if blocking_advisories and self.advisories_block:
+            return f"locked version has advisory {', '.join(a.id for a in blocking_advisories)}"
+        if tier_reasons:
+            return f"locked version does not meet the {self.name} rules ({'; '.join(tier_reasons)})"
+        return None
+
+    def build_note(
+        self, name: str, version: str, cuda_version: str | None, wheel: str | None, index_name: str
+    ) -> str | None:
+        """A note on which build of a package was selected for the target, where the type cares."""
+        return None
 
 
 class LatestPolicy(Policy):
@@ -129,6 +168,7 @@ class StablePolicy(Policy):
         f"newest version at least {STABLE_MIN_AGE.days} days old, with a wheel for the target, "
         "no known advisory and a development status of beta or later"
     )
+    advisories_block = True
 
     def tier(self, facts: VersionFacts) -> tuple[int, list[str]]:
         reasons = []
@@ -159,10 +199,21 @@ class PerformancePolicy(Policy):
             return 1, ["only a pure-Python wheel"]
         return 2, ["no wheel for the target (built from sdist)"]
 
+    def build_note(
+        self, name: str, version: str, cuda_version: str | None, wheel: str | None, index_name: str
+    ) -> str | None:
+        if not cuda_version or name not in CUDA_AWARE:
+            return None
+        return (
+            f"{name} {version}: target states CUDA {cuda_version}; selected {wheel or 'the sdist'} "
+            f"from {index_name} (the index decides which CUDA release its builds use)"
+        )
+
 
 class SecurityPolicy(Policy):
     name = "security"
     description = "newest version no known advisory affects"
+    advisories_block = True
 
     def tier(self, facts: VersionFacts) -> tuple[int, list[str]]:
         if facts.blocking_advisories:
@@ -180,17 +231,37 @@ POLICIES: dict[str, type[Policy]] = {
     "performance": PerformancePolicy,
     "security": SecurityPolicy,
 }
+# The recommendation types, in the order of the spec's enum (tests/spec holds the two equal).
+RECOMMENDATION_TYPES = tuple(POLICIES)
 
 
 class UnknownRecommendationType(ValueError):
     """The request names a recommendation type that does not exist."""
 
 
-def policy_for(recommendation_type: str | None) -> Policy:
-    name = (recommendation_type or "stable").strip().lower()
+def _named(value: object) -> str | None:
+    # Thoth 1.x clients send the literal "None" for an absent value.
+    text = "" if value is None else str(value).strip()
+    return text.lower() if text and text != "None" else None
+
+
+def planned_recommendation_type(explicit: object, runtime_environment: object) -> str:
+    """The type a request asks for: explicit request > runtime environment (.thoth.yaml) > stable.
+
+    Not checked here: ``policy_for`` refuses a name that is not a type, as an error document.
+    """
+    from_environment = (
+        runtime_environment.get("recommendation_type") if isinstance(runtime_environment, dict) else None
+    )
+    return _named(explicit) or _named(from_environment) or DEFAULT_RECOMMENDATION_TYPE
+
+
+def policy_for(recommendation_type: str) -> Policy:
+    """The policy of a planned type (see ``planned_recommendation_type``)."""
+    name = str(recommendation_type).strip().lower()
     if name not in POLICIES:
         raise UnknownRecommendationType(
-            f"Unknown recommendation type {recommendation_type!r}: use one of {', '.join(TYPES)}"
+            f"Unknown recommendation type {recommendation_type!r}: use one of {', '.join(RECOMMENDATION_TYPES)}"
         )
     return POLICIES[name]()
 

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from packaging.version import InvalidVersion, Version
 
+from adviser import wire
 from adviser.index import (
     IndexClient,
     IndexSource,
@@ -34,6 +35,7 @@ from adviser.index import (
 )
 from adviser.pipfile_hash import pipfile_hash
 from adviser.project import ProjectError, load_toml
+from adviser.wire import provenance_finding as _item
 
 Log = Callable[[str], None]
 NON_INDEX_KEYS = ("git", "hg", "svn", "bzr", "path", "file", "editable")
@@ -43,36 +45,10 @@ class ProvenanceInputError(ValueError):
     """The request does not carry a usable Pipfile and Pipfile.lock."""
 
 
-def _item(
-    type_: str,
-    id_: str,
-    justification: str,
-    *,
-    package_name: str | None = None,
-    package_version: str | None = None,
-    package_index: str | None = None,
-    source: dict[str, Any] | None = None,
-    link: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "type": type_,
-        "id": id_,
-        "justification": justification,
-        "package_name": package_name,
-        "package_version": package_version,
-        "package_index": package_index,
-        "source": source,
-        "link": link,
-    }
-
-
 def _document(parameters: dict, report: list[dict], error_msg: str | None = None) -> dict[str, Any]:
-    return {
-        "error": error_msg is not None,
-        "error_msg": error_msg,
-        "parameters": parameters,
-        "report": report,
-    }
+    if error_msg is None:
+        return wire.result(parameters, report)
+    return wire.error_result(wire.PROVENANCE, parameters, error_msg, report)
 
 
 def check_provenance(request: dict[str, Any], settings: Any, log: Log | None = None) -> dict[str, Any]:

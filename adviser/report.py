@@ -6,8 +6,8 @@ from typing import Any
 
 from packaging.version import Version
 
-from adviser.items import report_item as _item
-from adviser.policies import CUDA_AWARE
+from adviser import wire
+from adviser.wire import report_item as _item
 
 
 def _base(identifier: str) -> str:
@@ -121,11 +121,9 @@ def _change_reason(provider, policy, name: str, old: str, requirements: list[Any
     ]
     if unmet:
         return f"locked version no longer satisfies {', '.join(unmet)}"
-    if offer.facts.blocking_advisories and policy.name in ("security", "stable"):
-        ids = ", ".join(a.id for a in offer.facts.blocking_advisories)
-        return f"locked version has advisory {ids}"
-    if offer.tier_reasons:
-        return f"locked version does not meet the {policy.name} rules ({'; '.join(offer.tier_reasons)})"
+    by_rule = policy.lock_change_reason(offer.facts.blocking_advisories, offer.tier_reasons)
+    if by_rule:
+        return by_rule
     if offer.metadata_problem:
         return f"locked version's metadata cannot be used ({offer.metadata_problem})"
     return "needed to satisfy the other packages"
@@ -198,17 +196,10 @@ def build_product(
         # Why this version.
         if offer.tier == 0 and not offer.metadata_demotion:
             tier0 += 1
-            justification.append(_item("INFO", f"{name} {version}: {policy.description}", package=name))
+            justification.append(_item("INFO", policy.chosen(name, version), package=name))
         else:
             reasons = offer.tier_reasons + ([offer.metadata_demotion] if offer.metadata_demotion else [])
-            justification.append(
-                _item(
-                    "WARNING",
-                    f"{name} {version}: no version that fits met every {policy.name} rule; the chosen one fails on: "
-                    + "; ".join(reasons),
-                    package=name,
-                )
-            )
+            justification.append(_item("WARNING", policy.fallback(name, version, reasons), package=name))
         for advisory in offer.advisories:
             allowed = advisory not in offer.facts.blocking_advisories
             kind = "INFO" if allowed else policy.advisory_severity()
@@ -237,16 +228,10 @@ def build_product(
                 justification.append(
                     _item("INFO", f"{name} {version} is a pre-release (pre-releases allowed)", package=name)
                 )
-        if target.cuda_version and policy.name == "performance" and name in CUDA_AWARE:
-            wheel = next((f.filename for f in offer.usable if f.is_wheel), None)
-            justification.append(
-                _item(
-                    "INFO",
-                    f"{name} {version}: target states CUDA {target.cuda_version}; selected "
-                    f"{wheel or 'the sdist'} from {offer.index.name} (the index decides which CUDA release its builds use)",
-                    package=name,
-                )
-            )
+        wheel = next((f.filename for f in offer.usable if f.is_wheel), None)
+        note = policy.build_note(name, version, target.cuda_version, wheel, offer.index.name)
+        if note:
+            justification.append(_item("INFO", note, package=name))
         if known_indexes and offer.index.url in {k.url for k in known_indexes}:
             justification.append(
                 _item(
@@ -284,16 +269,8 @@ def build_product(
     runtime_out = dict(runtime)
     runtime_out.setdefault("python_version", target.python_version)
     runtime_out.setdefault("platform", target.platform)
-    return {
-        "project": {
-            "requirements": pipfile,
-            "requirements_locked": requirements_locked,
-            "runtime_environment": runtime_out,
-            "constraints": [c.text for c in project.constraints],
-        },
-        "score": round(tier0 / len(names), 4) if names else 1.0,
-        "justification": justification,
-        "advised_runtime_environment": None,
-        "advised_manifest_changes": [],
-        "dependency_graph": {"nodes": names, "edges": sorted([list(e) for e in edges])},
-    }
+    resolved = wire.project_def(
+        pipfile, requirements_locked, runtime_out, [c.text for c in project.constraints]
+    )
+    score = round(tier0 / len(names), 4) if names else 1.0
+    return wire.product(resolved, score, justification, names, sorted([list(e) for e in edges]))

@@ -18,7 +18,7 @@ import click
 
 from . import __version__, exit_codes, lib, lockdiff, manifest
 from . import install as installer
-from .config import CONFIG_NAME, config, env_flag, find_config_file, parse_labels
+from .config import CONFIG_NAME, RECOMMENDATION_TYPES, config, env_flag, find_config_file, parse_labels
 from .exceptions import (
     AnalysisFailedError,
     BadInputError,
@@ -242,7 +242,7 @@ def _print_failure(ui: Ui, document: dict[str, Any]) -> None:
 
 @cli.command("advise")
 @runtime_environment_option
-@click.option("--recommendation-type", type=click.Choice(["latest", "testing", "stable", "performance", "security"]),
+@click.option("--recommendation-type", type=click.Choice(RECOMMENDATION_TYPES),
               help="Rule set choosing the versions (default: from the runtime environment, else stable).")
 @click.option("--labels", metavar="'k=v;k2=v2'", help="Labels for the request; win over the configured ones.")
 @click.option("--dev", is_flag=True, envvar="THAMOS_DEV", help="Resolve the development packages too (THAMOS_DEV).")

@@ -38,6 +38,8 @@ CONFIG_NAME = ".thoth.yaml"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_TEMPLATE = DATA_DIR / "thoth.yaml.template"
 REQUIREMENTS_FORMATS = ("pipenv", "pip", "pip-tools", "pip-compile")
+# The spec's enum of recommendation types; the client keeps its own copy (it never imports the
+# adviser, and the generated client carries no enum for it) and tests/spec holds the two equal.
 RECOMMENDATION_TYPES = ("latest", "testing", "stable", "performance", "security")
 DEFAULT_RECOMMENDATION_TYPE = "stable"
 

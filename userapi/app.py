@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adviser import wire
 from userapi import handlers
 from userapi.contract import SPEC_PATH
 from userapi.jobs import JobRunner
@@ -56,7 +57,7 @@ def _resolve_operation(operation_id: str) -> Callable[..., Any]:
         return function
 
     def not_implemented(**_: Any):
-        return {"error": f"this server does not implement {name}", "parameters": None}, 501
+        return wire.error_answer(f"this server does not implement {name}"), 501
 
     not_implemented.__name__ = name
     return not_implemented
@@ -80,7 +81,7 @@ def _error_response(status: int, message: str, headers: dict[str, str] | None = 
         status_code=status,
         mimetype="application/json",
         content_type="application/json",
-        body=json.dumps({"error": message, "parameters": None}),
+        body=json.dumps(wire.error_answer(message)),
         headers=headers or {},
     )
 

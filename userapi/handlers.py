@@ -7,14 +7,14 @@ catalogue, and shape the answer the spec describes. Connexion validates both way
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
 from connexion import context
 
-from thamos import __version__
-from userapi import listings, thoth1
+from adviser import __version__, wire
+from adviser.policies import planned_recommendation_type
+from userapi import listings
 from userapi.runtime import ServerRuntime
 from userapi.store import Analysis, is_analysis_id
 
@@ -32,7 +32,7 @@ def _authenticated() -> bool:
 
 
 def error(status: int, message: str, parameters: dict[str, Any] | None = None) -> Answer:
-    return {"error": message, "parameters": parameters}, status
+    return wire.error_answer(message, parameters), status
 
 
 # -- service ---------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ def api_discovery_head(**_: Any) -> Answer:
 
 
 def get_version(**_: Any) -> Answer:
-    return {"version": _runtime().api_version, "service_version": __version__}, 200
+    return wire.version_answer(_runtime().api_version, __version__), 200
 
 
 # -- analyses --------------------------------------------------------------------------------
@@ -77,15 +77,13 @@ def _submit(kind: str, request: dict[str, Any], decisive: dict[str, Any], extra:
     if not extra.get("force"):
         earlier = runtime.store.find_reusable(kind, request, decisive, max_age=runtime.settings.result_ttl)
         if earlier is not None:
-            answer = {"analysis_id": earlier.id, "cached": True, "authenticated": authenticated}
-            return {**answer, "parameters": parameters}, 202
+            return wire.accepted(earlier.id, True, authenticated, parameters), 202
     analysis = runtime.store.create(
         kind, request, parameters, cache_key=decisive, authenticated=authenticated
     )
     runtime.runner.submit(analysis.id)
     LOGGER.info("accepted %s", analysis.id)
-    answer = {"analysis_id": analysis.id, "cached": False, "authenticated": authenticated}
-    return {**answer, "parameters": parameters}, 202
+    return wire.accepted(analysis.id, False, authenticated, parameters), 202
 
 
 def _body(params: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -104,15 +102,13 @@ def _extra(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _recommendation_type(params: dict[str, Any], body: dict[str, Any]) -> str:
-    """The query parameter when the client sent one, else the runtime environment's, else stable.
+    """The adviser's plan (query > runtime environment > stable), known now for the answer and cache.
 
     connexion fills in the spec's default, so whether the query named it is read from the raw query.
     """
     query = parse_qs(context.scope.get("query_string", b"").decode("latin-1"))
-    if query.get("recommendation_type") and params.get("recommendation_type"):
-        return str(params["recommendation_type"])
-    from_environment = (body.get("runtime_environment") or {}).get("recommendation_type")
-    return str(from_environment or params.get("recommendation_type") or "stable").lower()
+    explicit = params.get("recommendation_type") if query.get("recommendation_type") else None
+    return planned_recommendation_type(explicit, body.get("runtime_environment"))
 
 
 def _stack_constraints_inside(body: dict[str, Any]) -> dict[str, Any]:
@@ -164,28 +160,10 @@ def _lookup(kind: str, analysis_id: str) -> Analysis | Answer:
     return analysis
 
 
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat()
-
-
 def _status(analysis: Analysis) -> dict[str, Any]:
-    exit_code = None
-    if analysis.state == "succeeded":
-        exit_code = 0
-    elif analysis.state == "failed":
-        exit_code = 1
-    return {
-        "status": {
-            "state": "terminated" if analysis.state == "succeeded" else analysis.state,
-            "started_at": _iso(analysis.started_at),
-            "finished_at": _iso(analysis.finished_at),
-            "reason": analysis.reason,
-            "exit_code": exit_code,
-        },
-        "parameters": {"analysis_id": analysis.id},
-    }
+    return wire.status(
+        analysis.id, analysis.state, analysis.started_at, analysis.finished_at, analysis.reason
+    )
 
 
 def _document(kind: str, analysis_id: str) -> Answer:
@@ -193,13 +171,9 @@ def _document(kind: str, analysis_id: str) -> Answer:
     if not isinstance(found, Analysis):
         return found
     if not found.finished or found.result is None:
-        return {
-            "error": f"the analysis {analysis_id} has not finished yet ({found.state})",
-            "parameters": {"analysis_id": analysis_id},
-            "status": _status(found),
-        }, 202
+        return wire.unfinished(analysis_id, found.state, _status(found)), 202
     # Documents stored by an older server lack fields Thoth 1.x clients require: add them on read.
-    return thoth1.complete_document(kind, found.result, analysis_id, found.request), 200
+    return wire.complete_document(kind, found.result, analysis_id, found.request), 200
 
 
 def _status_answer(kind: str, analysis_id: str) -> Answer:
@@ -213,8 +187,7 @@ def _log_answer(kind: str, analysis_id: str) -> Answer:
     found = _lookup(kind, analysis_id)
     if not isinstance(found, Analysis):
         return found
-    text = _runtime().store.log_text(analysis_id)
-    return {"log": text or None, "parameters": {"analysis_id": analysis_id}}, 200
+    return wire.log_answer(analysis_id, _runtime().store.log_text(analysis_id)), 200
 
 
 def get_advise_python(analysis_id: str, **_: Any) -> Answer:

@@ -14,9 +14,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import platform
-import socket
-import sys
 import threading
 import time
 import traceback
@@ -26,16 +23,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from userapi import thoth1
+from adviser import wire
 from userapi.contract import contract_violation
-from userapi.store import Store
+from userapi.store import Analysis, Store
 
 LOGGER = logging.getLogger(__name__)
 
 # A run interrupted this many times (server killed, worker crashed) is failed, not retried.
 MAX_ATTEMPTS = 3
-
-ANALYZERS = {"adviser": "thamos-adviser", "provenance-checker": "thamos-provenance-checker"}
 
 
 # -- inside a worker process ----------------------------------------------------------------
@@ -79,23 +74,17 @@ def run_analysis(analysis_id: str, adviser_options: dict[str, Any]) -> str:
         log(f"the {analysis.kind} stopped with an error: {type(exc).__name__}: {exc}")
         if analysis.parameters.get("debug"):
             log(traceback.format_exc())
-        result = error_result(
+        result = wire.error_result(
             analysis.kind, analysis.parameters, f"the {analysis.kind} failed: {type(exc).__name__}: {exc}"
         )
-    metadata = document_metadata(analysis_id, analysis.kind, analysis.parameters, started)
-    document = thoth1.complete_document(
-        analysis.kind, {"metadata": metadata, "result": result}, analysis_id, analysis.request
-    )
+    metadata = wire.metadata(analysis_id, analysis.kind, analysis.parameters, started)
+    document = wire.analysis_document(analysis.kind, analysis_id, analysis.request, metadata, result)
     violation = contract_violation(analysis.kind, document)
     if violation is not None:
         message = f"the {analysis.kind} produced a document that breaks the API contract at {violation}"
         log(message)
-        document = thoth1.complete_document(
-            analysis.kind,
-            {"metadata": metadata, "result": error_result(analysis.kind, analysis.parameters, message)},
-            analysis_id,
-            analysis.request,
-        )
+        failed = wire.error_result(analysis.kind, analysis.parameters, message)
+        document = wire.analysis_document(analysis.kind, analysis_id, analysis.request, metadata, failed)
     error = bool(document["result"].get("error"))
     reason = (document["result"].get("error_msg") or "the analysis reported an error") if error else None
     store.finish(analysis_id, attempt, succeeded=not error, result=document, reason=reason)
@@ -131,7 +120,8 @@ def _call_adviser(
         raise RuntimeError(f"the adviser package cannot be imported ({exc})") from None
     if kind == "adviser":
         adviser_request = dict(request)
-        adviser_request["recommendation_type"] = parameters.get("recommendation_type") or "stable"
+        # Planned by the handler; absent (None) in analyses stored before, and then planned by the adviser.
+        adviser_request["recommendation_type"] = parameters.get("recommendation_type")
         adviser_request["dev"] = bool(parameters.get("dev"))
         adviser_request["labels"] = request.get("labels") or {}
         result = adviser.advise(adviser_request, settings, log=log)
@@ -142,74 +132,11 @@ def _call_adviser(
     return result
 
 
-def error_result(kind: str, parameters: dict[str, Any], message: str) -> dict[str, Any]:
-    """The `result` part of a failed analysis, in the shape clients read."""
-    item = {"type": "ERROR", "message": message, "link": ""}
-    if kind == "adviser":
-        report: Any = {"products": [], "stack_info": [item]}
-    else:
-        report = [
-            {
-                "type": "ERROR",
-                "id": "ANALYSIS_FAILED",
-                "justification": message,
-                "package_name": None,
-                "package_version": None,
-                "package_index": None,
-                "source": None,
-            }
-        ]
-    return {"error": True, "error_msg": message, "parameters": parameters, "report": report}
-
-
-def document_metadata(
-    analysis_id: str, kind: str, parameters: dict[str, Any], started: datetime
-) -> dict[str, Any]:
-    """Who produced a document, where and from what (Thoth's `metadata` block)."""
-    try:
-        import distro
-
-        distribution = {
-            "id": distro.id(),
-            "version": distro.version(),
-            "codename": distro.codename(),
-            "like": distro.like(),
-            "version_parts": dict(
-                zip(("major", "minor", "build_number"), distro.version_parts(), strict=False)
-            ),
-        }
-    except Exception:  # distro is optional detail; never fail an analysis over it
-        distribution = {"id": platform.system().lower(), "version": platform.release()}
-    try:
-        from adviser import __version__ as analyzer_version
-    except ImportError:
-        from thamos import __version__ as analyzer_version
-    info = sys.version_info
-    finished = datetime.now(timezone.utc)
-    metadata = {
-        "analyzer": ANALYZERS[kind],
-        "analyzer_version": str(analyzer_version),
-        "datetime": finished.isoformat(),
-        "timestamp": int(finished.timestamp()),
-        "document_id": analysis_id,
-        "hostname": socket.gethostname(),
-        "python": {
-            "major": info.major,
-            "minor": info.minor,
-            "micro": info.micro,
-            "releaselevel": info.releaselevel,
-            "serial": info.serial,
-            "api_version": sys.api_version,
-            "implementation_name": sys.implementation.name,
-        },
-        "distribution": distribution,
-        "arguments": dict(parameters),
-        "duration": round((finished - started).total_seconds(), 3),
-        "os_release": thoth1.os_release(),
-        "thoth_deployment_name": thoth1.deployment_name(),
-    }
-    # Thoth 1.x clients refuse a distribution block with a key missing (see userapi.thoth1).
-    return thoth1.complete_metadata(metadata, analysis_id)
+def _failed_document(analysis: Analysis, message: str) -> dict[str, Any]:
+    """The document of an analysis the runner gave up on (no worker produced one)."""
+    metadata = wire.metadata(analysis.id, analysis.kind, analysis.parameters, datetime.now(timezone.utc))
+    failed = wire.error_result(analysis.kind, analysis.parameters, message)
+    return wire.analysis_document(analysis.kind, analysis.id, analysis.request, metadata, failed)
 
 
 # -- in the server process -------------------------------------------------------------------
@@ -253,13 +180,7 @@ class JobRunner:
         if analysis is None:
             return
         message = f"the analysis was interrupted {analysis.attempts} times (server stopped or worker crashed)"
-        document = {
-            "metadata": document_metadata(
-                analysis_id, analysis.kind, analysis.parameters, datetime.now(timezone.utc)
-            ),
-            "result": error_result(analysis.kind, analysis.parameters, message),
-        }
-        self.store.fail(analysis_id, message, document)
+        self.store.fail(analysis_id, message, _failed_document(analysis, message))
 
     def submit(self, analysis_id: str) -> None:
         with self._lock:
@@ -290,13 +211,7 @@ class JobRunner:
         analysis = self.store.get(analysis_id)
         if analysis is None or analysis.finished:
             return
-        document = {
-            "metadata": document_metadata(
-                analysis_id, analysis.kind, analysis.parameters, datetime.now(timezone.utc)
-            ),
-            "result": error_result(analysis.kind, analysis.parameters, message),
-        }
-        self.store.fail(analysis_id, message, document)
+        self.store.fail(analysis_id, message, _failed_document(analysis, message))
 
     def _recover_from_broken_pool(self) -> None:
         """A worker process died: replace the pool, requeue its runs (bounded), resubmit."""

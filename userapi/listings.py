@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from adviser import wire
 from userapi.settings import ServerSettings, SettingsError
 
 if TYPE_CHECKING:
@@ -174,15 +175,15 @@ def _ask_catalog(runtime: ServerRuntime, name: str, parameters: dict[str, Any], 
     try:
         function = _catalog_function(name)
     except CatalogUnavailable as exc:
-        return None, ({"error": str(exc), "parameters": parameters}, 501)
+        return None, (wire.error_answer(str(exc), parameters), 501)
     try:
         return function(runtime.settings.cache_dir, *args), None
     except ValueError as exc:  # a name or version that does not parse
-        return None, ({"error": str(exc) or "the request cannot be answered", "parameters": parameters}, 400)
+        return None, (wire.error_answer(str(exc) or "the request cannot be answered", parameters), 400)
     except Exception as exc:
         LOGGER.exception("the catalogue failed on %s", name)
         message = f"the package catalogue could not be read ({type(exc).__name__})"
-        return None, ({"error": message, "parameters": parameters}, 503)
+        return None, (wire.error_answer(message, parameters), 503)
 
 
 UNKNOWN_HINT = "this backend knows the packages its resolutions have read"
@@ -192,10 +193,7 @@ def imported_packages(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
     import_name = str(params.get("import_name") or "").strip()
     parameters = {"import_name": import_name}
     if not import_name:
-        return {
-            "error": "import_name is empty: name a module, for example 'yaml'",
-            "parameters": parameters,
-        }, 400
+        return wire.error_answer("import_name is empty: name a module, for example 'yaml'", parameters), 400
     found, failure = _ask_catalog(runtime, "packages_providing_import", parameters, import_name)
     if failure:
         return failure
@@ -204,7 +202,7 @@ def imported_packages(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
             f"no resolution on this backend has seen a package providing the module {import_name!r} "
             f"({UNKNOWN_HINT})"
         )
-        return {"error": message, "parameters": parameters}, 404
+        return wire.error_answer(message, parameters), 404
     names = [
         {
             "package_name": str(project),
@@ -232,7 +230,7 @@ def package_versions(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
         return failure
     if not found:
         message = f"no released versions of {name!r} are known ({UNKNOWN_HINT})"
-        return {"error": message, "parameters": parameters}, 404
+        return wire.error_answer(message, parameters), 404
     versions = [
         {"package_name": str(project), "package_version": str(version), "index_url": str(index_url)}
         for project, version, index_url in found
@@ -302,7 +300,7 @@ def package_dependencies(runtime: ServerRuntime, params: dict[str, Any]) -> Answ
         return failure
     if not found and not package_is_known(runtime, name, version):
         message = f"nothing is known about {name} {version} on {index or 'any index'} ({UNKNOWN_HINT})"
-        return {"error": message, "parameters": parameters}, 404
+        return wire.error_answer(message, parameters), 404
     environment = _marker_environment(params)
     dependencies = []
     for item in found:

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adviser import wire
+
 API_BASE = "/api/v1"
 
 # Routes that submit analyses or read their results: these need the token when one is set.
@@ -86,7 +88,7 @@ class BodyLimitMiddleware:
             try:
                 declared_size = int(declared)
             except ValueError:
-                await send_json(send, 400, {"error": "the Content-Length header is not a number"})
+                await send_json(send, 400, wire.error_answer("the Content-Length header is not a number"))
                 return
             if declared_size > self.DRAIN_LIMIT:
                 await self._refuse(send, close=True)
@@ -125,10 +127,10 @@ class BodyLimitMiddleware:
         await send_json(
             send,
             413,
-            {
-                "error": f"the request body is larger than the {self.max_bytes} bytes this server accepts",
-                "parameters": {"max_request_bytes": self.max_bytes},
-            },
+            wire.error_answer(
+                f"the request body is larger than the {self.max_bytes} bytes this server accepts",
+                {"max_request_bytes": self.max_bytes},
+            ),
             {"connection": "close"} if close else None,
         )
 
@@ -169,7 +171,7 @@ class TokenAuthMiddleware:
                 if not presented
                 else "the token sent is not valid for this server"
             )
-            await send_json(send, 401, {"error": message, "parameters": None}, {"www-authenticate": "Bearer"})
+            await send_json(send, 401, wire.error_answer(message), {"www-authenticate": "Bearer"})
             return
         await self.app(scope, receive, send)
 

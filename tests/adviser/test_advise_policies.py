@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.adviser.engine_support import ago, locked_versions, messages, pipfile, product, run
+from tests.adviser.engine_support import LINUX_311, ago, locked_versions, messages, pipfile, product, run
 from tests.support.index_server import Dist
 
 ALPHA = ("Development Status :: 3 - Alpha",)
@@ -132,3 +132,27 @@ def test_performance_notes_the_cuda_build_for_cuda_aware_packages(package_index,
     notes = [m for m in messages(document, "INFO") if "CUDA 12.1" in m]
     assert notes and "torch-2.0-cp311-cp311-manylinux_2_17_x86_64.whl" in notes[0]
     assert "Target CUDA version 12.1" in " ".join(messages(document, where="stack_info"))
+
+
+@pytest.mark.parametrize(
+    ("explicit", "configured", "planned"),
+    [
+        ("security", "latest", "security"),  # the request names it: it wins
+        ("None", "latest", "latest"),  # 1.x's literal None is no choice: .thoth.yaml's applies
+        (None, " Testing ", "testing"),
+        ("", None, "stable"),  # neither: the default
+    ],
+)
+def test_recommendation_type_is_planned_once(policy_index, tmp_cache_dir, explicit, configured, planned):
+    from adviser.policies import planned_recommendation_type
+
+    runtime = {**LINUX_311, "recommendation_type": configured}
+    assert planned_recommendation_type(explicit, runtime) == planned
+    document = run(
+        pipfile([("main", policy_index.url)], 'timely = "*"'),
+        tmp_cache_dir,
+        runtime=runtime,
+        recommendation_type=explicit,
+    )
+    assert document["parameters"]["recommendation_type"] == planned
+    assert document["report"]["pipeline"]["recommendation_type"] == planned

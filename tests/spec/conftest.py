@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
@@ -46,6 +47,21 @@ def run_generate(spec: Path, out_dir: Path, *, env_overrides: dict[str, str] | N
 def spec() -> dict:
     """The contract, parsed."""
     return yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def schemas(spec: dict) -> dict:
+    """The spec's component schemas with every $ref resolved, as the server's validators see them."""
+    from connexion.json_schema import resolve_refs
+
+    return resolve_refs(copy.deepcopy(spec))["components"]["schemas"]
+
+
+def check_response(schemas: dict, name: str, document: object) -> None:
+    """Validate an answer as the server does before sending it (raises ValidationError)."""
+    from connexion.json_schema import Draft4ResponseValidator
+
+    Draft4ResponseValidator(schemas[name]).validate(document)
 
 
 @pytest.fixture(scope="session")

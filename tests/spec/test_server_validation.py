@@ -9,9 +9,10 @@ from __future__ import annotations
 import copy
 
 import pytest
-from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator, resolve_refs
+from connexion.json_schema import Draft4RequestValidator
 from jsonschema.exceptions import ValidationError
 
+from tests.spec.conftest import check_response
 from tests.spec.documents import (
     ADVISER_DOCUMENT,
     FAILED_ADVISER_DOCUMENT,
@@ -19,15 +20,6 @@ from tests.spec.documents import (
     PENDING,
     PROVENANCE_DOCUMENT,
 )
-
-
-@pytest.fixture(scope="module")
-def schemas(spec: dict) -> dict:
-    return resolve_refs(copy.deepcopy(spec))["components"]["schemas"]
-
-
-def check_response(schemas: dict, name: str, document: object) -> None:
-    Draft4ResponseValidator(schemas[name]).validate(document)
 
 
 def check_request(schemas: dict, name: str, document: object) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from adviser import wire
 from tests.userapi.conftest import API, ServerProcess, free_port, pipfile, request, server_environment
-from userapi import thoth1
 from userapi.listings import load_container_images
 from userapi.settings import SettingsError
 
@@ -74,7 +74,7 @@ THOTH1_ADVISER_DOCUMENT = {
                     "score": (int, float),
                 }
             ],
-            "pipeline": {kind: [THOTH1_UNIT] for kind in thoth1.PIPELINE_UNIT_KINDS},
+            "pipeline": {kind: [THOTH1_UNIT] for kind in wire.PIPELINE_UNIT_KINDS},
         },
     },
 }
@@ -321,18 +321,18 @@ def test_a_document_stored_before_the_fields_existed_is_completed():
             },
         },
     }
-    document = thoth1.complete_document("adviser", old, "adviser-260102030405-0123456789abcdef", {})
+    document = wire.complete_document("adviser", old, "adviser-260102030405-0123456789abcdef", {})
     assert shape_problems(document["metadata"], THOTH1_METADATA) == []
     assert document["metadata"]["timestamp"] == 1767323045
     assert document["result"]["parameters"] == {}
     pipeline = document["result"]["report"]["pipeline"]
-    assert pipeline["rule_set"] == "r" and all(pipeline[kind] == [] for kind in thoth1.PIPELINE_UNIT_KINDS)
+    assert pipeline["rule_set"] == "r" and all(pipeline[kind] == [] for kind in wire.PIPELINE_UNIT_KINDS)
     assert document["result"]["report"]["products"][0]["project"]["constraints"] == [
         {"name": "b", "version": ">=1", "markers": ""},
         {"name": "c", "version": "*", "markers": ""},
     ]
     # Completing twice changes nothing.
-    assert thoth1.complete_document("adviser", json.loads(json.dumps(document)), "x", {}) == document
+    assert wire.complete_document("adviser", json.loads(json.dumps(document)), "x", {}) == document
 
 
 def test_catalogue_environment_type_is_upper_cased_and_checked(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from adviser.wire import error_result
 from userapi.contract import contract_violation
-from userapi.jobs import error_result
 from userapi.middleware import normalize_query
 from userapi.settings import SettingsError, load_settings
 from userapi.store import Store, is_analysis_id, new_analysis_id
