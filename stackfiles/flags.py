@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", "none", ""})  # "None": an absent query value
 
 
 def parse_flag(value: object, *, name: str = "value") -> bool:

@@ -16,7 +16,7 @@ def test_yes_words(word: object) -> None:
     assert parse_flag(word) is True
 
 
-@pytest.mark.parametrize("word", ["0", "false", "No", "off", "", None, False])
+@pytest.mark.parametrize("word", ["0", "false", "No", "off", "None", "", None, False])
 def test_no_words(word: object) -> None:
     assert parse_flag(word) is False
 
