@@ -14,10 +14,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,23 +38,62 @@ class Run:
     max_rss_mb: float
     returncode: int
     stderr: str
+    timed_out: bool = False
 
 
-def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> Run:
-    """Run a command, measuring its wall time and its peak resident memory."""
+def run_timed(
+    cmd: list[str],
+    env: dict[str, str] | None = None,
+    *,
+    timeout: float | None = None,
+    cwd: Path | None = None,
+) -> Run:
+    """Run a command, measuring its wall time and its peak resident memory.
+
+    With ``timeout``, the command and everything it started in its process group are killed when
+    it runs longer; the run then has ``timed_out`` set and a non-zero return code.
+    """
     with tempfile.TemporaryFile(mode="w+") as output:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
-        # os.wait4 gives the rusage of exactly this child (ru_maxrss in KiB on Linux).
-        _, status, rusage = os.wait4(proc.pid, 0)
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
+        expired = threading.Event()
+
+        def kill() -> None:
+            expired.set()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        timer = threading.Timer(timeout, kill) if timeout else None
+        if timer:
+            timer.start()
+        try:
+            # os.wait4 gives the rusage of exactly this child (ru_maxrss in KiB on Linux).
+            _, status, rusage = os.wait4(proc.pid, 0)
+        finally:
+            if timer:
+                timer.cancel()
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         output.seek(0)
         tail = output.read()[-2000:]
-    return Run(elapsed, rusage.ru_maxrss / 1024.0, proc.returncode, tail)
+    return Run(elapsed, rusage.ru_maxrss / 1024.0, proc.returncode, tail, expired.is_set())
 
 
-def uv_command(uv: str, requirements_in: Path, out: Path, cache_dir: Path) -> list[str]:
+def uv_command(
+    uv: str,
+    requirements_in: Path,
+    out: Path,
+    cache_dir: Path,
+    *,
+    python_version: str = PYTHON_FULL_VERSION,
+    platform: str = UV_PLATFORM,
+    index_url: str | None = None,
+) -> list[str]:
+    """`uv pip compile` for one target; ``index_url`` replaces uv's own default index."""
     return [
         uv,
         "pip",
@@ -62,12 +103,13 @@ def uv_command(uv: str, requirements_in: Path, out: Path, cache_dir: Path) -> li
         # Resolve for the stated target; never fetch an interpreter of that exact patch level.
         "--no-python-downloads",
         "--python-version",
-        PYTHON_FULL_VERSION,
+        python_version,
         "--python-platform",
-        UV_PLATFORM,
+        platform,
         "--cache-dir",
         str(cache_dir),
         "--no-config",
+        *(["--default-index", index_url] if index_url else []),
         "-o",
         str(out),
         str(requirements_in),

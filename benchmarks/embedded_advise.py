@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -23,12 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import DEFAULT_INPUTS, run_timed, uv_command  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from thamos_home import free_port, stop_embedded, thamos_env, tool  # noqa: E402
 
 
 def main() -> int:
@@ -39,26 +32,13 @@ def main() -> int:
     parser.add_argument("--warm-runs", type=int, default=5)
     args = parser.parse_args()
 
-    thamos = shutil.which("thamos") or str(Path(sys.executable).parent / "thamos")
-    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    thamos, uv = tool("thamos"), tool("uv")
     with tempfile.TemporaryDirectory(prefix="thamos-e2e-bench-") as tmp:
         root = Path(tmp)
         project = root / "project"
         project.mkdir()
         shutil.copy(args.input / "Pipfile", project / "Pipfile")
-        env = dict(os.environ)
-        env.update(
-            HOME=str(root / "home"),
-            XDG_DATA_HOME=str(root / "data"),
-            XDG_CACHE_HOME=str(root / "cache"),
-            THAMOS_EMBEDDED_PORT=str(free_port()),
-            THAMOS_RESULT_TTL="0",
-            THAMOS_NO_PROGRESSBAR="1",
-            THAMOS_NO_INTERACTIVE="1",
-            THAMOS_DISABLE_LAST_ANALYSIS_ID_FILE="1",
-        )
-        env.pop("THAMOS_DATA_DIR", None)
-        env.pop("THAMOS_CACHE_DIR", None)
+        env = thamos_env(root, free_port())
         advise = [thamos, "advise", "--short", "--recommendation-type", "latest"]
         lock = project / "Pipfile.lock"
         original_pipfile = (project / "Pipfile").read_bytes()
@@ -80,12 +60,7 @@ def main() -> int:
             cold = run_advise()
             warm = [run_advise() for _ in range(args.warm_runs)]
         finally:
-            pid_file = root / "data" / "thamos" / "embedded-server.pid"
-            if pid_file.exists():
-                try:
-                    os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-                except (ValueError, ProcessLookupError):
-                    pass
+            stop_embedded(root)
 
         uv_out, uv_cache = root / "requirements.txt", root / "uv-cache"
         uv_cmd = uv_command(uv, args.input / "requirements.in", uv_out, uv_cache)
