@@ -73,7 +73,8 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
     except ResolutionImpossible as exc:
         from adviser.explain import explain_conflict
 
-        message = explain_conflict(run.provider, exc.causes)
+        message = explain_conflict(run.provider, exc.causes, run.conflicts)
+        log(f"resolution impossible: {message}")
         return _error_document(parameters, message, stack_info)
     except ResolutionTooDeep:
         return _error_document(
@@ -98,10 +99,11 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
 
 
 class _Reporter:
-    """Counts resolver rounds (resolvelib's reporter hooks)."""
+    """Counts resolver rounds and keeps the conflicts met on the way (resolvelib's reporter hooks)."""
 
-    def __init__(self) -> None:
+    def __init__(self, conflicts: Any = None) -> None:
         self.rounds = 0
+        self.conflicts = conflicts
 
     def starting(self) -> None: ...
     def starting_round(self, index: int) -> None:
@@ -110,7 +112,10 @@ class _Reporter:
     def ending_round(self, index, state) -> None: ...
     def ending(self, state) -> None: ...
     def adding_requirement(self, requirement, parent) -> None: ...
-    def resolving_conflicts(self, causes) -> None: ...
+    def resolving_conflicts(self, causes) -> None:
+        if self.conflicts is not None:
+            self.conflicts.record(causes)
+
     def rejecting_candidate(self, criterion, candidate) -> None: ...
     def pinning(self, candidate) -> None: ...
 
@@ -128,6 +133,7 @@ class _Run:
         self.parameters = parameters
         self.provider = None
         self.client = None
+        self.conflicts = None  # explain.ConflictHistory once resolution starts
 
     def close(self) -> None:
         if self.provider is not None:
@@ -302,7 +308,10 @@ class _Run:
             f"resolving {len(roots)} direct requirements for {target.platform} Python {target.python_full_version}"
         )
         provider.prefetch(roots)
-        reporter = _Reporter()
+        from adviser.explain import ConflictHistory
+
+        self.conflicts = ConflictHistory(self.log)
+        reporter = _Reporter(self.conflicts)
         result = Resolver(provider, reporter).resolve(roots, max_rounds=MAX_ROUNDS)
         elapsed = time.monotonic() - started
         self.log(f"resolved {len(result.mapping)} nodes in {reporter.rounds} rounds, {elapsed:.2f}s")

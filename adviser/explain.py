@@ -7,10 +7,38 @@ target (Python version, wheel tags, yanked, pre-release, broken or dynamic metad
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from packaging.version import Version
+
+
+class ConflictHistory:
+    """Every requirement the resolver met in a conflict, per package, and one log line for each new one.
+
+    resolvelib's final causes only hold the requirements of its last attempt; the ones that ruled
+    out the other versions were met in earlier conflicts. They are kept here (once each) so an
+    explanation can name every requirement that collides.
+    """
+
+    def __init__(self, log: Callable[[str], None] | None = None) -> None:
+        self.log = log or (lambda _message: None)
+        self.by_name: dict[str, dict[tuple[str, str], Any]] = {}
+
+    def record(self, causes: Iterable[Any]) -> None:
+        fresh: dict[str, list[Any]] = {}
+        for cause in causes:
+            requirement = cause.requirement
+            known = self.by_name.setdefault(requirement.name, {})
+            key = (requirement.who(), requirement.text or requirement.identifier)
+            if key not in known:
+                known[key] = requirement
+                fresh.setdefault(requirement.name, []).append(requirement)
+        for name, requirements in fresh.items():
+            self.log(f"resolver: conflict on {name}: " + "; ".join(_who(r) for r in requirements))
+
+    def requirements_on(self, name: str) -> list[Any]:
+        return list(self.by_name.get(name, {}).values())
 
 
 def _who(requirement: Any) -> str:
@@ -64,53 +92,124 @@ def _unusable_reasons(provider: Any, name: str, requirements: list[Any]) -> str 
     return "; ".join(parts)
 
 
-def explain_conflict(provider: Any, causes: Iterable[Any]) -> str:
-    """One paragraph per package that could not be satisfied."""
+def _unique(requirements: Iterable[Any]) -> list[Any]:
+    unique: dict[tuple, Any] = {}
+    for requirement in requirements:
+        unique.setdefault((requirement.who(), requirement.text or requirement.identifier), requirement)
+    return list(unique.values())
+
+
+def _alternative(requirement: Any, chosen: list[Any]) -> bool:
+    """Whether ``requirement`` comes from another version of a parent already in ``chosen``: two
+    versions of one package are never in a stack together, so their requirements do not collide."""
+    parent = requirement.parent
+    return parent is not None and any(
+        other.parent is not None
+        and other.parent.name == parent.name
+        and other.parent.version != parent.version
+        for other in chosen
+    )
+
+
+def _colliding(
+    provider: Any, name: str, requirements: list[Any], history: ConflictHistory | None
+) -> list[Any]:
+    """``requirements`` on ``name`` plus, from earlier conflicts, the requirements that rule out the
+    versions they alone would allow, until none is left (each added one removes some)."""
+    chosen = list(requirements)
+    left = {o.version for o in provider.admissible(name, chosen)}
+    for requirement in history.requirements_on(name) if history is not None else []:
+        if not left:
+            break
+        if requirement in chosen or _alternative(requirement, chosen):
+            continue
+        remaining = {v for v in left if requirement.specifier.contains(v, prereleases=True)}
+        if remaining != left:
+            chosen.append(requirement)
+            left = remaining
+    return _unique(chosen)
+
+
+def _earlier_collisions(provider: Any, history: ConflictHistory, skip: set[str], limit: int = 3) -> list[str]:
+    """Sentences for requirements met in earlier conflicts that really leave no version."""
+    sentences = []
+    for name in list(history.by_name):
+        if name in skip or len(sentences) >= limit or provider._packages.get(name) is None:
+            continue
+        colliding = _colliding(provider, name, [], history)
+        if colliding and not provider.admissible(name, colliding):
+            sentences.append(_package_sentence(provider, name, colliding, None)[0])
+    return sentences
+
+
+def _single_version_sentence(
+    provider: Any, name: str, requirements: list[Any], constraints: list[Any]
+) -> str:
+    parts = [_who(r) for r in requirements]
+    if constraints:
+        parts.append("the constraints say " + ", ".join(c.text for c in constraints))
+    fitting = [str(o.version) for o in provider.admissible(name, requirements)]
+    if fitting:
+        # The specifiers leave versions: what failed was combining them with the rest of the stack.
+        return (
+            f"{name} could not be placed: {'; '.join(parts)}; {_versions_text(fitting)} fits these, "
+            "but not together with the rest of the stack."
+        )
+    return f"No single version of {name} fits every package: {'; '.join(parts)}."
+
+
+def _package_sentence(
+    provider: Any, name: str, requirements: list[Any], history: ConflictHistory | None
+) -> tuple[str, bool]:
+    """The explanation for one package, and whether it names requirements that really collide."""
+    package = provider._packages.get(name)
+    reasons = [_who(r) for r in requirements]
+    constraints = provider._constraints_for(name)
+    if package is not None and not package.found:
+        indexes = ", ".join(package.indexes_tried) or "no index"
+        return (
+            f"Because {_join(reasons)} and {name} was not found on {indexes}, the stack cannot be resolved.",
+            True,
+        )
+    if package is not None and provider.admissible(name, requirements):
+        # The final causes leave versions: the requirements that ruled them out come from
+        # earlier conflicts of the resolution.
+        colliding = _colliding(provider, name, requirements, history)
+        collide = not provider.admissible(name, colliding)
+        return _single_version_sentence(provider, name, colliding, constraints), collide
+    if constraints:
+        reasons.append("the constraints say " + ", ".join(c.text for c in constraints))
+    if len(reasons) == 1:
+        sentence = f"Because {reasons[0]} and no version of {name} that matches can be used on the target"
+    else:
+        sentence = f"Because {_join(reasons)}, no version of {name} satisfies all of them"
+    unusable = _unusable_reasons(provider, name, requirements)
+    if unusable:
+        sentence += f" ({unusable})"
+    elif package is not None and not any(o.installable for o in package.offers):
+        sentence += " (no version of it can be installed there)"
+    return sentence + (
+        ", so the stack cannot be resolved." if len(reasons) > 1 else ", the stack cannot be resolved."
+    ), True
+
+
+def explain_conflict(provider: Any, causes: Iterable[Any], history: ConflictHistory | None = None) -> str:
+    """One sentence per package that could not be satisfied, naming who requires what.
+
+    A package whose requirements still leave a version is only mentioned when no other package
+    of the causes shows a real collision (it is then not the reason the stack fails).
+    """
     grouped: dict[str, list[Any]] = {}
     for cause in causes:
         grouped.setdefault(cause.requirement.name, []).append(cause.requirement)
-    sentences = []
-    for name, requirements in grouped.items():
-        unique: dict[tuple, Any] = {}
-        for requirement in requirements:
-            key = (requirement.text, id(requirement.parent))
-            unique.setdefault(key, requirement)
-        requirements = list(unique.values())
-        package = provider._packages.get(name)
-        reasons = [_who(r) for r in requirements]
-        constraints = provider._constraints_for(name)
-        if package is not None and not package.found:
-            indexes = ", ".join(package.indexes_tried) or "no index"
-            sentences.append(
-                f"Because {_join(reasons)} and {name} was not found on {indexes}, the stack cannot be resolved."
-            )
-            continue
-        if constraints:
-            reasons.append("the constraints say " + ", ".join(c.text for c in constraints))
-        matching_all = provider.admissible(name, requirements) if package is not None else []
-        unusable = _unusable_reasons(provider, name, requirements)
-        if matching_all:
-            # Versions exist for this package but the combination with pinned packages failed.
-            sentences.append(
-                f"Because {_join(reasons)}, no single version of {name} fits every package that needs it."
-            )
-            continue
-        if len(reasons) == 1:
-            sentence = f"Because {reasons[0]} and no version of {name} that matches can be used on the target"
-        else:
-            sentence = f"Because {_join(reasons)}, no version of {name} satisfies all of them"
-        if unusable:
-            sentence += f" ({unusable})"
-        elif package is not None and not any(o.installable for o in package.offers):
-            sentence += " (no version of it can be installed there)"
-        sentences.append(
-            sentence
-            + (
-                ", so the stack cannot be resolved."
-                if len(reasons) > 1
-                else ", the stack cannot be resolved."
-            )
-        )
+    explained = [_package_sentence(provider, name, _unique(reqs), history) for name, reqs in grouped.items()]
+    real = [sentence for sentence, collide in explained if collide]
+    if real:
+        return " ".join(real)
+    sentences = [sentence for sentence, _collide in explained]
+    if history is not None:
+        # The last attempt failed for lack of a combination: name what ruled the others out.
+        sentences += _earlier_collisions(provider, history, set(grouped))
     return " ".join(sentences) or "The requirements cannot be satisfied together."
 
 

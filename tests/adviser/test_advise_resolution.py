@@ -3,6 +3,7 @@ constraints, requirement formats and the error documents."""
 
 import pytest
 
+from adviser import AdviserSettings, advise
 from tests.adviser.engine_support import locked_versions, messages, pipfile, product, run
 from tests.support.index_server import Dist
 
@@ -236,6 +237,39 @@ def test_conflict_between_packages_is_explained(package_index, tmp_cache_dir):
     assert document["error"] is True
     message = document["error_msg"]
     assert "alpha 1.0 depends on shared>=2" in message and "beta 1.0 depends on shared<2" in message
+
+
+def test_no_single_version_names_every_requirement_that_collides(package_index, tmp_cache_dir):
+    # resolvelib's last attempt only sees toolkit's urllib3>=2; botocore 1.29.0's urllib3<2 ruled
+    # out the other version in an earlier conflict, and must be named too.
+    index = package_index(
+        [
+            Dist("app-core", "1.0", requires_dist=("toolkit<2",)),
+            Dist("botocore", "1.29.0", requires_dist=("urllib3<2",)),
+            Dist("botocore", "1.30.0", requires_dist=("requests<3", "toolkit>=3")),
+            Dist("requests", "2.30.0", requires_dist=("toolkit<3",)),
+            Dist("requests", "2.31.0", requires_dist=("urllib3>=2",)),
+            Dist("toolkit", "1.0", requires_dist=("urllib3>=2",)),
+            Dist("toolkit", "2.0"),
+            Dist("toolkit", "3.0"),
+            Dist("urllib3", "1.26.18"),
+            Dist("urllib3", "2.0.7"),
+        ]
+    )
+    packages = 'app-core = "*"\nbotocore = "*"\nrequests = "*"\nurllib3 = "*"'
+    request = {
+        "application_stack": {"requirements": pipfile([("main", index.url)], packages)},
+        "runtime_environment": {"platform": "linux-x86_64", "python_version": "3.11"},
+        "recommendation_type": "latest",
+    }
+    log: list[str] = []
+    document = advise(request, AdviserSettings(cache_dir=tmp_cache_dir), log=log.append)
+    assert document["error"] is True
+    message = document["error_msg"]
+    assert message.startswith("No single version of urllib3 fits every package: ")
+    assert "toolkit 1.0 depends on urllib3>=2" in message and "botocore 1.29.0 depends on urllib3<2" in message
+    assert any(line.startswith("resolver: conflict on urllib3: ") for line in log)
+    assert any(line.startswith("resolution impossible: No single version of urllib3") for line in log)
 
 
 def test_unknown_package_names_the_package_and_index(sample_index, tmp_cache_dir):
