@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 import ssl
@@ -79,7 +80,7 @@ class HttpSession:
             # no connection is opened only to be thrown away when the pool is full.
             "maxsize": max(2 * max_workers, 32),
             "timeout": urllib3.Timeout(connect=timeout, read=timeout),
-            "retries": Retry(
+            "retries": _IndexRetry(
                 total=None,
                 connect=retries,
                 read=0,  # a slow index fails after one timeout, not several
@@ -227,7 +228,10 @@ class _ResolvedOnce:
 
     def _new_conn(self):  # type: ignore[no-untyped-def]
         name = self._dns_host
-        address = resolve(name, self.port)
+        try:
+            address = resolve(name, self.port)
+        except socket.gaierror as exc:
+            raise HostNotResolved(self, name, exc) from exc
         if address == name:
             return super()._new_conn()
         self._dns_host = address  # ``host`` (SNI, certificate check) reads it only after connecting
@@ -259,7 +263,8 @@ _dns_lock = threading.Lock()
 
 
 def resolve(host: str, port: int) -> str:
-    """An address of ``host`` from a small process-wide cache; ``host`` itself if lookup fails."""
+    """An address of ``host`` from a small process-wide cache (``host`` itself when the lookup
+    gives nothing usable); socket.gaierror when the name does not resolve."""
     try:
         ipaddress.ip_address(host.strip("[]"))
         return host
@@ -268,10 +273,13 @@ def resolve(host: str, port: int) -> str:
     key = (host, port)
     with _dns_lock:  # one lookup at a time: the burst is what loses queries
         cached = _addresses.get(key)
-        if cached is not None and cached[0] > time.monotonic():
+        if cached is not None and cached[0] > now:
             return cached[1]
         try:
-            infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+            infos = _lookup(host, port)
+        except socket.gaierror as exc:
+            _unresolved[key] = (time.monotonic() + NEGATIVE_DNS_TTL, exc)
+            raise
         except OSError:
             return host  # let urllib3 report the failure in its own words
         if not infos:
@@ -323,8 +331,46 @@ def verifying_context(ca_certs: str | None) -> ssl.SSLContext:
         return context
 
 
+class HostNotResolved(NewConnectionError):
+    """The host name of a URL does not resolve (no such name, or the resolver gave up)."""
+
+    def __init__(self, connection: object, host: str, reason: socket.gaierror) -> None:
+        self.host = host
+        self.reason_text = reason.strerror or str(reason)
+        super().__init__(connection, f"host name {host} could not be resolved ({self.reason_text})")
+
+
+class _IndexRetry(Retry):
+    """urllib3's retries, minus the hopeless ones: a host name that does not resolve (the lookup had
+    its one quick retry in ``resolve``) and a refused or unroutable connection fail at once, so an
+    unreachable index costs a moment, not minutes. Timeouts and 502/503/504 are still retried."""
+
+    def increment(  # type: ignore[no-untyped-def, override]
+        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
+    ):
+        if error is not None and _hopeless(error):
+            raise MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+_HOPELESS_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH})
+
+
+def _hopeless(error: BaseException) -> bool:
+    if isinstance(error, HostNotResolved) or type(error).__name__ == "NameResolutionError":
+        return True
+    if isinstance(error, NewConnectionError):
+        cause = error.__cause__ or error.__context__
+        return isinstance(cause, OSError) and cause.errno in _HOPELESS_ERRNOS
+    return False
+
+
 def _read_body(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int | None) -> bytes:
+# A name that did not resolve is not looked up again for this long (every page of an index would
+# otherwise wait for the resolver in turn).
+NEGATIVE_DNS_TTL = 30.0
     if max_bytes is None:
+_unresolved: dict[tuple[str, int], tuple[float, socket.gaierror]] = {}
         try:
             return response.read()
         finally:
@@ -337,9 +383,13 @@ def _read_body(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int | No
     parts, size = [], 0
     for chunk in response.stream(CHUNK):
         parts.append(chunk)
+        now = time.monotonic()
         size += len(chunk)
         if size > max_bytes:
             response.close()
+        failed = _unresolved.get(key)
+        if failed is not None and failed[0] > now:
+            raise failed[1]
             response.release_conn()
             raise ResponseTooLarge(url, None, max_bytes)
     response.release_conn()
@@ -351,6 +401,16 @@ def describe(error: BaseException | None, timeout: float) -> str:
     if isinstance(error, ReadTimeoutError):
         return f"no answer within {timeout:g} s (read timeout)"
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: test it first.
+def _lookup(host: str, port: int) -> list:
+    """getaddrinfo, with one immediate retry when the resolver reports a temporary failure."""
+    try:
+        return socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        if exc.errno != socket.EAI_AGAIN:
+            raise  # the name does not exist: asking again gives the same answer
+    return socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+
+
     if isinstance(error, NewConnectionError):
         text = str(error)
         if "refused" in text.lower():
@@ -367,3 +427,5 @@ def describe(error: BaseException | None, timeout: float) -> str:
     if error is not None and "Name or service not known" in str(error):
         return "host name cannot be resolved"
     return str(error) if error is not None else "unknown error"
+    if isinstance(error, HostNotResolved):
+        return f"the host name {error.host} could not be resolved ({error.reason_text})"

@@ -347,3 +347,69 @@ def test_slow_index_times_out(package_index, tmp_cache_dir):
         with pytest.raises(IndexUnreachable) as caught:
             client.project_page(source_of(server), "rho")
     assert server.url in str(caught.value) and "timeout" in str(caught.value)
+
+
+# ---------------------------------------------------------------- unreachable indexes fail fast
+
+
+@pytest.fixture
+def connect_attempts(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every TCP connection urllib3 opens (the real function still runs)."""
+    import urllib3.util.connection
+
+    attempts: list = []
+    real = urllib3.util.connection.create_connection
+
+    def counted(address, *args, **kwargs):  # type: ignore[no-untyped-def]
+        attempts.append(address)
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", counted)
+    return attempts
+
+
+@pytest.fixture
+def slow_resolver(monkeypatch: pytest.MonkeyPatch) -> list:
+    """A resolver that takes 0.5 s to answer for names under the reserved .invalid TLD (RFC 2606),
+    as one that waits for an upstream server does; the real lookup still gives the answer."""
+    import time
+
+    lookups: list = []
+    real = socket.getaddrinfo
+
+    def slow(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if isinstance(host, str) and host.endswith(".invalid"):
+            lookups.append(host)
+            time.sleep(0.5)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    return lookups
+
+
+def test_connection_refused_is_not_retried(tmp_cache_dir, connect_attempts):
+    url = f"http://127.0.0.1:{free_port()}/simple/"
+    source = IndexSource("down", url)
+    with make_client([source], tmp_cache_dir) as client:
+        with pytest.raises(IndexUnreachable, match="connection refused"):
+            client.project_page(source, "anything")
+    assert len(connect_attempts) == 1
+
+
+def test_unresolvable_index_host_fails_in_moments_naming_it(tmp_cache_dir, slow_resolver):
+    import time
+
+    url = "http://no-such-index-host.invalid/simple/"
+    source = IndexSource("alias", url)
+    started = time.monotonic()
+    with make_client([source], tmp_cache_dir) as client:
+        client.prefetch_pages(["alpha", "beta", "gamma", "delta"], [source])
+        for name in ("alpha", "beta", "gamma", "delta"):
+            with pytest.raises(IndexUnreachable) as caught:
+                client.project_page(source, name)
+            assert url in str(caught.value)
+            assert "host name no-such-index-host.invalid could not be resolved" in str(caught.value)
+    # One lookup for the host (the name does not exist: no retry), every other page answered from
+    # the remembered failure; before, each page made six lookups (three tries, two lookups each).
+    assert slow_resolver == ["no-such-index-host.invalid"]
+    assert time.monotonic() - started < 3
