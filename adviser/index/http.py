@@ -257,8 +257,46 @@ class _HTTPSConnectionPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
+class HostNotResolved(NewConnectionError):
+    """The host name of a URL does not resolve (no such name, or the resolver gave up)."""
+
+    def __init__(self, connection: object, host: str, reason: socket.gaierror) -> None:
+        self.host = host
+        self.reason_text = reason.strerror or str(reason)
+        super().__init__(connection, f"host name {host} could not be resolved ({self.reason_text})")
+
+
+class _IndexRetry(Retry):
+    """urllib3's retries, minus the hopeless ones: a host name that does not resolve (the lookup had
+    its one quick retry in ``resolve``) and a refused or unroutable connection fail at once, so an
+    unreachable index costs a moment, not minutes. Timeouts and 502/503/504 are still retried."""
+
+    def increment(  # type: ignore[no-untyped-def, override]
+        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
+    ):
+        if error is not None and _hopeless(error):
+            raise MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+_HOPELESS_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH})
+
+
+def _hopeless(error: BaseException) -> bool:
+    if isinstance(error, HostNotResolved) or type(error).__name__ == "NameResolutionError":
+        return True
+    if isinstance(error, NewConnectionError):
+        cause = error.__cause__ or error.__context__
+        return isinstance(cause, OSError) and cause.errno in _HOPELESS_ERRNOS
+    return False
+
+
 DNS_TTL = 300.0
+# A name that did not resolve is not looked up again for this long (every page of an index would
+# otherwise wait for the resolver in turn).
+NEGATIVE_DNS_TTL = 30.0
 _addresses: dict[tuple[str, int], tuple[float, str]] = {}
+_unresolved: dict[tuple[str, int], tuple[float, socket.gaierror]] = {}
 _dns_lock = threading.Lock()
 
 
@@ -272,9 +310,13 @@ def resolve(host: str, port: int) -> str:
         pass
     key = (host, port)
     with _dns_lock:  # one lookup at a time: the burst is what loses queries
+        now = time.monotonic()
         cached = _addresses.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
+        failed = _unresolved.get(key)
+        if failed is not None and failed[0] > now:
+            raise failed[1]
         try:
             infos = _lookup(host, port)
         except socket.gaierror as exc:
@@ -287,6 +329,16 @@ def resolve(host: str, port: int) -> str:
         address = str(infos[0][4][0])
         _addresses[key] = (time.monotonic() + DNS_TTL, address)
         return address
+
+
+def _lookup(host: str, port: int) -> list:
+    """getaddrinfo, with one immediate retry when the resolver reports a temporary failure."""
+    try:
+        return socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        if exc.errno != socket.EAI_AGAIN:
+            raise  # the name does not exist: asking again gives the same answer
+    return socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
 
 
 def proxy_for(scheme: str, host: str, configured: str | None = None) -> str | None:
@@ -331,46 +383,8 @@ def verifying_context(ca_certs: str | None) -> ssl.SSLContext:
         return context
 
 
-class HostNotResolved(NewConnectionError):
-    """The host name of a URL does not resolve (no such name, or the resolver gave up)."""
-
-    def __init__(self, connection: object, host: str, reason: socket.gaierror) -> None:
-        self.host = host
-        self.reason_text = reason.strerror or str(reason)
-        super().__init__(connection, f"host name {host} could not be resolved ({self.reason_text})")
-
-
-class _IndexRetry(Retry):
-    """urllib3's retries, minus the hopeless ones: a host name that does not resolve (the lookup had
-    its one quick retry in ``resolve``) and a refused or unroutable connection fail at once, so an
-    unreachable index costs a moment, not minutes. Timeouts and 502/503/504 are still retried."""
-
-    def increment(  # type: ignore[no-untyped-def, override]
-        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
-    ):
-        if error is not None and _hopeless(error):
-            raise MaxRetryError(_pool, url, error) from error
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-
-_HOPELESS_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH})
-
-
-def _hopeless(error: BaseException) -> bool:
-    if isinstance(error, HostNotResolved) or type(error).__name__ == "NameResolutionError":
-        return True
-    if isinstance(error, NewConnectionError):
-        cause = error.__cause__ or error.__context__
-        return isinstance(cause, OSError) and cause.errno in _HOPELESS_ERRNOS
-    return False
-
-
 def _read_body(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int | None) -> bytes:
-# A name that did not resolve is not looked up again for this long (every page of an index would
-# otherwise wait for the resolver in turn).
-NEGATIVE_DNS_TTL = 30.0
     if max_bytes is None:
-_unresolved: dict[tuple[str, int], tuple[float, socket.gaierror]] = {}
         try:
             return response.read()
         finally:
@@ -383,13 +397,9 @@ _unresolved: dict[tuple[str, int], tuple[float, socket.gaierror]] = {}
     parts, size = [], 0
     for chunk in response.stream(CHUNK):
         parts.append(chunk)
-        now = time.monotonic()
         size += len(chunk)
         if size > max_bytes:
             response.close()
-        failed = _unresolved.get(key)
-        if failed is not None and failed[0] > now:
-            raise failed[1]
             response.release_conn()
             raise ResponseTooLarge(url, None, max_bytes)
     response.release_conn()
@@ -400,17 +410,9 @@ def describe(error: BaseException | None, timeout: float) -> str:
     """The cause of a transport failure in plain words."""
     if isinstance(error, ReadTimeoutError):
         return f"no answer within {timeout:g} s (read timeout)"
+    if isinstance(error, HostNotResolved):
+        return f"the host name {error.host} could not be resolved ({error.reason_text})"
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: test it first.
-def _lookup(host: str, port: int) -> list:
-    """getaddrinfo, with one immediate retry when the resolver reports a temporary failure."""
-    try:
-        return socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        if exc.errno != socket.EAI_AGAIN:
-            raise  # the name does not exist: asking again gives the same answer
-    return socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
-
-
     if isinstance(error, NewConnectionError):
         text = str(error)
         if "refused" in text.lower():
@@ -427,5 +429,3 @@ def _lookup(host: str, port: int) -> list:
     if error is not None and "Name or service not known" in str(error):
         return "host name cannot be resolved"
     return str(error) if error is not None else "unknown error"
-    if isinstance(error, HostNotResolved):
-        return f"the host name {error.host} could not be resolved ({error.reason_text})"
