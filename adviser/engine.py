@@ -16,18 +16,23 @@ from typing import Any
 from adviser import wire
 from adviser.settings import AdviserSettings
 from adviser.wire import report_item as _item
+from stackfiles.flags import parse_flag
 
 Log = Callable[[str], None]
 MAX_ROUNDS = 20000
 
 
-def parse_bool(value: Any) -> bool:
-    """Query-string booleans arrive as True/"True"/"true"/"1"; "None" and None mean false."""
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    return str(value).strip().lower() in ("true", "1", "yes", "on")
+def _dev(request: dict[str, Any], *, planned: bool = False) -> bool:
+    """The request's ``dev`` (query-string words too: "True", "None"). Another word is a ProjectError
+    when the run reads it, and no in the plan, which is not checked (as the recommendation type)."""
+    from adviser.project import ProjectError
+
+    try:
+        return parse_flag(request.get("dev"), name="dev")
+    except ValueError as exc:
+        if planned:
+            return False
+        raise ProjectError(str(exc)) from None
 
 
 def _parameters(request: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +43,7 @@ def _parameters(request: dict[str, Any]) -> dict[str, Any]:
     runtime = request.get("runtime_environment") or {}
     return {
         "recommendation_type": planned_recommendation_type(request.get("recommendation_type"), runtime),
-        "dev": parse_bool(request.get("dev")),
+        "dev": _dev(request, planned=True),
         "labels": request.get("labels") or {},
         "requirements_format": stack.get("requirements_format") or "pipenv",
         "runtime_environment": runtime,
@@ -157,7 +162,7 @@ class _Run:
         labels = request.get("labels") or {}
         if not isinstance(labels, dict):
             raise ProjectError("labels must be an object of name: value pairs")
-        dev = parse_bool(request.get("dev"))
+        dev = _dev(request)
         policy = policy_for(self.parameters["recommendation_type"])
 
         default = self.settings.default_index or default_index_source()

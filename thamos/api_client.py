@@ -13,7 +13,7 @@ import sys
 from urllib.parse import urlsplit
 
 from . import __version__
-from .config import Configuration, config
+from .config import Configuration, config, env_flag
 from .exceptions import BackendUnreachableError, ConfigurationError
 
 _LOGGER = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def build_api_client(configuration: Configuration | None = None):
     if (
         base_url.startswith("https://")
         and not client_configuration.verify_ssl
-        and os.getenv("THAMOS_DISABLE_TLS_WARNING", "0") in ("0", "")
+        and not env_flag("THAMOS_DISABLE_TLS_WARNING")
     ):
         _LOGGER.warning("TLS verification is turned off (tls_verify: false)")
         import urllib3

@@ -24,6 +24,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from stackfiles.flags import parse_flag
+
 from . import discover
 from .exceptions import (
     ConfigExistsError,
@@ -110,11 +112,17 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 
 def env_flag(name: str, default: bool = False) -> bool:
-    """Read a boolean environment variable (1/true/yes/on are true)."""
+    """A yes/no environment variable (stackfiles.flags words); unset or blank gives ``default``.
+
+    Any other word is a ConfigurationError naming the variable, not a silent yes or no.
+    """
     value = os.getenv(name)
     if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in ("1", "true", "yes", "on", "y")
+    try:
+        return parse_flag(value, name=name)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def expand_env_enabled() -> bool:

@@ -132,15 +132,22 @@ def discover_gpu() -> str | None:
 
 
 def cuda_disabled() -> bool:
-    return os.getenv("THAMOS_DISABLE_CUDA", "0").strip().lower() in ("1", "true", "yes")
+    """THAMOS_DISABLE_CUDA, read outside the probes: a bad word is a ConfigurationError, not "unknown"."""
+    from .config import env_flag  # imported here: thamos.config imports this module
+
+    return env_flag("THAMOS_DISABLE_CUDA")
 
 
-@_probe
 def discover_cuda_version() -> str | None:
     """CUDA version (major.minor) from nvcc, else the version the driver supports (nvidia-smi)."""
     if cuda_disabled():
         _LOGGER.debug("CUDA detection disabled by THAMOS_DISABLE_CUDA")
         return None
+    return _probe_cuda_version()
+
+
+@_probe
+def _probe_cuda_version() -> str | None:
     output = _run_tool("nvcc", "--version")
     if output:
         match = re.search(r"release (\d+\.\d+)", output)
@@ -184,10 +191,12 @@ def _library_version(stem: str) -> str | None:
     return None
 
 
-@_probe
 def discover_cudnn_version() -> str | None:
-    if cuda_disabled():
-        return None
+    return None if cuda_disabled() else _probe_cudnn_version()
+
+
+@_probe
+def _probe_cudnn_version() -> str | None:
     for header in ("/usr/include/cudnn_version.h", "/usr/local/cuda/include/cudnn_version.h"):
         path = Path(header)
         if path.is_file():

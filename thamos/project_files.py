@@ -29,7 +29,8 @@ from typing import Any
 import tomlkit
 from packaging.requirements import InvalidRequirement, Requirement
 
-from .exceptions import BadInputError, ProjectWriteError, ThamosError
+from .config import env_flag
+from .exceptions import BadInputError, ConfigurationError, ProjectWriteError, ThamosError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -508,11 +509,11 @@ class ProjectFiles:
 
     # -------------------------------------------------------------- last analysis id
     def remember_analysis_id(self, analysis_id: str) -> None:
-        if os.getenv("THAMOS_DISABLE_LAST_ANALYSIS_ID_FILE", "0").strip().lower() in ("1", "true", "yes"):
-            return
         try:
+            if env_flag("THAMOS_DISABLE_LAST_ANALYSIS_ID_FILE"):
+                return
             atomic_write(self.last_analysis_id, analysis_id + "\n")
-        except ProjectWriteError as exc:  # remembering is a convenience, never a failure
+        except (ConfigurationError, ProjectWriteError) as exc:  # remembering is a convenience, never a failure
             _LOGGER.warning("%s", exc.message)
 
     def recall_analysis_id(self) -> str | None:

@@ -13,6 +13,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from stackfiles.flags import parse_flag
+
+from .config import env_flag
+
 OUTPUT_FORMATS = ("table", "json", "yaml")
 
 _EMOJI = {"ok": "\u2705", "warn": "\u26a0\ufe0f", "error": "\u274c", "info": "\U0001f4a1", "wait": "\u23f3"}
@@ -23,8 +27,8 @@ class Ui:
     """Where and how thamos talks to the user."""
 
     def __init__(self) -> None:
-        self.no_emoji = _flag("THAMOS_NO_EMOJI")
-        self.verbose = _flag("THAMOS_VERBOSE")
+        self.no_emoji = _reporter_flag("THAMOS_NO_EMOJI")
+        self.verbose = _reporter_flag("THAMOS_VERBOSE")
         self.out = Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -41,7 +45,7 @@ class Ui:
 
     def show_progress(self) -> bool:
         """A spinner only for people watching a terminal, never in logs or pipes."""
-        return not _flag("THAMOS_NO_PROGRESSBAR") and sys.stdout.isatty() and sys.stderr.isatty()
+        return not env_flag("THAMOS_NO_PROGRESSBAR") and sys.stdout.isatty() and sys.stderr.isatty()
 
     def status(self, text: str):
         """A context manager showing a spinner (or nothing) while waiting."""
@@ -61,8 +65,13 @@ class _NoStatus:
         return None
 
 
-def _flag(name: str) -> bool:
-    return os.getenv(name, "").strip().lower() in ("1", "true", "yes", "on")
+def _reporter_flag(name: str) -> bool:
+    """A yes/no variable the Ui needs to report errors, so never an error itself: another word
+    counts as no (click has refused it already for THAMOS_VERBOSE and THAMOS_NO_EMOJI)."""
+    try:
+        return parse_flag(os.getenv(name), name=name)
+    except ValueError:
+        return False
 
 
 def dump(data: Any, output_format: str) -> str:

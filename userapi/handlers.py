@@ -14,6 +14,7 @@ from connexion import context
 
 from adviser import __version__, wire
 from adviser.policies import planned_recommendation_type
+from stackfiles.flags import parse_flag
 from userapi import listings
 from userapi.runtime import ServerRuntime
 from userapi.store import Analysis, is_analysis_id
@@ -58,11 +59,10 @@ def get_version(**_: Any) -> Answer:
 # -- analyses --------------------------------------------------------------------------------
 
 
-def _flag(value: Any) -> bool:
-    """Booleans from query strings, however a client spelled them."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+def _flag(params: dict[str, Any], name: str) -> bool:
+    """A boolean query parameter. Connexion has converted it (True/False/None of Thoth 1.x clients
+    are normalised by LenientQueryMiddleware) and answers another word with a 400 of its own."""
+    return parse_flag(params.get(name), name=name)
 
 
 def _submit(kind: str, request: dict[str, Any], decisive: dict[str, Any], extra: dict[str, Any]) -> Answer:
@@ -95,8 +95,8 @@ def _body(params: dict[str, Any], *names: str) -> dict[str, Any]:
 
 def _extra(params: dict[str, Any]) -> dict[str, Any]:
     return {
-        "force": _flag(params.get("force", False)),
-        "debug": _flag(params.get("debug", False)),
+        "force": _flag(params, "force"),
+        "debug": _flag(params, "debug"),
         "origin": params.get("origin"),
     }
 
@@ -127,7 +127,7 @@ def post_advise_python(**params: Any) -> Answer:
     body = _stack_constraints_inside(_body(params, "input"))
     decisive = {
         "recommendation_type": _recommendation_type(params, body),
-        "dev": _flag(params.get("dev", False)),
+        "dev": _flag(params, "dev"),
         "count": params.get("count"),
         "limit": params.get("limit"),
     }

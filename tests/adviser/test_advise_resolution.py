@@ -330,6 +330,12 @@ def test_dev_packages_go_to_develop_only_when_asked(sample_index, tmp_cache_dir)
     with_dev = run(text, tmp_cache_dir, dev=True)
     assert locked_versions(with_dev) == {"signals": "1.1"}
     assert locked_versions(with_dev, "develop") == {"legacy-tool": "1.0"}
+    # Query-string words of Thoth 1.x clients; any other word is refused by name.
+    assert locked_versions(run(text, tmp_cache_dir, dev="True"), "develop") == {"legacy-tool": "1.0"}
+    assert locked_versions(run(text, tmp_cache_dir, dev="None"), "develop") == {}
+    refused = run(text, tmp_cache_dir, dev="sometimes")
+    assert refused["error"] is True and refused["error_msg"].startswith("dev must be one of")
+    assert refused["parameters"]["dev"] is False
 
 
 @pytest.mark.parametrize("bad", [{"recommendation_type": "fastest"}, {"runtime": {"platform": "amiga-68k"}}])

@@ -168,3 +168,31 @@ def test_bad_embedded_settings_are_configuration_errors(tmp_path: Path, monkeypa
     stderr = capsys.readouterr().err
     assert text in stderr and "Traceback" not in stderr
     assert not (tmp_path / "data" / "embedded-server.pid").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "files", "args"),
+    [
+        ("THAMOS_CONFIG_EXPAND_ENV", PIPENV, ["list"]),
+        ("THAMOS_DISABLE_CUDA", {}, ["config", "--stdout"]),
+        ("THAMOS_NO_INTERACTIVE", PIPENV, ["config"]),
+        ("THAMOS_NO_PROGRESSBAR", PIPENV, ["advise"]),
+        ("THAMOS_DISABLE_TLS_WARNING",
+         {**PIPENV, ".thoth.yaml": _config(host="https://127.0.0.1:9") + "tls_verify: false\n"}, ["environments"]),
+    ],
+)
+def test_a_yes_no_variable_with_another_word_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, fresh_config, variable: str, files: dict,
+    args: list[str],
+) -> None:
+    project = _project(tmp_path, files)
+    monkeypatch.chdir(project)
+    before = snapshot(project)
+    monkeypatch.setenv(variable, "maybe")
+    assert cli.main(args) == exit_codes.CONFIGURATION_ERROR
+    stderr = capsys.readouterr().err
+    assert stderr.strip().splitlines() == [f"ERROR: {variable} must be one of 1, on, true, yes or 0, false, no, "
+                                           "none, off, not 'maybe'"]
+    assert snapshot(project) == before
+    monkeypatch.setenv(variable, "Off")  # the words of stackfiles.flags, in any case, still work
+    assert cli.main(["list"] if files else ["config", "--stdout"]) == exit_codes.OK

@@ -178,6 +178,19 @@ def test_last_analysis_id_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert files.recall_analysis_id() == "adviser-240101120000-0123456789abcdef"
 
 
+def test_a_bad_word_for_the_last_analysis_id_file_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    # The analysis is submitted by then: remembering its id stays a convenience, never a failure.
+    files = ProjectFiles(tmp_path, "pipenv")
+    monkeypatch.setenv("THAMOS_DISABLE_LAST_ANALYSIS_ID_FILE", "sometimes")
+    files.remember_analysis_id("adviser-240101120000-0123456789abcdef")
+    assert files.recall_analysis_id() is None
+    assert "THAMOS_DISABLE_LAST_ANALYSIS_ID_FILE must be one of" in caplog.text
+    monkeypatch.setenv("THAMOS_DISABLE_LAST_ANALYSIS_ID_FILE", "no")
+    files.remember_analysis_id("adviser-240101120000-0123456789abcdef")
+    assert files.recall_analysis_id() == "adviser-240101120000-0123456789abcdef"
+
+
 def test_add_and_remove_keep_pipfile_formatting(tmp_path: Path) -> None:
     (tmp_path / "Pipfile").write_text(PIPFILE)
     files = ProjectFiles(tmp_path, "pipenv")

@@ -276,6 +276,16 @@ def test_thoth_1x_style_query_strings(shared_server, sample_index):
     assert status == 200 and page["container_images"]
 
 
+@pytest.mark.parametrize("query", ["dev=maybe", "force=2", "debug=yes"])
+def test_a_query_boolean_that_is_neither_true_nor_false_is_a_400(shared_server, sample_index, query):
+    # Refused by connexion's validation before the handler reads it: never a 500.
+    status, _, answer = request(
+        "POST", f"{shared_server.api_url}/advise/python?{query}", advise_body(sample_index.url)
+    )
+    assert status == 400, answer
+    assert "is not of type 'boolean'" in answer["error"]
+
+
 def test_provenance_round_trip(client, shared_server, sample_index):
     # First a real lock from the adviser, then a provenance check of it.
     body = advise_body(sample_index.url, {"signals": "==1.1"})
