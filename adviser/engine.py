@@ -146,10 +146,22 @@ class _Run:
         if self.client is not None:
             self.client.close()
 
+    def _direct_packages(self, requirements: list, target: Any, sources: list) -> dict[str, Any]:
+        """Local path packages (metadata sent by the client) and git packages (built here)."""
+        from adviser.direct import prepare_direct
+        from adviser.index.builds import BuildOptions
+
+        options = BuildOptions.from_settings(self.settings, [s.network_url for s in sources])
+        packages = prepare_direct(requirements, self.request, cache=self.client.cache, options=options,
+                                  python=target.python_version, log=self.log)
+        for package in packages.values():
+            self.stack_info.append(_item("INFO", f"{package.describe()} (a direct reference, no index)"))
+        return packages
+
     # -------------------------------------------------------------------------------------------
     def execute(self) -> dict[str, Any]:
         # Only what the first page requests need is imported before they start (see below).
-        from adviser.index import IndexClient, IndexSource, default_index_source
+        from adviser.index import IndexClient, default_index_source
         from adviser.policies import allowed_advisory_ids, policy_for
         from adviser.project import ProjectError, Source, parse_lock, parse_project
 
@@ -181,7 +193,10 @@ class _Run:
         target = build_target(dict(runtime, python_version=python), project.python_version)
         self.stack_info.extend(target.notes)
         # Indexes: the project's sources, plus (unless disabled) the indexes the backend knows.
-        project_sources = [IndexSource(s.name, s.url, s.verify_ssl) for s in project.sources]
+        from adviser.credentials import index_sources
+
+        # Written URLs with ${VAR} get the client's expansion to reach the index (fetch_url).
+        project_sources = index_sources(project.sources, request.get("expanded_sources"))
         by_name = {s.name: s for s in project_sources}
         known = (
             []
@@ -213,7 +228,7 @@ class _Run:
         )
         # Direct requirements' pages are read from now on, in the client's threads: the network
         # (and a cold run's DNS and TLS set-up) overlaps the imports and preparation below.
-        direct_names = [r.name for r in project.packages + (project.dev_packages if dev else [])]
+        direct_names = [r.name for r in project.packages + (project.dev_packages if dev else []) if not r.direct]
         for name in direct_names:
             self.client.prefetch_pages([name], sources_for(name), wait_for_all=False)
 
@@ -309,6 +324,8 @@ class _Run:
             prefetch_workers=self.settings.max_workers,
         )
         self.provider = provider
+        wanted = project.packages + (project.dev_packages if dev else [])
+        provider.add_direct(self._direct_packages(wanted, target, project_sources + known))
         self.log(
             f"resolving {len(roots)} direct requirements for {target.platform} Python {target.python_full_version}"
         )

@@ -32,6 +32,8 @@ def build_lock(pipfile: dict[str, Any], default: dict[str, dict], develop: dict[
     names = {s["name"] for s in sources}
     for section in (default, develop):
         for name, entry in section.items():
+            if "path" in entry or "git" in entry:
+                continue  # a direct reference names no index
             if entry.get("index") not in names:
                 raise ValueError(
                     f"lock entry {name} names index {entry.get('index')!r} missing from _meta.sources"
@@ -55,6 +57,16 @@ def lock_entry(version: str, hashes: list[str], index: str, markers: str | None,
     if markers:
         entry["markers"] = markers
     entry["version"] = f"=={version}"
+    return entry
+
+
+def direct_lock_entry(reference: dict[str, Any], markers: str | None, extras: list[str]) -> dict:
+    """The entry of a local path or git package, as pipenv writes it (no version, no hashes)."""
+    entry = dict(reference)
+    if extras:
+        entry["extras"] = sorted(extras)
+    if markers:
+        entry["markers"] = markers
     return entry
 
 

@@ -68,6 +68,11 @@ class DirectRequirement:
     index: str | None = None  # source name the package is pinned to
     dev: bool = False
     text: str = ""  # as the user wrote it, for messages
+    # A direct reference instead of an index: {"path", "editable"} or {"git", "ref", "editable"}.
+    direct: dict[str, Any] | None = None
+
+    def where(self) -> str:
+        return f"[{'dev-packages' if self.dev else 'packages'}] {self.name}"
 
     def pinned_version(self) -> str | None:
         specs = list(self.specifier)
@@ -157,14 +162,17 @@ def _pipfile_entry(name: str, value: Any, dev: bool, sources: list[Source]) -> D
     extras: frozenset[str] = frozenset()
     markers: list[str] = []
     index = None
+    direct = None
     if isinstance(value, str):
         version = value
     elif isinstance(value, dict):
-        for unsupported in ("git", "path", "file", "hg", "svn", "bzr", "editable"):
+        for unsupported in ("file", "hg", "svn", "bzr"):
             if unsupported in value:
                 raise ProjectError(
-                    f"{where}: '{unsupported}' dependencies are not supported; use a version from an index"
+                    f"{where}: '{unsupported}' dependencies are not supported; use a version from an index, "
+                    "a local path or a git repository"
                 )
+        direct = _direct_reference(where, value)
         version = value.get("version", "*")
         if not isinstance(version, str):
             raise ProjectError(f'{where}: version must be a string such as ">=1.0" or "*"')
@@ -206,7 +214,33 @@ def _pipfile_entry(name: str, value: Any, dev: bool, sources: list[Source]) -> D
         index=index,
         dev=dev,
         text=shown,
+        direct=direct,
     )
+
+
+def _direct_reference(where: str, value: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``path`` or ``git`` (with ``ref``) of a Pipfile entry, checked; None for index packages."""
+    editable = _as_bool(value.get("editable", False), f"{where}: editable")
+    if "path" in value and "git" in value:
+        raise ProjectError(f"{where}: give either path or git, not both")
+    if "path" in value:
+        path = value["path"]
+        if not isinstance(path, str) or not path.strip():
+            raise ProjectError(f'{where}: path must be a non-empty string such as "./mylib"')
+        return {"path": path, "editable": editable}
+    if "git" in value:
+        url, ref = value["git"], value.get("ref")
+        if not isinstance(url, str) or not url.strip():
+            raise ProjectError(f'{where}: git must be a repository URL such as "https://host/owner/repo.git"')
+        if ref is not None and (not isinstance(ref, str) or not ref.strip()):
+            raise ProjectError(f"{where}: ref must be a branch, tag or commit name")
+        subdirectory = value.get("subdirectory")
+        if subdirectory is not None and (not isinstance(subdirectory, str) or not subdirectory.strip()):
+            raise ProjectError(f"{where}: subdirectory must be a relative path inside the repository")
+        return {"git": url.strip(), "ref": ref, "editable": editable, "subdirectory": subdirectory}
+    if editable:
+        raise ProjectError(f"{where}: editable = true needs a path or a git repository")
+    return None
 
 
 def _bare_version_as_pin(version: str) -> str:

@@ -92,6 +92,7 @@ class VersionOffer:
     metadata_problem: str | None = None
     metadata_demotion: str | None = None
     checked: bool = False
+    direct: Any = None  # adviser.direct.DirectPackage for a local path or git package
 
 
 @dataclass(eq=False)
@@ -172,6 +173,17 @@ class AdviserProvider(AbstractProvider):
         self._target_version = Version(target.python_full_version)
 
     # ------------------------------------------------------------ package offers
+
+    def add_direct(self, packages: Mapping[str, Any]) -> None:
+        """Local path and git packages (adviser.direct): the only candidate of their name, exactly
+        their version and dependencies, no index asked (a direct reference wins, as in pip)."""
+        for name, package in packages.items():
+            facts = VersionFacts(age=None, has_target_wheel=False, has_binary_wheel=False,
+                                 blocking_advisories=[], yanked=False)
+            offer = VersionOffer(name, package.version, choices=[], judged=True, installable=True,
+                                 index=package.index, facts=facts, metadata=package.metadata, checked=True,
+                                 direct=package)
+            self._packages[name] = PackageOffers(name, [offer], {}, [package.origin], found=True, tiers_relative=True)
 
     def _pages(self, name: str) -> PackageOffers:
         known = self._packages.get(name)

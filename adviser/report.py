@@ -132,7 +132,7 @@ def _change_reason(provider, policy, name: str, old: str, requirements: list[Any
 def build_product(
     *, result, provider, project, target, policy, roots, dev, runtime, known_indexes, lock
 ) -> dict:
-    from adviser.lockfile import build_lock, lock_entry
+    from adviser.lockfile import build_lock, direct_lock_entry, lock_entry
 
     pipfile = project.pipfile
     needs = _needed_when(result, provider, roots)
@@ -151,7 +151,8 @@ def build_product(
     source_urls = {s.get("url", "").rstrip("/") for s in pipfile.get("source") or []}
     justification: list[dict] = []
     for name in sorted(identifiers_of):
-        index = result.mapping[name].offer.index if name in result.mapping else None
+        offer = result.mapping[name].offer if name in result.mapping else None
+        index = offer.index if offer is not None and offer.direct is None else None
         if index is not None and index.url.rstrip("/") not in source_urls:
             pipfile.setdefault("source", []).append(
                 {"url": index.url, "verify_ssl": index.verify_ssl, "name": index.name}
@@ -181,20 +182,27 @@ def build_product(
         offer = candidate.offer
         extras = sorted({e for i in identifiers_of[name] for e in (result.mapping[i].extras or ())})
         markers = _lock_markers(needs, identifiers_of[name])
-        entry = lock_entry(
-            str(offer.version),
-            [f.hashes["sha256"] for f in offer.files if f.hashes.get("sha256")],
-            offer.index.name,
-            markers,
-            extras,
-        )
+        if offer.direct is not None:  # local path or git: pipenv's entry, no version, no hashes
+            entry = direct_lock_entry(offer.direct.lock_entry, markers, extras)
+        else:
+            entry = lock_entry(
+                str(offer.version),
+                [f.hashes["sha256"] for f in offer.files if f.hashes.get("sha256")],
+                offer.index.name,
+                markers,
+                extras,
+            )
         if name in default_names or name not in develop_names:
             default[name] = entry
         else:
             develop[name] = entry
         version = str(offer.version)
         # Why this version.
-        if offer.tier == 0 and not offer.metadata_demotion:
+        if offer.direct is not None:
+            tier0 += 1
+            message = f"{name} {version} from {offer.direct.origin}: a direct reference, not taken from an index"
+            justification.append(_item("INFO", message, package=name))
+        elif offer.tier == 0 and not offer.metadata_demotion:
             tier0 += 1
             justification.append(_item("INFO", policy.chosen(name, version), package=name))
         else:
@@ -251,8 +259,8 @@ def build_product(
                     _item("INFO", f"{name} {locked.version} removed: no longer needed", package=name)
                 )
                 continue
-            new_version = new["version"].lstrip("=")
-            if new_version != locked.version:
+            new_version = (new.get("version") or "").lstrip("=")  # none for local path and git packages
+            if new_version and new_version != locked.version:
                 reason = _change_reason(provider, policy, name, locked.version, requirements_of.get(name, []))
                 justification.append(
                     _item("INFO", f"{name} {locked.version} -> {new_version}: {reason}", package=name)

@@ -663,7 +663,7 @@ def verify_command(runtime_environment: str | None, dev: bool, lock_only: bool) 
     python, venv_dir = _target_python(environment, create=False)
     if not python.exists():
         raise installer.LockMismatchError(f"No virtual environment at {venv_dir}; run `thamos install`")
-    problems = installer.compare_installed(lock, python, dev=dev)
+    problems = installer.compare_installed(lock, python, dev=dev, directory=files.directory)
     if problems:
         for problem in problems:
             ui.message("error", problem)

@@ -199,6 +199,8 @@ def _spawn(port: int, directory: Path) -> subprocess.Popen:
         str(directory),
     ]
     environment = {key: value for key, value in os.environ.items() if key not in _SERVER_ONLY_VARIABLES}
+    # It runs on the user's own machine: git dependencies may be local repositories (adviser.vcs).
+    environment.setdefault("THAMOS_GIT_ALLOW_LOCAL", "1")
     log_path = directory / "embedded-server.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(

@@ -17,6 +17,7 @@ import tempfile
 import venv
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.utils import canonicalize_name
@@ -43,10 +44,17 @@ _INSPECT_SCRIPT = r"""
 import json, os, platform, sys
 from importlib import metadata
 dists = {}
+direct = {}
 for dist in metadata.distributions():
     name = dist.metadata["Name"]
     if name:
         dists[name] = dist.version
+        try:
+            text = dist.read_text("direct_url.json")
+        except Exception:
+            text = None
+        if text:
+            direct[name] = json.loads(text)
 impl = sys.implementation
 env = {
     "implementation_name": impl.name,
@@ -61,7 +69,7 @@ env = {
     "python_version": ".".join(platform.python_version_tuple()[:2]),
     "sys_platform": sys.platform,
 }
-print(json.dumps({"installed": dists, "environment": env}))
+print(json.dumps({"installed": dists, "direct": direct, "environment": env}))
 """
 
 
@@ -156,22 +164,37 @@ def check_requirements_lock(files: ProjectFiles) -> None:
 
 
 def install(files: ProjectFiles, python: Path, *, dev: bool = False, pip_args: list[str] | None = None) -> None:
-    """Install the lock of ``files`` with ``python -m pip``, exactly as locked (hashes checked)."""
+    """Install the lock of ``files`` with ``python -m pip``, exactly as locked (hashes checked).
+
+    Index URLs are expanded from the environment first (``${VAR}``; an unset one is an error
+    before anything is installed) into a temporary requirements file only. Local path and git
+    packages (no hashes to check) are installed in a second pip run, after every hashed package,
+    without dependencies (the lock lists them) and with paths taken relative to the Pipfile.
+    """
     lock = check_lock(files)
     if lock is not None:
-        requirements_text = render_requirements_txt(lock, dev=dev)
+        lock = _with_expanded_sources(lock, files.pipfile_lock.name)
+        parts = _split_direct(lock, files.directory)
+        # pip refuses a requirements file naming no package: a part with nothing to install is skipped.
+        runs = [(render_requirements_txt(part, dev=dev), no_deps) for part, no_deps in zip(parts, (False, True), strict=True)
+                if part["default"] or (dev and part["develop"])]
         _warn_python_mismatch(lock, python)
     else:
-        requirements_text = read_user_file(files.requirements_txt)
+        runs = [(_expanded_requirements(read_user_file(files.requirements_txt), files.requirements_txt.name), False)]
+    for requirements_text, no_deps in runs:
+        _pip_install(python, requirements_text, no_deps, pip_args or [])
+
+
+def _pip_install(python: Path, requirements_text: str, no_deps: bool, pip_args: list[str]) -> None:
     command = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
-    if "--hash=" in requirements_text:
+    if no_deps or "--hash=" in requirements_text:
         # A complete lock: dependencies are all listed, pip must not pick any on its own.
         command.append("--no-deps")
     fd, requirements_path = tempfile.mkstemp(prefix="thamos-requirements-", suffix=".txt")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:  # 0600: it may hold index credentials
             handle.write(requirements_text)
-        command += ["-r", requirements_path, *(pip_args or [])]
+        command += ["-r", requirements_path, *pip_args]
         _LOGGER.debug("Running %s", command)
         completed = subprocess.run(command, stderr=subprocess.PIPE, text=True, check=False)
     finally:
@@ -182,6 +205,44 @@ def install(files: ProjectFiles, python: Path, *, dev: bool = False, pip_args: l
         if _HASH_MISMATCH_TEXT in (completed.stderr or ""):
             raise LockMismatchError("Downloaded artifacts do not match the hashes in the lock; nothing trusted was installed")
         raise ThamosError(f"pip failed with exit code {completed.returncode}")
+
+
+def _with_expanded_sources(lock: dict[str, Any], name: str) -> dict[str, Any]:
+    """A copy of the lock whose ``_meta.sources`` URLs are expanded from the environment."""
+    from .source_urls import lock_source_urls
+
+    expanded = lock_source_urls(lock, name)
+    meta = dict(lock.get("_meta") or {})
+    meta["sources"] = [
+        {**source, "url": expanded.get(str(source.get("name")), source.get("url"))}
+        for source in meta.get("sources") or []
+        if isinstance(source, dict)
+    ]
+    return {**lock, "_meta": meta}
+
+
+def _split_direct(lock: dict[str, Any], directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the lock without its local path and git packages, a lock of only those, paths made absolute)."""
+    indexed = {**lock, "default": {}, "develop": {}}
+    direct = {**lock, "default": {}, "develop": {}}
+    for section in ("default", "develop"):
+        for name, entry in (lock.get(section) or {}).items():
+            if isinstance(entry, dict) and ("path" in entry or "git" in entry):
+                if "path" in entry:
+                    entry = {**entry, "path": str((directory / entry["path"]).resolve())}
+                direct[section][name] = entry
+            else:
+                indexed[section][name] = entry
+    return indexed, direct
+
+
+def _expanded_requirements(text: str, name: str) -> str:
+    """requirements.txt with the URLs of its index options expanded from the environment."""
+    from .source_urls import expand_url, requirements_source_urls
+
+    for where, url in requirements_source_urls(text, name):
+        text = text.replace(url, expand_url(url, where))
+    return text
 
 
 def _warn_python_mismatch(lock: dict[str, Any], python: Path) -> None:
@@ -211,10 +272,17 @@ def _locked_version(entry: Any) -> str | None:
     return None
 
 
-def compare_installed(lock: dict[str, Any], python: Path, *, dev: bool = False) -> list[str]:
-    """Differences between the lock and what is installed for ``python`` (empty list: they match)."""
+def compare_installed(
+    lock: dict[str, Any], python: Path, *, dev: bool = False, directory: Path | None = None
+) -> list[str]:
+    """Differences between the lock and what is installed for ``python`` (empty list: they match).
+
+    Local path and git packages are checked by where they were installed from (pip's
+    direct_url.json): the same directory (relative to ``directory``, the Pipfile's), the same commit.
+    """
     info = inspect_environment(python)
     installed = {canonicalize_name(name): version for name, version in info["installed"].items()}
+    origins = {canonicalize_name(name): origin for name, origin in (info.get("direct") or {}).items()}
     environment = info["environment"]
     problems: list[str] = []
     sections = ["default", "develop"] if dev else ["default"]
@@ -230,11 +298,36 @@ def compare_installed(lock: dict[str, Any], python: Path, *, dev: bool = False) 
                     continue
             wanted = _locked_version(entry)
             have = installed.get(canonicalize_name(name))
+            if have is not None and isinstance(entry, dict) and ("path" in entry or "git" in entry):
+                problem = _direct_mismatch(name, entry, origins.get(canonicalize_name(name)), directory)
+                if problem:
+                    problems.append(problem)
+                continue
             if have is None:
                 problems.append(f"{name}: not installed (locked {wanted or 'unpinned'})")
             elif wanted is not None and not _same_version(have, wanted):
                 problems.append(f"{name}: installed {have}, locked {wanted}")
     return problems
+
+
+def _direct_mismatch(name: str, entry: dict[str, Any], origin: dict[str, Any] | None,
+                     directory: Path | None) -> str | None:
+    """Why an installed local path or git package is not the one locked, or None."""
+    origin = origin or {}
+    url = str(origin.get("url") or "")
+    if "git" in entry:
+        commit = (origin.get("vcs_info") or {}).get("commit_id")
+        if commit != entry.get("ref"):
+            found = f"commit {commit}" if commit else "not from git"
+            return f"{name}: installed {found}, locked git commit {entry.get('ref')}"
+        return None
+    wanted = ((directory or Path.cwd()) / entry["path"]).resolve()
+    if not url.startswith("file://") or Path(unquote(urlsplit(url).path)).resolve() != wanted:
+        return f"{name}: installed from {url or 'an index'}, locked from the local path {entry['path']}"
+    if bool(entry.get("editable")) != bool((origin.get("dir_info") or {}).get("editable")):
+        mode = "editable" if entry.get("editable") else "not editable"
+        return f"{name}: the lock installs {entry['path']} {mode}, the installation differs"
+    return None
 
 
 def _same_version(left: str, right: str) -> bool:

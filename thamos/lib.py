@@ -388,6 +388,8 @@ def submit_advise(
     library_usage: dict[str, Any] | None = None,
     backend: Backend | None = None,
     deadline: Deadline | None = None,
+    expanded_sources: list[dict[str, str]] | None = None,
+    local_packages: list[dict[str, Any]] | None = None,
 ) -> Submitted:
     backend = backend or Backend()
     body = without_none(
@@ -396,6 +398,9 @@ def submit_advise(
             "runtime_environment": runtime_environment_payload(runtime_environment, recommendation_type),
             "labels": labels or None,
             "library_usage": library_usage,
+            # Only in this request, never in a file: the [[source]] URLs expanded from the environment.
+            "expanded_sources": expanded_sources or None,
+            "local_packages": local_packages or None,
         }
     )
     query = {
@@ -483,6 +488,7 @@ def advise_here(
     stack = files.read_stack(with_lock=not no_user_stack)
     if write and not nowait:
         check_writable(files.directory)  # before the request: an analysis nobody can save is wasted
+    extras = stack_extras(files, stack, environment)
     backend = Backend(configuration)
     deadline = Deadline(default_timeout() if timeout is None else timeout)
     submitted = submit_advise(
@@ -496,6 +502,7 @@ def advise_here(
         origin=origin,
         backend=backend,
         deadline=deadline,
+        **extras,
     )
     files.remember_analysis_id(submitted.analysis_id)
     if on_submitted:
@@ -515,6 +522,35 @@ def advise_here(
         written = files.write_advised(project.get("requirements") or {}, project.get("requirements_locked") or {},
                                       dev=dev)
     return AdviseOutcome(submitted.analysis_id, document, written)
+
+
+def stack_extras(files: Any, stack: Stack, environment: dict[str, Any]) -> dict[str, Any]:
+    """What an advise request carries beside the files: the index URLs expanded from the environment
+    (``${VAR}`` placeholders; an unset variable is a BadInputError) and the prepared metadata of
+    local path packages. Computed before any request, so bad input leaves every file untouched."""
+    from .local_packages import pipfile_path_entries, prepare_local_packages
+    from .project_files import parse_pipfile
+    from .source_urls import (
+        expand_url,
+        expanded_sources,
+        pipfile_source_urls,
+        requirements_source_urls,
+    )
+
+    if not files.is_pipenv:
+        urls = requirements_source_urls(stack.requirements, files.input_file.name)
+        return {"expanded_sources": expanded_sources(urls)}
+    pipfile = parse_pipfile(stack.requirements, str(files.pipfile))
+    urls = pipfile_source_urls(pipfile)
+    entries = pipfile_path_entries(pipfile)
+    python_version = environment.get("python_version") or (pipfile.get("requires") or {}).get("python_version")
+    local = prepare_local_packages(
+        files.directory,
+        entries,
+        python_version=str(python_version) if python_version else None,
+        index_urls=[expand_url(url, where) for where, url in urls],
+    )
+    return {"expanded_sources": expanded_sources(urls), "local_packages": local}
 
 
 # ---------------------------------------------------------------------- listings

@@ -19,6 +19,8 @@ def packages_of_lock(lock: dict[str, Any], dev: bool = True) -> dict[str, dict[s
         for name, entry in (lock.get(section) or {}).items():
             entry = entry or {}
             version = entry.get("version") or ""
+            if not version and ("git" in entry or "path" in entry):  # direct references have no version
+                version = f"git {entry.get('ref')}" if "git" in entry else f"path {entry['path']}"
             packages[canonicalize_name(name)] = {
                 "name": name,
                 "version": version[2:] if version.startswith("==") else version,

@@ -18,6 +18,7 @@ from stackfiles.flags import parse_flag
 from userapi import listings
 from userapi.runtime import ServerRuntime
 from userapi.store import Analysis, is_analysis_id
+from userapi.withheld import split_request
 
 LOGGER = logging.getLogger(__name__)
 
@@ -65,23 +66,31 @@ def _flag(params: dict[str, Any], name: str) -> bool:
     return parse_flag(params.get(name), name=name)
 
 
-def _submit(kind: str, request: dict[str, Any], decisive: dict[str, Any], extra: dict[str, Any]) -> Answer:
+def _submit(
+    kind: str,
+    request: dict[str, Any],
+    decisive: dict[str, Any],
+    extra: dict[str, Any],
+    withheld: list[dict[str, str]] | None = None,
+) -> Answer:
     """Store and queue an analysis, or answer with an identical recent one (unless force).
 
     `decisive` parameters change the outcome and form the cache key together with the body;
     `extra` ones (force, debug, origin) are kept with the analysis but do not split the cache.
+    `withheld` (expanded index URLs, see userapi.withheld) go to the job only, never to the store;
+    such an analysis is never answered from an earlier one (its credentials may differ).
     """
     runtime = _runtime()
     authenticated = _authenticated()
     parameters = {**decisive, **extra}
-    if not extra.get("force"):
+    if not extra.get("force") and withheld is None:
         earlier = runtime.store.find_reusable(kind, request, decisive, max_age=runtime.settings.result_ttl)
         if earlier is not None:
             return wire.accepted(earlier.id, True, authenticated, parameters), 202
     analysis = runtime.store.create(
         kind, request, parameters, cache_key=decisive, authenticated=authenticated
     )
-    runtime.runner.submit(analysis.id)
+    runtime.runner.submit(analysis.id, withheld)
     LOGGER.info("accepted %s", analysis.id)
     return wire.accepted(analysis.id, False, authenticated, parameters), 202
 
@@ -124,14 +133,14 @@ def _stack_constraints_inside(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def post_advise_python(**params: Any) -> Answer:
-    body = _stack_constraints_inside(_body(params, "input"))
+    body, withheld = split_request(_stack_constraints_inside(_body(params, "input")))
     decisive = {
         "recommendation_type": _recommendation_type(params, body),
         "dev": _flag(params, "dev"),
         "count": params.get("count"),
         "limit": params.get("limit"),
     }
-    return _submit("adviser", body, decisive, _extra(params))
+    return _submit("adviser", body, decisive, _extra(params), withheld)
 
 
 def post_provenance_python(**params: Any) -> Answer:

@@ -26,6 +26,7 @@ from typing import Any
 from adviser import wire
 from userapi.contract import contract_violation
 from userapi.store import Analysis, Store
+from userapi.withheld import LOST, Redactor, merged, needs_withheld
 
 LOGGER = logging.getLogger(__name__)
 
@@ -52,8 +53,13 @@ def _init_worker(database: str, parent_pid: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 
 
-def run_analysis(analysis_id: str, adviser_options: dict[str, Any]) -> str:
-    """Run one analysis to its end in this worker; return its final state (or "skipped")."""
+def run_analysis(
+    analysis_id: str, adviser_options: dict[str, Any], withheld: list[dict[str, str]] | None = None
+) -> str:
+    """Run one analysis to its end in this worker; return its final state (or "skipped").
+
+    ``withheld``: the request's expanded index URLs, which only the server's memory holds (see
+    userapi.withheld); whatever this run writes to the store is cleaned of them."""
     store = _worker_store
     assert store is not None, "worker not initialised"
     attempt = store.start_attempt(analysis_id)
@@ -62,14 +68,21 @@ def run_analysis(analysis_id: str, adviser_options: dict[str, Any]) -> str:
     analysis = store.get(analysis_id)
     assert analysis is not None
 
+    redactor = Redactor(withheld)
+
     def log(line: Any) -> None:
-        store.append_log(analysis_id, attempt, str(line))
+        store.append_log(analysis_id, attempt, redactor.text(str(line)))
 
     if attempt > 1:
         log(f"analysis restarted (attempt {attempt}): the previous run was interrupted")
     started = datetime.now(timezone.utc)
     try:
-        result = _call_adviser(analysis.kind, analysis.request, analysis.parameters, adviser_options, log)
+        if needs_withheld(analysis.request) and not withheld:
+            log(LOST)  # the server restarted: the credentials are gone with its memory
+            result = wire.error_result(analysis.kind, analysis.parameters, LOST)
+        else:
+            request = merged(analysis.request, withheld)
+            result = _call_adviser(analysis.kind, request, analysis.parameters, adviser_options, log)
     except Exception as exc:  # the adviser failed: the analysis fails, the server does not
         log(f"the {analysis.kind} stopped with an error: {type(exc).__name__}: {exc}")
         if analysis.parameters.get("debug"):
@@ -85,6 +98,7 @@ def run_analysis(analysis_id: str, adviser_options: dict[str, Any]) -> str:
         log(message)
         failed = wire.error_result(analysis.kind, analysis.parameters, message)
         document = wire.analysis_document(analysis.kind, analysis_id, analysis.request, metadata, failed)
+    document = redactor.document(document)
     error = bool(document["result"].get("error"))
     reason = (document["result"].get("error_msg") or "the analysis reported an error") if error else None
     store.finish(analysis_id, attempt, succeeded=not error, result=document, reason=reason)
@@ -104,6 +118,7 @@ def build_adviser_settings(options: dict[str, Any], force: bool = False):
         page_ttl=options["page_ttl"],
         force_refresh=force,
         known_indexes=[source(entry) for entry in options["known_indexes"]],
+        index_aliases=options.get("index_aliases") or None,  # absent from an older server's options
         default_index=source(options["default_index"]),
         advisory_db=Path(options["advisory_db"]) if options.get("advisory_db") else None,
     )
@@ -158,6 +173,7 @@ class JobRunner:
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self.workers,
+        self._withheld: dict[str, list[dict[str, str]]] = {}  # expanded index URLs, never stored
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(str(self.database), os.getpid()),
@@ -182,13 +198,17 @@ class JobRunner:
         message = f"the analysis was interrupted {analysis.attempts} times (server stopped or worker crashed)"
         self.store.fail(analysis_id, message, _failed_document(analysis, message))
 
-    def submit(self, analysis_id: str) -> None:
+    def submit(self, analysis_id: str, withheld: list[dict[str, str]] | None = None) -> None:
+        """Queue an analysis; ``withheld`` stays in this process' memory until it has finished."""
         with self._lock:
             if self._stopping or self._pool is None:
                 return  # stays pending; the next start runs it
             if analysis_id in self._futures:
                 return
-            future = self._pool.submit(run_analysis, analysis_id, self.adviser_options)
+            withheld = self._withheld.get(analysis_id)
+            future = self._pool.submit(run_analysis, analysis_id, self.adviser_options, withheld)
+            if withheld:
+                self._withheld[analysis_id] = withheld
             self._futures[analysis_id] = future
         future.add_done_callback(lambda done, analysis_id=analysis_id: self._finished(analysis_id, done))
 
@@ -202,6 +222,8 @@ class JobRunner:
             return
         if isinstance(error, BrokenProcessPool):
             self._recover_from_broken_pool()
+            if not isinstance(future.exception(), BrokenProcessPool):  # else it is run again
+                self._withheld.pop(analysis_id, None)
             return
         # run_analysis catches the adviser's errors itself; anything here is the runner's own.
         LOGGER.error("analysis %s could not be run: %s", analysis_id, error)

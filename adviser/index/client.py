@@ -73,6 +73,8 @@ class IndexClient:
             ca_certs=ca_bundle(),
             proxy=pip_config_value("proxy"),
         )
+        for source in self.sources:  # indexes reached with credentials (basic authentication)
+            self._http.add_credentials(source.network_url)
         self._cache = IndexCache(Path(cache_dir), log=log)
         self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="index-client")
         self._results: dict[Hashable, Future] = {}
@@ -83,6 +85,11 @@ class IndexClient:
         self._closed = False
 
     # -- public interface --------------------------------------------------------------------
+    @property
+    def cache(self) -> IndexCache:
+        """The persistent cache (git dependencies keep their built metadata there too)."""
+        return self._cache
+
     def project_page(self, source: IndexSource, name: str) -> ProjectPage:
         """The files ``source`` lists for ``name``; PackageNotFound on 404, IndexUnreachable on failure."""
         normalized = canonicalize_name(name)
@@ -219,7 +226,9 @@ class IndexClient:
 
     # -- pages -------------------------------------------------------------------------------
     def _load_page(self, source: IndexSource, name: str) -> ProjectPage:
-        cached = None if self.force_refresh else self._cache.get_page(source.url, name)
+        # The pages of an index reached with credentials are never cached: the cache is shared by
+        # every user of the server, and each request must prove its access again.
+        cached = None if self.force_refresh or source.private else self._cache.get_page(source.url, name)
         if cached is not None and time.time() - cached.fetched_at < self.page_ttl:
             self._count("pages_cached")
             if cached.status != 200:
@@ -238,11 +247,13 @@ class IndexClient:
             return self._stale_or_raise(source, name, exc.cause, cached)
         self._count("pages_fetched")
         if response.status in (404, 410):
-            self._cache.put_page(source.url, name, 404)
+            if not source.private:
+                self._cache.put_page(source.url, name, 404)
             self._count("pages_not_found")
             raise PackageNotFound(name, [source.url])
         if response.status != 200:
-            return self._stale_or_raise(source, name, f"HTTP {response.status} for {page_url}", cached)
+            refused = " (the index refused the credentials of this source)" if response.status in (401, 403) else ""
+            return self._stale_or_raise(source, name, f"HTTP {response.status} for {page_url}{refused}", cached)
         content_type = response.headers.get("content-type")
         try:
             files = page_files(response.body, content_type, response.url, source)
@@ -250,7 +261,8 @@ class IndexClient:
             raise IndexUnreachable(source.url, str(exc)) from None
         layout = files.layout() if isinstance(files, JsonPageFiles) else None
         record = CachedPage(time.time(), 200, content_type, response.url, response.body, layout)
-        self._cache.put_page(source.url, name, 200, record)
+        if not source.private:
+            self._cache.put_page(source.url, name, 200, record)
         return ProjectPage(name, source, source=files)
 
     def _cached_page(self, source: IndexSource, name: str, cached: CachedPage) -> ProjectPage:

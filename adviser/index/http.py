@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import errno
 import ipaddress
 import socket
@@ -11,7 +12,7 @@ import time
 import urllib.request
 import warnings
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import urllib3
 import urllib3.connection
@@ -101,9 +102,38 @@ class HttpSession:
         self._managers: dict[tuple[bool, str | None], urllib3.PoolManager] = {}
         self._routes: dict[tuple[str, str], str | None] = {}  # (scheme, host) -> proxy URL or None
         self._lock = threading.Lock()
+        self._credentials: dict[str, str] = {}  # host[:port] -> Authorization header value
         self._active = 0
         self._peak = 0
         self._latencies: dict[str, list[float]] = {}
+
+    def add_credentials(self, url: str) -> None:
+        """Remember the user-info of ``url`` (``https://user:password@host/...``) for its host.
+
+        Requests to that host and port then carry HTTP basic authentication, as pip does for an
+        index URL with credentials; the URLs themselves (pages, links, messages) never hold them.
+        """
+        parts = urlsplit(url)
+        if "@" not in parts.netloc:
+            return
+        userinfo, host = parts.netloc.rsplit("@", 1)
+        user, _, password = userinfo.partition(":")
+        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+        with self._lock:
+            self._credentials[host.lower()] = f"Basic {token}"
+
+    def _authorized(self, url: str, headers: dict[str, str] | None) -> tuple[str, dict[str, str] | None]:
+        """``url`` without user-info and ``headers`` with the host's credentials, when known."""
+        parts = urlsplit(url)
+        if "@" in parts.netloc:
+            self.add_credentials(url)
+            url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+            parts = urlsplit(url)
+        with self._lock:
+            authorization = self._credentials.get(parts.netloc.lower()) if self._credentials else None
+        if authorization is None:
+            return url, headers
+        return url, {**(headers or {}), "Authorization": authorization}
 
     def _manager(self, url: str, verify: bool) -> urllib3.PoolManager:
         """The pool for ``url``: direct or through its proxy, verifying TLS or not.
@@ -184,6 +214,7 @@ class HttpSession:
     def _get_once(
         self, url: str, headers: dict[str, str] | None, verify: bool, max_bytes: int | None
     ) -> HttpResponse:
+        url, headers = self._authorized(url, headers)
         manager = self._manager(url, verify)
         # A kept-alive connection the server closed meanwhile shows up as a ProtocolError: retry once.
         for attempt in (1, 2):

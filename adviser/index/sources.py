@@ -12,9 +12,9 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
@@ -28,19 +28,55 @@ SYSTEM_PIP_CONFIG = Path("/etc/pip.conf")
 
 @dataclass(frozen=True)
 class IndexSource:
-    """One simple-API index: ``url`` is its root (the page of project ``foo`` is ``<url>/foo/``)."""
+    """One simple-API index: ``url`` is its root (the page of project ``foo`` is ``<url>/foo/``).
+
+    ``url`` is the source as the Pipfile writes it, which may hold ``${VAR}`` placeholders; it is
+    the source's identity (locks, cache keys, messages). ``fetch_url`` is the same URL expanded by
+    the client, credentials included: it is used only to reach the index (see ``network_url``),
+    never compared, printed or stored.
+    """
 
     name: str
     url: str
     verify_ssl: bool = True
+    fetch_url: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def network_url(self) -> str:
+        """The URL to connect to, credentials included (for HTTP sessions and installers only)."""
+        return self.fetch_url or self.url
+
+    @property
+    def private(self) -> bool:
+        """True when the index is reached with credentials (its pages are then never cached)."""
+        return self.fetch_url is not None or credentials_of(self.url) is not None
 
     def page_url(self, project: str) -> str:
-        """URL of the simple page of ``project`` (PEP 503 normalized name, trailing slash)."""
-        return f"{self.url.rstrip('/')}/{canonicalize_name(project)}/"
+        """URL of the simple page of ``project`` (PEP 503 normalized name, trailing slash), without
+        credentials: the HTTP session adds those (see ``HttpSession.add_credentials``)."""
+        return f"{without_credentials(self.network_url).rstrip('/')}/{canonicalize_name(project)}/"
 
     def as_pipfile_source(self) -> dict:
         """The ``[[source]]`` table of a Pipfile (and ``_meta.sources`` item of a lock)."""
         return {"name": self.name, "url": self.url, "verify_ssl": self.verify_ssl}
+
+
+def without_credentials(url: str) -> str:
+    """``url`` with its user-info part (``user:password@``) removed."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def credentials_of(url: str) -> tuple[str, str] | None:
+    """(user, password) of a URL's user-info part (percent-decoded), None when it has none."""
+    netloc = urlsplit(url).netloc
+    if "@" not in netloc:
+        return None
+    userinfo = netloc.rsplit("@", 1)[0]
+    user, _, password = userinfo.partition(":")
+    return unquote(user), unquote(password)
 
 
 def is_http_url(url: str) -> bool:

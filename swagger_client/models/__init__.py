@@ -30,11 +30,13 @@ from swagger_client.models.constraint_entry import ConstraintEntry
 from swagger_client.models.container_image import ContainerImage
 from swagger_client.models.container_images_response import ContainerImagesResponse
 from swagger_client.models.dependency_graph import DependencyGraph
+from swagger_client.models.expanded_source import ExpandedSource
 from swagger_client.models.hardware import Hardware
 from swagger_client.models.imported_package import ImportedPackage
 from swagger_client.models.imported_packages_response import ImportedPackagesResponse
 from swagger_client.models.justification_item import JustificationItem
 from swagger_client.models.library_usage import LibraryUsage
+from swagger_client.models.local_package import LocalPackage
 from swagger_client.models.operating_system import OperatingSystem
 from swagger_client.models.project_def import ProjectDef
 from swagger_client.models.project_runtime_environment import ProjectRuntimeEnvironment

@@ -44,7 +44,9 @@ class AdviseInput(object):
         'stack_info': 'list[JustificationItem]',
         'kebechet_metadata': 'dict[str, object]',
         'source_type': 'str',
-        'constraints': 'str'
+        'constraints': 'str',
+        'expanded_sources': 'list[ExpandedSource]',
+        'local_packages': 'list[LocalPackage]'
     }
 
     attribute_map = {
@@ -56,10 +58,12 @@ class AdviseInput(object):
         'stack_info': 'stack_info',
         'kebechet_metadata': 'kebechet_metadata',
         'source_type': 'source_type',
-        'constraints': 'constraints'
+        'constraints': 'constraints',
+        'expanded_sources': 'expanded_sources',
+        'local_packages': 'local_packages'
     }
 
-    def __init__(self, application_stack=None, runtime_environment=None, library_usage=None, labels=None, justification=None, stack_info=None, kebechet_metadata=None, source_type=None, constraints=None, local_vars_configuration=None):  # noqa: E501
+    def __init__(self, application_stack=None, runtime_environment=None, library_usage=None, labels=None, justification=None, stack_info=None, kebechet_metadata=None, source_type=None, constraints=None, expanded_sources=None, local_packages=None, local_vars_configuration=None):  # noqa: E501
         """AdviseInput - a model defined in OpenAPI"""  # noqa: E501
         if local_vars_configuration is None:
             local_vars_configuration = Configuration.get_default_copy()
@@ -74,6 +78,8 @@ class AdviseInput(object):
         self._kebechet_metadata = None
         self._source_type = None
         self._constraints = None
+        self._expanded_sources = None
+        self._local_packages = None
         self.discriminator = None
 
         self.application_stack = application_stack
@@ -85,6 +91,8 @@ class AdviseInput(object):
         self.kebechet_metadata = kebechet_metadata
         self.source_type = source_type
         self.constraints = constraints
+        self.expanded_sources = expanded_sources
+        self.local_packages = local_packages
 
     @property
     def application_stack(self):
@@ -288,6 +296,52 @@ class AdviseInput(object):
         """
 
         self._constraints = constraints
+
+    @property
+    def expanded_sources(self):
+        """Gets the expanded_sources of this AdviseInput.  # noqa: E501
+
+        Index URLs of the requirements that hold `${VAR}` placeholders (credentials, usually), as the client expanded them from its environment. The requirements and the lock keep the placeholders; the backend uses the expanded URL only to reach the index, keeps it in memory for the run of this analysis, and never stores, logs or returns it (an analysis carrying them is never answered from, nor used as, a cached result).   # noqa: E501
+
+        :return: The expanded_sources of this AdviseInput.  # noqa: E501
+        :rtype: list[ExpandedSource]
+        """
+        return self._expanded_sources
+
+    @expanded_sources.setter
+    def expanded_sources(self, expanded_sources):
+        """Sets the expanded_sources of this AdviseInput.
+
+        Index URLs of the requirements that hold `${VAR}` placeholders (credentials, usually), as the client expanded them from its environment. The requirements and the lock keep the placeholders; the backend uses the expanded URL only to reach the index, keeps it in memory for the run of this analysis, and never stores, logs or returns it (an analysis carrying them is never answered from, nor used as, a cached result).   # noqa: E501
+
+        :param expanded_sources: The expanded_sources of this AdviseInput.  # noqa: E501
+        :type expanded_sources: list[ExpandedSource]
+        """
+
+        self._expanded_sources = expanded_sources
+
+    @property
+    def local_packages(self):
+        """Gets the local_packages of this AdviseInput.  # noqa: E501
+
+        Packages the Pipfile takes from a local path (`name = {path = \"./dir\"}`), with the core metadata the client prepared from that path. The backend never reads the path: it resolves the package's dependencies from this metadata and locks the entry by its path.   # noqa: E501
+
+        :return: The local_packages of this AdviseInput.  # noqa: E501
+        :rtype: list[LocalPackage]
+        """
+        return self._local_packages
+
+    @local_packages.setter
+    def local_packages(self, local_packages):
+        """Sets the local_packages of this AdviseInput.
+
+        Packages the Pipfile takes from a local path (`name = {path = \"./dir\"}`), with the core metadata the client prepared from that path. The backend never reads the path: it resolves the package's dependencies from this metadata and locks the entry by its path.   # noqa: E501
+
+        :param local_packages: The local_packages of this AdviseInput.  # noqa: E501
+        :type local_packages: list[LocalPackage]
+        """
+
+        self._local_packages = local_packages
 
     def to_dict(self, serialize=False):
         """Returns the model properties as a dict"""

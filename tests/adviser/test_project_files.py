@@ -77,7 +77,7 @@ def test_pipfile_without_source_uses_the_default_index():
         ("[packages\nflask = 1", "not valid TOML"),
         ('[packages]\nflask = {version = "*", index = "nowhere"}\n', "nowhere"),
         ('[packages]\nflask = "=>2"\n', "not a valid version specifier"),
-        ('[packages]\nflask = {git = "https://example.invalid/flask.git"}\n', "not supported"),
+        ('[packages]\nflask = {hg = "https://example.invalid/flask"}\n', "not supported"),
         ("[packages]\n", "no packages"),
     ],
 )
