@@ -198,13 +198,17 @@ class _Run:
         # Written URLs with ${VAR} get the client's expansion to reach the index (fetch_url).
         project_sources = index_sources(project.sources, request.get("expanded_sources"))
         by_name = {s.name: s for s in project_sources}
+        from adviser.aliases import IndexAliases
+
+        # A source that is another URL of an index the backend knows is read through that index.
+        aliases = IndexAliases(self.settings.index_aliases, [default, *self.settings.known_indexes], self.log)
         known = (
             []
             if project.disable_index_adjustment
             else [
                 k
                 for k in self.settings.known_indexes
-                if k.url.rstrip("/") not in {s.url.rstrip("/") for s in project_sources}
+                if k.url.rstrip("/") not in {aliases.declared_root(s.url).rstrip("/") for s in project_sources}
             ]
         )
         pins = {}
@@ -225,6 +229,7 @@ class _Run:
             max_workers=self.settings.max_workers,
             timeout=self.settings.timeout,
             log=self.log,
+            aliases=aliases,
         )
         # Direct requirements' pages are read from now on, in the client's threads: the network
         # (and a cold run's DNS and TLS set-up) overlaps the imports and preparation below.
@@ -329,12 +334,15 @@ class _Run:
         self.log(
             f"resolving {len(roots)} direct requirements for {target.platform} Python {target.python_full_version}"
         )
-        provider.prefetch(roots)
-        from adviser.explain import ConflictHistory
+        try:
+            provider.prefetch(roots)
+            from adviser.explain import ConflictHistory
 
-        self.conflicts = ConflictHistory(self.log)
-        reporter = _Reporter(self.conflicts)
-        result = Resolver(provider, reporter).resolve(roots, max_rounds=MAX_ROUNDS)
+            self.conflicts = ConflictHistory(self.log)
+            reporter = _Reporter(self.conflicts)
+            result = Resolver(provider, reporter).resolve(roots, max_rounds=MAX_ROUNDS)
+        finally:  # aliases found by redirects are known once pages were read, failed or not
+            self.stack_info.extend(_item("INFO", note) for note in aliases.notes(project_sources))
         elapsed = time.monotonic() - started
         self.log(f"resolved {len(result.mapping)} nodes in {reporter.rounds} rounds, {elapsed:.2f}s")
         from adviser.policies import RULE_SET_VERSION

@@ -19,6 +19,8 @@ class AdviserSettings:
     force_refresh: bool = False
     known_indexes: list[IndexSource] = field(default_factory=list)
     default_index: IndexSource | None = None
+    # Other URLs of known indexes: "alias_url=canonical_url,..." or {alias: canonical} (adviser.aliases).
+    index_aliases: dict[str, str] | str | None = None
     advisory_db: Path | None = None
     max_workers: int = 16
     timeout: float = 30.0

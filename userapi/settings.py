@@ -95,6 +95,8 @@ class ServerSettings:
     known_indexes: tuple[IndexEntry, ...] = ()
     # The index the adviser uses when a request names none; None -> pip's configuration.
     default_index: IndexEntry | None = None
+    # Other URLs of the indexes above ({alias root: canonical URL}); see adviser.aliases.
+    index_aliases: tuple[tuple[str, str], ...] = ()
     advisory_db: Path | None = field(
         default_factory=lambda: (
             Path(os.environ["THAMOS_ADVISORY_DB"]) if os.environ.get("THAMOS_ADVISORY_DB") else None
@@ -151,6 +153,7 @@ class ServerSettings:
             "cache_dir": str(self.cache_dir),
             "page_ttl": self.page_ttl,
             "known_indexes": [index.as_dict() for index in self.known_indexes],
+            "index_aliases": dict(self.index_aliases),
             "default_index": self.default_index.as_dict() if self.default_index else None,
             "advisory_db": str(self.advisory_db) if self.advisory_db else None,
         }
@@ -172,6 +175,15 @@ def _parse_index(value: Any, what: str) -> IndexEntry:
             return IndexEntry(name=name.strip(), url=url.strip())
         return IndexEntry(name=_name_from_url(value.strip()), url=value.strip())
     raise SettingsError(f"{what} entry {value!r} is neither a URL nor a mapping with a url")
+
+
+def _index_aliases(value: Any) -> tuple[tuple[str, str], ...]:
+    from adviser.aliases import IndexAliasError, parse_index_aliases
+
+    try:
+        return tuple(parse_index_aliases(value).items())
+    except IndexAliasError as exc:
+        raise SettingsError(f"index_aliases: {exc}") from None
 
 
 def _name_from_url(url: str) -> str:
@@ -215,6 +227,7 @@ ENVIRONMENT_VARIABLES = {
     "THAMOS_CONTAINER_IMAGES": "container_images",
     "THAMOS_DEFAULT_INDEX": "default_index",
     "THAMOS_KNOWN_INDEXES": "known_indexes",
+    "THAMOS_INDEX_ALIASES": "index_aliases",
     "THAMOS_ADVISORY_DB": "advisory_db",
     "THAMOS_PAGE_TTL": "page_ttl",
 }
@@ -275,6 +288,8 @@ def _coerce(raw: dict[str, Any]) -> ServerSettings:
             values[key] = Path(str(value)).expanduser() if value not in (None, "") else None
         elif key == "default_index":
             values[key] = _parse_index(value, "default_index") if value else None
+        elif key == "index_aliases":
+            values[key] = _index_aliases(value)
         elif key == "known_indexes":
             items = value.split(",") if isinstance(value, str) else list(value or [])
             values[key] = tuple(_parse_index(item, "known_indexes") for item in items if item)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from adviser.aliases import IndexAliases
 from adviser.index.cache import CachedPage, FileRecord, IndexCache
 from adviser.index.core_metadata import parse_core_metadata
 from adviser.index.errors import IndexUnreachable, MetadataUnavailable, PackageNotFound
@@ -61,8 +62,10 @@ class IndexClient:
         max_workers: int = 16,
         timeout: float = 30.0,
         log: Log | None = None,
+        aliases: IndexAliases | None = None,
     ) -> None:
         self.sources = list(sources)
+        self.aliases = aliases if aliases is not None else IndexAliases()
         self.page_ttl = page_ttl
         self.force_refresh = force_refresh
         self.max_workers = max(1, max_workers)
@@ -91,9 +94,13 @@ class IndexClient:
         return self._cache
 
     def project_page(self, source: IndexSource, name: str) -> ProjectPage:
-        """The files ``source`` lists for ``name``; PackageNotFound on 404, IndexUnreachable on failure."""
+        """The files ``source`` lists for ``name``; PackageNotFound on 404, IndexUnreachable on failure.
+
+        An alias of another index (adviser.aliases) is read through that index, once for both."""
         normalized = canonicalize_name(name)
-        return self._once(("page", source, normalized), lambda: self._load_page(source, normalized))
+        reading = self.aliases.reading_source(source)
+        page = self._once(("page", reading, normalized), lambda: self._load_page(reading, normalized))
+        return page if page.index == source else page.on_index(source)
 
     def project_pages(self, name: str, sources: list[IndexSource] | None = None) -> list[ProjectPage]:
         """The pages of ``name`` on every source that has it (in source order)."""
@@ -126,9 +133,8 @@ class IndexClient:
         wanted = sorted({canonicalize_name(name) for name in names})
         futures = []
         for source in sources:
-            fresh = (
-                set() if self.force_refresh else self._cache.fresh_pages(source.url, wanted, self.page_ttl)
-            )
+            read_from = self.aliases.reading_source(source).url
+            fresh = set() if self.force_refresh else self._cache.fresh_pages(read_from, wanted, self.page_ttl)
             futures += [self._submit(self.project_page, source, name) for name in wanted if name not in fresh]
         if wait_for_all:
             wait(futures)
@@ -231,6 +237,7 @@ class IndexClient:
         cached = None if self.force_refresh or source.private else self._cache.get_page(source.url, name)
         if cached is not None and time.time() - cached.fetched_at < self.page_ttl:
             self._count("pages_cached")
+            self.aliases.noticed(source, cached.page_url or "")
             if cached.status != 200:
                 self._count("pages_not_found")
                 raise PackageNotFound(name, [source.url])
@@ -254,6 +261,7 @@ class IndexClient:
         if response.status != 200:
             refused = " (the index refused the credentials of this source)" if response.status in (401, 403) else ""
             return self._stale_or_raise(source, name, f"HTTP {response.status} for {page_url}{refused}", cached)
+        self.aliases.noticed(source, response.url)
         content_type = response.headers.get("content-type")
         try:
             files = page_files(response.body, content_type, response.url, source)

@@ -292,6 +292,10 @@ class ProjectPage:
         """The files whose names carry one of the version ``texts``, in page order."""
         return self._source.files_of(texts)
 
+    def on_index(self, index: IndexSource) -> ProjectPage:
+        """The same files, listed for ``index`` (a source read through another, see adviser.aliases)."""
+        return ProjectPage(self.name, index, self._files, source=self._source)
+
     def __repr__(self) -> str:
         return f"ProjectPage({self.name!r} on {self.index.name})"
 

@@ -14,6 +14,7 @@ and starts an :class:`IndexServer` in a background thread. It speaks the simple 
 Failure modes for tests: ``delay`` (seconds slept before every answer), ``fail_status`` (every
 request answers that status), ``range_requests=False`` (ranges ignored, full 200 answers). All can
 be changed while the server runs. Every request is recorded in ``server.requests``.
+``set_redirect(other.url)`` makes the index an alias of another one (301 to the same page there).
 
 ``basic_auth=(user, password)`` protects every path with HTTP basic authentication (401 with a
 ``WWW-Authenticate`` challenge otherwise), as private indexes do. ``add_wheel_files(paths)``
@@ -357,6 +358,7 @@ class IndexServer:
         self._delay = delay
         self._fail_status = fail_status
         self._range_requests = range_requests
+        self._redirect: str | None = None
         self._requests: list[RequestRecord] = []
         self._files: dict[str, ServedFile] = {}  # by filename
         self._dists: list[Dist] = []
@@ -478,6 +480,12 @@ class IndexServer:
         with self._lock:
             self._range_requests = enabled
 
+    def set_redirect(self, index_url: str | None) -> None:
+        """Answer every ``/simple/...`` request with a 301 to the same path under ``index_url`` (another
+        index's ``url``), as an alias host of an index does; None serves this index's own pages again."""
+        with self._lock:
+            self._redirect = index_url
+
     @property
     def requests(self) -> list[RequestRecord]:
         """A snapshot of the requests seen so far, in arrival order."""
@@ -508,6 +516,7 @@ class IndexServer:
         with self._lock:
             self._requests.append(RequestRecord(request.command, path, range_header))
             delay, fail_status, ranges_on = self._delay, self._fail_status, self._range_requests
+            redirect = self._redirect
         if delay > 0:
             time.sleep(delay)
         if self._authorization and request.headers.get("Authorization") != self._authorization:
@@ -522,6 +531,10 @@ class IndexServer:
             return
 
         route = unquote(urlsplit(path).path)
+        if redirect is not None and route.startswith("/simple"):
+            location = redirect.rstrip("/") + "/" + route[len("/simple") :].lstrip("/")
+            request.send(301, b"", {"Location": location}, head=head)
+            return
         if route in ("/simple", "/simple/"):
             self._serve_root(request, head)
         elif route.startswith("/simple/"):

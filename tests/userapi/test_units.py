@@ -109,3 +109,18 @@ def test_settings_from_environment_and_overrides(tmp_path, monkeypatch):
     monkeypatch.setenv("THAMOS_SERVER_PORT", "many")
     with pytest.raises(SettingsError, match="port must be a whole number"):
         load_settings()
+
+
+def test_index_aliases_from_the_environment_reach_the_adviser(monkeypatch):
+    from userapi.jobs import build_adviser_settings
+
+    monkeypatch.setenv(
+        "THAMOS_INDEX_ALIASES", "http://127.0.0.1:1/simple=http://127.0.0.1:2/simple/, http://a.invalid/=http://b.invalid/"
+    )
+    settings = load_settings()
+    aliases = {"http://127.0.0.1:1/simple/": "http://127.0.0.1:2/simple/", "http://a.invalid/": "http://b.invalid/"}
+    assert dict(settings.index_aliases) == aliases
+    assert build_adviser_settings(settings.adviser_options()).index_aliases == aliases
+    monkeypatch.setenv("THAMOS_INDEX_ALIASES", "http://127.0.0.1:1/simple/")
+    with pytest.raises(SettingsError, match="index_aliases: .* is not of the form alias_url=canonical_url"):
+        load_settings()
