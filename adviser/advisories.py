@@ -19,7 +19,6 @@ import io
 import json
 import os
 import tarfile
-import threading
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from stackfiles.atomic import write_file_atomically
 
 CACHE_FORMAT = 1
 _SUFFIXES = (".yaml", ".yml", ".json")
@@ -65,13 +66,6 @@ class Advisory:
 
     def names(self) -> set[str]:
         return {self.id, *self.aliases}
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -128,7 +122,7 @@ class AdvisoryDatabase:
         records = _records_from_files(files, only=name)
         if cached is not None:
             try:
-                _write_atomically(cached, json.dumps(records, separators=(",", ":")))
+                write_file_atomically(cached, json.dumps(records, separators=(",", ":")))
             except OSError:
                 pass  # a read-only cache only costs speed
         return records
@@ -327,7 +321,7 @@ def load_advisories(path: Path | None, cache_dir: Path | None) -> AdvisoryDataba
         records, newest = _parse_snapshot(path)
         data = {"format": CACHE_FORMAT, "newest": newest, "records": records}
         if cache_file is not None:
-            _write_atomically(cache_file, json.dumps(data, separators=(",", ":")))
+            write_file_atomically(cache_file, json.dumps(data, separators=(",", ":")))
     records: dict[str, list[dict]] = {}
     ids = set()
     for record in data["records"]:

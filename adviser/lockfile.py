@@ -7,9 +7,6 @@ Pipfile returned alongside the lock, so ``pipenv install --deploy`` accepts the 
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 
@@ -138,16 +135,3 @@ def pipfile_to_toml(pipfile: dict[str, Any]) -> str:
         else:
             document.add(key, value)
     return tomlkit.dumps(document)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write a user's file via a temporary file in the same directory and os.replace."""
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -109,7 +109,8 @@ def run(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None =
 
 def write_project(input_dir: Path, lock: dict, project_dir: Path) -> Step:
     """Pipfile + Pipfile.lock + requirements.txt; fails when the Pipfile does not match the lock's hash."""
-    from adviser.lockfile import pipfile_hash, pipfile_to_toml, render_requirements_txt, write_atomically
+    from adviser.lockfile import pipfile_hash, pipfile_to_toml, render_requirements_txt
+    from stackfiles.atomic import write_file_atomically
 
     start = time.perf_counter()
     pipfile = load_toml((input_dir / "Pipfile").read_text(encoding="utf-8"))
@@ -118,9 +119,9 @@ def write_project(input_dir: Path, lock: dict, project_dir: Path) -> Step:
     pipfile["source"] = [dict(s) for s in lock["_meta"]["sources"]]
     ordered = {"source": pipfile.pop("source"), **pipfile}
     project_dir.mkdir(parents=True, exist_ok=True)
-    write_atomically(project_dir / "Pipfile", pipfile_to_toml(ordered))
-    write_atomically(project_dir / "Pipfile.lock", json.dumps(lock, indent=4, sort_keys=True) + "\n")
-    write_atomically(project_dir / "requirements.txt", render_requirements_txt(lock, dev=False))
+    write_file_atomically(project_dir / "Pipfile", pipfile_to_toml(ordered))
+    write_file_atomically(project_dir / "Pipfile.lock", json.dumps(lock, indent=4, sort_keys=True) + "\n")
+    write_file_atomically(project_dir / "requirements.txt", render_requirements_txt(lock, dev=False))
     expected = lock["_meta"]["hash"]["sha256"]
     written = load_toml((project_dir / "Pipfile").read_text(encoding="utf-8"))
     actual = pipfile_hash(written)

@@ -323,12 +323,6 @@ def discovery_values(runtime_environment_name: str | None = None) -> dict[str, A
     }
 
 
-def _write_text_atomically(path: Path, text: str) -> None:
-    from .project_files import atomic_write
-
-    atomic_write(path, text)
-
-
 class Configuration:
     """Process-wide configuration state (the ``config`` singleton below).
 
@@ -536,7 +530,9 @@ class Configuration:
         target = (directory or Path.cwd()) / CONFIG_NAME
         if target.exists() and not force:
             raise ConfigExistsError(f"{target} already exists; use --force (or THAMOS_FORCE=1) to replace it")
-        _write_text_atomically(target, rendered)
+        from .project_files import atomic_write  # imported here: thamos.project_files imports this module
+
+        atomic_write(target, rendered)
         _LOGGER.debug("Configuration written to %s", target)
         self.reset()
         return rendered

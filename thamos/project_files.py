@@ -13,21 +13,20 @@ one result are prepared before any of them replaces the user's file.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
-import signal
-import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomlkit
 from packaging.requirements import InvalidRequirement, Requirement
+
+from stackfiles.atomic import check_writable as stackfiles_check_writable
+from stackfiles.atomic import write_files_atomically
+from stackfiles.errors import StackFileWriteError
 
 from .config import env_flag
 from .exceptions import BadInputError, ConfigurationError, ProjectWriteError, ThamosError
@@ -47,63 +46,11 @@ _HASHED_SECTIONS = ("source", "packages", "dev-packages", "requires")
 
 # ---------------------------------------------------------------------- atomic writes
 def atomic_write_many(files: dict[Path, str]) -> None:
-    """Write several files so that each is either fully old or fully new.
-
-    All temporary files are written (and synced) first; only then are they moved over the targets,
-    so a failure while preparing leaves every target untouched.
-    """
-    prepared: list[tuple[Path, str]] = []
+    """Write several files so that each is either fully old or fully new (see stackfiles.atomic)."""
     try:
-        for path, text in files.items():
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-                prepared.append((path, tmp_name))
-                with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                    handle.write(text)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                try:
-                    mode = path.stat().st_mode & 0o7777
-                except FileNotFoundError:
-                    # mkstemp creates 0600 files; a new file gets the usual mode instead.
-                    mode = 0o666 & ~_current_umask()
-                os.chmod(tmp_name, mode)
-            except OSError as exc:
-                raise ProjectWriteError(
-                    f"Cannot write {path}: {exc.strerror or exc}; no file was changed"
-                ) from None
-        # Ctrl-C between two renames would leave a new lock beside an old Pipfile: hold it back.
-        with _interrupts_deferred():
-            for path, tmp_name in prepared:
-                os.replace(tmp_name, path)
-    except BaseException:
-        for _, tmp_name in prepared:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
-        raise
-
-
-@contextlib.contextmanager
-def _interrupts_deferred():
-    """Postpone SIGINT until the block is done (only possible in the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[object] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            raise KeyboardInterrupt
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        write_files_atomically(files)
+    except StackFileWriteError as exc:
+        raise ProjectWriteError(exc.message) from None
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -113,14 +60,10 @@ def atomic_write(path: Path, text: str) -> None:
 def check_writable(directory: Path) -> None:
     """ProjectWriteError unless files can be created in ``directory`` (tried, not guessed)."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".thamos-write-check.", dir=directory)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
+        stackfiles_check_writable(directory)
+    except StackFileWriteError as exc:
         raise ProjectWriteError(
-            f"Cannot write to {directory}: {exc.strerror or exc}; the lock could not be saved "
-            "(use --no-write to only see the advice)"
+            f"{exc.message}; the lock could not be saved (use --no-write to only see the advice)"
         ) from None
 
 

@@ -17,6 +17,7 @@ from thamos.project_files import (
     ProjectFiles,
     atomic_write,
     atomic_write_many,
+    check_writable,
     parse_pipfile,
     pipfile_hash,
     render_requirements_txt,
@@ -82,6 +83,14 @@ def test_atomic_write_many_leaves_everything_unchanged_on_failure(tmp_path: Path
         atomic_write_many({first: "changed", blocker / "Pipfile.lock": "lock"})
     assert first.read_text() == "pipfile"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Pipfile", "blocker"]
+
+
+def test_check_writable_says_how_to_see_the_advice_anyway(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a directory is expected")
+    with pytest.raises(ProjectWriteError, match=r"^Cannot write to .*blocker/below: .*; the lock could not be "
+                                                r"saved \(use --no-write to only see the advice\)$"):
+        check_writable(blocker / "below")
 
 
 def test_pipenv_write_back_keeps_identical_pipfile_bytes(tmp_path: Path) -> None:
