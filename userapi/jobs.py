@@ -168,12 +168,12 @@ class JobRunner:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict[str, Future] = {}
+        self._withheld: dict[str, list[dict[str, str]]] = {}  # expanded index URLs, never stored
         self._stopping = False
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self.workers,
-        self._withheld: dict[str, list[dict[str, str]]] = {}  # expanded index URLs, never stored
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(str(self.database), os.getpid()),
@@ -201,14 +201,14 @@ class JobRunner:
     def submit(self, analysis_id: str, withheld: list[dict[str, str]] | None = None) -> None:
         """Queue an analysis; ``withheld`` stays in this process' memory until it has finished."""
         with self._lock:
+            if withheld:
+                self._withheld[analysis_id] = withheld
             if self._stopping or self._pool is None:
                 return  # stays pending; the next start runs it
             if analysis_id in self._futures:
                 return
             withheld = self._withheld.get(analysis_id)
             future = self._pool.submit(run_analysis, analysis_id, self.adviser_options, withheld)
-            if withheld:
-                self._withheld[analysis_id] = withheld
             self._futures[analysis_id] = future
         future.add_done_callback(lambda done, analysis_id=analysis_id: self._finished(analysis_id, done))
 
@@ -217,13 +217,13 @@ class JobRunner:
             self._futures.pop(analysis_id, None)
             if self._stopping or future.cancelled():
                 return
+            if not isinstance(future.exception(), BrokenProcessPool):  # else it is run again
+                self._withheld.pop(analysis_id, None)
         error = future.exception()
         if error is None:
             return
         if isinstance(error, BrokenProcessPool):
             self._recover_from_broken_pool()
-            if not isinstance(future.exception(), BrokenProcessPool):  # else it is run again
-                self._withheld.pop(analysis_id, None)
             return
         # run_analysis catches the adviser's errors itself; anything here is the runner's own.
         LOGGER.error("analysis %s could not be run: %s", analysis_id, error)
