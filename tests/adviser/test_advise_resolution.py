@@ -190,6 +190,24 @@ def test_prereleases_for_direct_and_transitive_packages(sample_index, tmp_cache_
     assert any("ignored" in m for m in messages(everything, "WARNING", where="stack_info"))
 
 
+def test_exact_pin_of_a_prerelease_selects_it_direct_or_transitive_and_nothing_else(package_index, tmp_cache_dir):
+    index = package_index(
+        [
+            Dist("foo", "0.1.0"),
+            Dist("foo", "0.2.0b0"),
+            Dist("foo", "0.3.0"),
+            Dist("bar", "1.0", requires_dist=("foo==0.2.0b0", "lib")),
+            Dist("lib", "2.0"),
+            Dist("lib", "2.1rc1"),
+        ]
+    )
+    direct = run(pipfile([("main", index.url)], 'foo = "==0.2.0b0"\nlib = "*"'), tmp_cache_dir)
+    assert locked_versions(direct) == {"foo": "0.2.0b0", "lib": "2.0"}
+    transitive = run(pipfile([("main", index.url)], 'bar = "*"\nfoo = "*"'), tmp_cache_dir)
+    assert locked_versions(transitive) == {"bar": "1.0", "foo": "0.2.0b0", "lib": "2.0"}
+    assert not messages(transitive, "WARNING")  # an explicit pin is no fallback
+
+
 def test_constraints_with_markers(sample_index, tmp_cache_dir):
     text = sample_pipfile(sample_index, 'signals = "*"')
     applies = run(text, tmp_cache_dir, constraints='signals<1.1; python_version >= "3.6"\n')
