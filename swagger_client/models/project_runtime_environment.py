@@ -167,7 +167,7 @@ class ProjectRuntimeEnvironment(object):
     def python_version(self):
         """Gets the python_version of this ProjectRuntimeEnvironment.  # noqa: E501
 
-        Python version as `major.minor`.  # noqa: E501
+        Python version of the target, `major.minor` (its latest patch release known to the backend is assumed) or a full version such as `3.9.13` (used as given).  # noqa: E501
 
         :return: The python_version of this ProjectRuntimeEnvironment.  # noqa: E501
         :rtype: str
@@ -178,7 +178,7 @@ class ProjectRuntimeEnvironment(object):
     def python_version(self, python_version):
         """Sets the python_version of this ProjectRuntimeEnvironment.
 
-        Python version as `major.minor`.  # noqa: E501
+        Python version of the target, `major.minor` (its latest patch release known to the backend is assumed) or a full version such as `3.9.13` (used as given).  # noqa: E501
 
         :param python_version: The python_version of this ProjectRuntimeEnvironment.  # noqa: E501
         :type python_version: str
