@@ -70,7 +70,7 @@ setup(
     license="GPL-3.0-or-later",
     python_requires=">=3.10",
     packages=find_packages(include=["thamos*", "swagger_client*", "userapi*", "adviser*", "sourcebuild*", "stackfiles*"]),
-    package_data={"userapi": ["*.yaml", "data/*"], "thamos": ["data/*"], "adviser": ["data/*"]},
+    package_data={"userapi": ["*.yaml", "data/*"], "thamos": ["data/*"]},
     include_package_data=True,
     install_requires=GENERATED_CLIENT_REQUIRES + CLIENT_REQUIRES,
     extras_require={"server": SERVER_REQUIRES, "dev": DEV_REQUIRES},

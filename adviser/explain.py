@@ -211,12 +211,3 @@ def explain_conflict(provider: Any, causes: Iterable[Any], history: ConflictHist
         # The last attempt failed for lack of a combination: name what ruled the others out.
         sentences += _earlier_collisions(provider, history, set(grouped))
     return " ".join(sentences) or "The requirements cannot be satisfied together."
-
-
-def explain_no_version(provider: Any, name: str, requirement: Any) -> str:
-    package = provider._packages.get(name)
-    base = f"{_who(requirement)}"
-    if package is not None and not package.found:
-        return f"{name} was not found on {', '.join(package.indexes_tried)} ({base})"
-    unusable = _unusable_reasons(provider, name, [requirement])
-    return f"No version of {name} can be used ({base})" + (f": {unusable}" if unusable else "")

@@ -161,7 +161,6 @@ class AdviserProvider(AbstractProvider):
         self._packages: dict[str, PackageOffers] = {}
         self._dependencies: dict[tuple[str, str, str], list[Requirement]] = {}
         self.prerelease_fallback: set[str] = set()
-        self.yanked_used: set[tuple[str, str]] = set()
         self.prefetch_rounds = 0
         self.prefetch_workers = max(1, prefetch_workers)
         self._locks_lock = threading.Lock()
@@ -695,7 +694,3 @@ def _valid(version: str) -> bool:
 def _requirement_text(parsed: PackagingRequirement) -> str:
     extras = f"[{','.join(sorted(parsed.extras))}]" if parsed.extras else ""
     return f"{parsed.name}{extras}{parsed.specifier}"
-
-
-def marker_or_none(text: str | None) -> Marker | None:
-    return Marker(text) if text else None

@@ -109,8 +109,9 @@ def run(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None =
 
 def write_project(input_dir: Path, lock: dict, project_dir: Path) -> Step:
     """Pipfile + Pipfile.lock + requirements.txt; fails when the Pipfile does not match the lock's hash."""
-    from adviser.lockfile import pipfile_hash, pipfile_to_toml, render_requirements_txt
+    from adviser.lockfile import pipfile_hash, pipfile_to_toml
     from stackfiles.atomic import write_file_atomically
+    from stackfiles.requirements import render_requirements_txt
 
     start = time.perf_counter()
     pipfile = load_toml((input_dir / "Pipfile").read_text(encoding="utf-8"))

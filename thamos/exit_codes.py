@@ -25,15 +25,3 @@ TIMEOUT = 6
 LOCK_MISMATCH = 7
 #: Interrupted by the user (Ctrl-C); files are left as they were (not for ``thamos serve``, see above).
 INTERRUPTED = 130
-
-DESCRIPTIONS = {
-    OK: "success",
-    GENERIC_ERROR: "generic error",
-    BAD_INPUT: "usage error or bad input",
-    CONFIGURATION_ERROR: "configuration error",
-    BACKEND_UNREACHABLE: "backend unreachable or failing",
-    ANALYSIS_FAILED: "analysis failed",
-    TIMEOUT: "timed out waiting for the analysis",
-    LOCK_MISMATCH: "lock file mismatch",
-    INTERRUPTED: "interrupted",
-}

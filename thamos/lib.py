@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from .api_client import build_api_client
-from .config import Configuration, config, env_flag
+from .config import Configuration, config
 from .exceptions import (
     AnalysisFailedError,
     AnalysisTimeoutError,
@@ -623,7 +623,3 @@ def get_versions(backend: Backend | None = None) -> dict[str, Any]:
     versions["api_version"] = data.get("version")
     versions["host"] = backend.base_url
     return versions
-
-
-def debug_requested() -> bool:
-    return env_flag("THAMOS_DEBUG")

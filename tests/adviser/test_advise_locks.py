@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from adviser.lockfile import pipfile_to_toml, render_requirements_txt
+from adviser.lockfile import pipfile_to_toml
 from adviser.pipfile_hash import pipfile_hash
+from stackfiles.requirements import render_requirements_txt
 from tests.adviser.engine_support import locked_versions, messages, pipfile, product, run
 
 VENV_BIN = Path(sys.executable).parent

@@ -18,8 +18,9 @@ import pytest
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
-from adviser.lockfile import pipfile_to_toml, render_requirements_txt
+from adviser.lockfile import pipfile_to_toml
 from adviser.pipfile_hash import pipfile_hash
+from stackfiles.requirements import render_requirements_txt
 from tests.adviser.engine_support import pipfile, product, run
 from tests.support.index_server import Dist
 

@@ -7,11 +7,11 @@ from adviser.lockfile import (
     build_lock,
     lock_entry,
     pipfile_to_toml,
-    render_requirements_txt,
 )
 from adviser.markers import strip_extra
 from adviser.pipfile_hash import pipfile_hash
 from adviser.project import load_toml
+from stackfiles.requirements import render_requirements_txt
 
 
 @pytest.mark.parametrize(
@@ -59,13 +59,14 @@ def test_lock_meta_and_requirements_rendering():
         "index": "main",
         "version": "==3.1.0",
     }
+    # The lock converts as thamos writes requirements.txt (micropipenv): indexes, extras, markers.
     text = render_requirements_txt(lock, dev=False)
     lines = text.splitlines()
-    assert "-i http://127.0.0.1:9/simple/" in lines
+    assert "--index-url http://127.0.0.1:9/simple/" in lines
     assert "--extra-index-url http://127.0.0.1:8/simple/" in lines
-    assert "--trusted-host 127.0.0.1" in lines
+    assert "--trusted-host 127.0.0.1:8" in lines
     assert "requests[socks]==2.32.0 \\" in lines
-    assert 'colorama==0.4.6 ; sys_platform == "win32" \\' in lines
+    assert 'colorama==0.4.6; sys_platform == "win32" \\' in lines
     assert "    --hash=sha256:aa \\" in lines and "    --hash=sha256:bb" in lines
     assert "pytest" not in text
     assert "pytest==8.0.0 \\" in render_requirements_txt(lock, dev=True)

@@ -249,6 +249,16 @@ def test_malformed_yaml_names_the_line(project: Path) -> None:
         Configuration().load_config()
 
 
+def test_library_users_load_a_configuration_from_a_string(project: Path) -> None:
+    # thamos 1.x library API (notebook integrations hold the configuration in memory).
+    configuration = Configuration()
+    content = configuration.load_config_from_string(TWO_ENVIRONMENTS)
+    assert configuration.get_runtime_environment()["name"] == content["runtime_environments"][0]["name"]
+    assert configuration.has_config_file is False
+    with pytest.raises(ConfigurationError, match=r"^<string>: not valid YAML"):
+        configuration.load_config_from_string("runtime_environments: [\n")
+
+
 def test_missing_file_is_a_configuration_error(project: Path) -> None:
     with pytest.raises(NoConfigurationError, match="thamos config"):
         Configuration().load_config()

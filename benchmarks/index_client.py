@@ -1,6 +1,6 @@
 """Time the index client alone: the floor any resolver pays against the configured index.
 
-    python -m adviser.index.bench flask requests [--cache-dir DIR] [--python 3.11]
+    python benchmarks/index_client.py flask requests [--cache-dir DIR] [--python 3.11]
 
 Crawls the dependency graph of the given projects breadth first, taking the latest final release
 of each and reading one page and one file's metadata per project (in as many parallel rounds as
