@@ -221,12 +221,19 @@ def _print_advise_report(ui: Ui, document: dict[str, Any], short: bool) -> None:
     if products:
         locked = (products[0].get("project") or {}).get("requirements_locked") or {}
         package_rows = [
-            {"section": section, "package": name, "version": (entry or {}).get("version"),
+            {"section": section, "package": name, "version": _locked_as(entry or {}),
              "index": (entry or {}).get("index")}
             for section in ("default", "develop") for name, entry in sorted((locked.get(section) or {}).items())
         ]
         emit(ui, package_rows, "table", columns=[("Section", "section"), ("Package", "package"),
                                                  ("Version", "version"), ("Index", "index")], title="Locked stack")
+
+
+def _locked_as(entry: dict[str, Any]) -> Any:
+    """The version of a lock entry; for local path and git packages (no version) where it comes from."""
+    if entry.get("version") or not ("git" in entry or "path" in entry):
+        return entry.get("version")
+    return f"git {str(entry.get('ref'))[:12]}" if "git" in entry else f"path {entry['path']}"
 
 
 def _print_failure(ui: Ui, document: dict[str, Any]) -> None:

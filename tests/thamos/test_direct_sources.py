@@ -126,3 +126,11 @@ def test_request_extras_fail_on_an_unset_variable_before_anything(tmp_path: Path
         "expanded_sources": [{"url": PRIVATE, "expanded_url": "https://robot:pass@packages.example.com/simple"}],
         "local_packages": [],
     })
+
+
+def test_report_table_shows_where_direct_packages_come_from() -> None:
+    from thamos.cli import _locked_as
+
+    assert _locked_as({"version": "==1.1", "index": "private"}) == "==1.1"
+    assert _locked_as({"editable": True, "path": "./mylib"}) == "path ./mylib"
+    assert _locked_as({"git": "https://host/a.git", "ref": "0123456789abcdef" * 2 + "01234567"}) == "git 0123456789ab"
