@@ -62,8 +62,8 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
     from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
     from adviser.advisories import AdvisoryDatabaseError
-    from adviser.environment import EnvironmentError_
-    from adviser.index import IndexError_, IndexUnreachable
+    from adviser.environment import TargetEnvironmentError
+    from adviser.index import IndexAccessError, IndexUnreachable
     from adviser.policies import UnknownRecommendationType
     from adviser.project import ProjectError
 
@@ -73,7 +73,7 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
     run = _Run(request, settings, log, stack_info, parameters)
     try:
         return run.execute()
-    except (ProjectError, EnvironmentError_, AdvisoryDatabaseError, UnknownRecommendationType) as exc:
+    except (ProjectError, TargetEnvironmentError, AdvisoryDatabaseError, UnknownRecommendationType) as exc:
         return _error_document(parameters, str(exc), stack_info)
     except ResolutionImpossible as exc:
         from adviser.explain import explain_conflict
@@ -90,7 +90,7 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
     except IndexUnreachable as exc:
         message = f"Package index {exc.url} could not be read: {exc.cause}"
         return _error_document(parameters, message, stack_info)
-    except IndexError_ as exc:
+    except IndexAccessError as exc:
         return _error_document(parameters, f"Package index problem: {exc}", stack_info)
     except Exception as exc:  # a bug: still a document, with the traceback in the analysis log
         import traceback

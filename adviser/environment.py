@@ -59,7 +59,7 @@ DEFAULT_PLATFORM = "linux-x86_64"
 LATEST_MUSL = (1, 2)
 
 
-class EnvironmentError_(ValueError):
+class TargetEnvironmentError(ValueError):
     """The runtime environment cannot be understood (bad platform string, bad Python version)."""
 
 
@@ -100,7 +100,7 @@ def _python_levels(python_version: str | None, notes: list[dict[str, str]]) -> t
     python_version = str(python_version).strip()
     match = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?", python_version)
     if not match:
-        raise EnvironmentError_(f"Python version {python_version!r} is not of the form 3.11 or 3.11.4")
+        raise TargetEnvironmentError(f"Python version {python_version!r} is not of the form 3.11 or 3.11.4")
     minor = f"{match.group(1)}.{match.group(2)}"
     if match.group(3) is not None:
         full = python_version
@@ -231,7 +231,7 @@ def build_target(
     if lowered.startswith("linux-"):
         arch = LINUX_ARCHES.get(lowered.split("-", 1)[1])
         if arch is None:
-            raise EnvironmentError_(f"Unsupported Linux architecture in platform {platform!r}")
+            raise TargetEnvironmentError(f"Unsupported Linux architecture in platform {platform!r}")
         if (os_name or "").strip().lower() == "alpine":
             platforms = _musl_platforms(arch, LATEST_MUSL)
             libc = f"musl {LATEST_MUSL[0]}.{LATEST_MUSL[1]}"
@@ -248,7 +248,7 @@ def build_target(
     elif lowered.startswith("macosx-"):
         match = re.fullmatch(r"macosx-(\d+)(?:\.(\d+))?-(\w+)", lowered)
         if not match:
-            raise EnvironmentError_(f"Platform {platform!r} is not of the form macosx-11.0-arm64")
+            raise TargetEnvironmentError(f"Platform {platform!r} is not of the form macosx-11.0-arm64")
         mac_version = (int(match.group(1)), int(match.group(2) or 0))
         arch = match.group(3)
         platforms = list(mac_platforms(mac_version, arch))
@@ -270,7 +270,7 @@ def build_target(
             "platform_machine": machine,
         }
     else:
-        raise EnvironmentError_(
+        raise TargetEnvironmentError(
             f"Unsupported platform {platform!r}: use linux-x86_64, linux-aarch64, macosx-11.0-arm64, win-amd64 or win32"
         )
 

@@ -20,7 +20,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from adviser.index.client import IndexClient
-from adviser.index.errors import IndexError_
+from adviser.index.errors import IndexAccessError
 from adviser.index.models import FileLink, ProjectPage
 from adviser.index.sources import IndexSource, default_index_source
 
@@ -59,7 +59,7 @@ def crawl(client: IndexClient, source: IndexSource, roots: list[str], python: st
         for name in frontier:
             try:
                 link = best_file(client.project_page(source, name))
-            except IndexError_:
+            except IndexAccessError:
                 continue
             if link is not None:
                 links.append(link)
@@ -68,7 +68,7 @@ def crawl(client: IndexClient, source: IndexSource, roots: list[str], python: st
         for link in links:
             try:
                 requirements = client.metadata(link).requires_dist
-            except IndexError_:
+            except IndexAccessError:
                 continue
             for text in requirements:
                 requirement = Requirement(text)

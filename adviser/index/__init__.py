@@ -5,15 +5,15 @@ SQLite cache each live in their own module.
 """
 
 from adviser.index.client import IndexClient
-from adviser.index.errors import IndexError_, IndexUnreachable, MetadataUnavailable, PackageNotFound
+from adviser.index.errors import IndexAccessError, IndexUnreachable, MetadataUnavailable, PackageNotFound
 from adviser.index.models import CoreMetadata, FileLink, ProjectPage
 from adviser.index.sources import IndexSource, default_index_source, extra_index_sources
 
 __all__ = [
     "CoreMetadata",
     "FileLink",
+    "IndexAccessError",
     "IndexClient",
-    "IndexError_",
     "IndexSource",
     "IndexUnreachable",
     "MetadataUnavailable",

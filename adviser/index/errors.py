@@ -1,13 +1,13 @@
-"""Errors raised by the index client; all derive from ``IndexError_``."""
+"""Errors raised by the index client; all derive from ``IndexAccessError``."""
 
 from __future__ import annotations
 
 
-class IndexError_(Exception):  # noqa: N801 - trailing underscore avoids shadowing the builtin IndexError
+class IndexAccessError(Exception):
     """Base class of every index access failure."""
 
 
-class IndexUnreachable(IndexError_):
+class IndexUnreachable(IndexAccessError):
     """An index (or a file host it points to) could not be read: refused, timed out, 5xx, ..."""
 
     def __init__(self, url: str, cause: str) -> None:
@@ -16,7 +16,7 @@ class IndexUnreachable(IndexError_):
         super().__init__(f"package index {url} is unreachable: {cause}")
 
 
-class PackageNotFound(IndexError_):
+class PackageNotFound(IndexAccessError):
     """The project is not listed on any of the indexes asked."""
 
     def __init__(self, name: str, index_urls: list[str]) -> None:
@@ -26,7 +26,7 @@ class PackageNotFound(IndexError_):
         super().__init__(f"package {name!r} was not found on {where}")
 
 
-class MetadataUnavailable(IndexError_):
+class MetadataUnavailable(IndexAccessError):
     """The core metadata (dependencies) of a file cannot be known without building it, or is broken."""
 
     def __init__(self, reason: str, *, permanent: bool = False) -> None:

@@ -3,7 +3,7 @@
 import pytest
 from packaging.tags import Tag
 
-from adviser.environment import EnvironmentError_, build_target
+from adviser.environment import TargetEnvironmentError, build_target
 
 
 def test_linux_target_gets_manylinux_tags_down_to_2_17_and_legacy_aliases():
@@ -86,7 +86,7 @@ def test_stated_patch_level_is_used_as_given():
 
 @pytest.mark.parametrize("bad", [{"platform": "solaris-sparc"}, {"python_version": "three"}])
 def test_bad_runtime_environment_is_a_clear_error(bad):
-    with pytest.raises(EnvironmentError_) as error:
+    with pytest.raises(TargetEnvironmentError) as error:
         build_target({"platform": "linux-x86_64", "python_version": "3.11", **bad})
     assert str(next(iter(bad.values()))) in str(error.value)
 
