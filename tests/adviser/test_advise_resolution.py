@@ -208,6 +208,13 @@ def test_exact_pin_of_a_prerelease_selects_it_direct_or_transitive_and_nothing_e
     assert not messages(transitive, "WARNING")  # an explicit pin is no fallback
 
 
+@pytest.mark.parametrize(("allowed", "locked"), [("false", "1.0"), ("true", "2.0rc1"), ('"false"', "1.0")])
+def test_a_package_named_in_allow_prereleases_follows_its_value(package_index, tmp_cache_dir, allowed, locked):
+    index = package_index([Dist("toolkit", "1.0"), Dist("toolkit", "2.0rc1")])
+    text = pipfile([("main", index.url)], 'toolkit = "*"', extra=f"[thoth.allow_prereleases]\ntoolkit = {allowed}\n")
+    assert locked_versions(run(text, tmp_cache_dir)) == {"toolkit": locked}
+
+
 def test_constraints_with_markers(sample_index, tmp_cache_dir):
     text = sample_pipfile(sample_index, 'signals = "*"')
     applies = run(text, tmp_cache_dir, constraints='signals<1.1; python_version >= "3.6"\n')
