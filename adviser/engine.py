@@ -221,6 +221,8 @@ class _Run:
                 return [pins[name]]
             return project_sources + known
 
+        from adviser.index.builds import BuildOptions
+
         self.client = IndexClient(
             project_sources + known,
             self.settings.cache_dir,
@@ -230,6 +232,8 @@ class _Run:
             timeout=self.settings.timeout,
             log=self.log,
             aliases=aliases,
+            # Build requirements come from the same indexes as the resolution.
+            builds=BuildOptions.from_settings(self.settings, [s.network_url for s in project_sources + known]),
         )
         # Direct requirements' pages are read from now on, in the client's threads: the network
         # (and a cold run's DNS and TLS set-up) overlaps the imports and preparation below.

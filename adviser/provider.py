@@ -428,19 +428,27 @@ class AdviserProvider(AbstractProvider):
 
     # ------------------------------------------------------------ metadata
 
-    def _check(self, offer: VersionOffer) -> bool:
+    def _check(self, offer: VersionOffer, may_build: bool = True) -> bool:
         """Read core metadata of an offer once; False (with a recorded reason) when unusable.
 
         Results are published before ``checked`` is set, so a prefetch thread never sees a
-        half-checked offer (two threads may both read it; the index client serves one request)."""
+        half-checked offer (two threads may both read it; the index client serves one request).
+        A speculative look (``may_build`` False) never builds an sdist: when only a build can
+        tell, the offer stays unchecked for the resolver's own look."""
         if offer.checked:
             return offer.metadata is not None
         from adviser.index import MetadataUnavailable
+        from adviser.index.errors import NeedsBuild
 
         problems = []
+        build_for = self.target.python_version if may_build else None
         for link in offer.usable:
             try:
-                metadata = self.client.metadata(link)
+                metadata = self.client.metadata(link, build_for=build_for)
+            except NeedsBuild:
+                if not may_build:
+                    return False
+                raise  # not expected: the client goes on to a build when build_for is given
             except MetadataUnavailable as exc:
                 problems.append(f"{link.filename}: {exc.reason}")
                 continue
@@ -530,11 +538,12 @@ class AdviserProvider(AbstractProvider):
         self.prefetch(dependencies)
         return dependencies
 
-    def _compute_dependencies(self, candidate: Candidate) -> list[Requirement]:
+    def _compute_dependencies(self, candidate: Candidate, may_build: bool = True) -> list[Requirement]:
         key = (candidate.name, str(candidate.version), candidate.identifier)
         if key in self._dependencies:
             return self._dependencies[key]
-        self._check(candidate.offer)
+        if not self._check(candidate.offer, may_build) and not candidate.offer.checked:
+            return []  # a speculative look that needs a build: left to the resolver, nothing kept
         metadata = candidate.offer.metadata
         dependencies: list[Requirement] = []
         if candidate.extras:
@@ -604,7 +613,9 @@ class AdviserProvider(AbstractProvider):
                 offer = next(self.iter_admissible(requirement.name, [requirement]), None)
                 if offer is None:
                     return
-                dependencies = self._compute_dependencies(Candidate(offer, requirement.extras))
+                dependencies = self._compute_dependencies(
+                    Candidate(offer, requirement.extras), may_build=False
+                )
             except Exception:  # unknown package, unreachable index...: reported when the resolver gets there
                 return
             for dependency in dependencies:

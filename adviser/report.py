@@ -129,6 +129,41 @@ def _change_reason(provider, policy, name: str, old: str, requirements: list[Any
     return "needed to satisfy the other packages"
 
 
+def _metadata_notes(provider, name: str, offer) -> list[dict]:
+    """Where the chosen version's dependencies came from when a build told them, and why newer
+    versions the resolver looked at were left out for their metadata (a failed build, ...)."""
+    notes = []
+    package = provider._packages.get(name)
+    for newer in package.offers if package is not None else ():
+        if newer.version > offer.version and newer.checked and newer.metadata is None:
+            problem = newer.metadata_problem or "its metadata cannot be read"
+            notes.append(_item("WARNING", f"{name} {newer.version} was not used: {problem}", package=name))
+    build = getattr(offer.metadata, "build", None)
+    if build is None:
+        return notes
+    version = str(offer.version)
+    cached = " (kept from an earlier build)" if build.from_cache else ""
+    notes.append(
+        _item(
+            "INFO",
+            f"{name} {version}: dependencies read by building its sdist's metadata with "
+            f"{build.interpreter}{cached}",
+            package=name,
+        )
+    )
+    if not build.matched:
+        notes.append(
+            _item(
+                "WARNING",
+                f"{name} {version}: no Python {build.target_python} interpreter was available to build its "
+                f"sdist's metadata; Python {build.interpreter_version} was used, so dependencies its "
+                "setup.py computes for the running Python may differ on the target",
+                package=name,
+            )
+        )
+    return notes
+
+
 def build_product(
     *, result, provider, project, target, policy, roots, dev, runtime, known_indexes, lock
 ) -> dict:
@@ -248,6 +283,7 @@ def build_product(
                     package=name,
                 )
             )
+        justification.extend(_metadata_notes(provider, name, offer))
 
     if lock is not None:
         for name, locked in sorted(lock.packages.items()):

@@ -855,9 +855,19 @@ def _raise_stop(signum: int, _frame: Any) -> None:
 @click.option("--certfile", type=click.Path(dir_okay=False, exists=True), help="TLS certificate (PEM).")
 @click.option("--keyfile", type=click.Path(dir_okay=False, exists=True), help="TLS private key (PEM).")
 @click.option("--workers", type=click.IntRange(min=1), help="Analyses computed in parallel.")
+@click.option("--builds", metavar="always|never|NAME[,NAME...]",
+              help="Build sdists whose dependencies only a build tells: always (default), never, or only "
+                   "these packages (THAMOS_BUILDS).")
+@click.option("--build-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Time limit of one build, default 120 (THAMOS_BUILD_TIMEOUT).")
+@click.option("--build-memory", type=click.IntRange(min=64), metavar="MB",
+              help="Memory limit of a build, default 2048 (THAMOS_BUILD_MEMORY).")
+@click.option("--build-python", "build_pythons", multiple=True, metavar="PATH",
+              help="Interpreter to build with for targets of its version; repeatable (THAMOS_BUILD_PYTHONS).")
 def serve_command(bind_host: str | None, port: int | None, config_file: str | None, data_dir: str | None,
                   cache_dir: str | None, token: str | None, certfile: str | None, keyfile: str | None,
-                  workers: int | None) -> None:
+                  workers: int | None, builds: str | None, build_timeout: float | None,
+                  build_memory: int | None, build_pythons: tuple[str, ...]) -> None:
     """Run the User API backend (for a team, or behind TLS) until SIGINT/SIGTERM.
 
     Options left out fall back to the THAMOS_SERVER_* variables, then to the settings file.
@@ -879,6 +889,10 @@ def serve_command(bind_host: str | None, port: int | None, config_file: str | No
         "certfile": Path(certfile) if certfile else None,
         "keyfile": Path(keyfile) if keyfile else None,
         "workers": workers,
+        "builds": builds,
+        "build_timeout": build_timeout,
+        "build_memory_mb": build_memory,
+        "build_pythons": list(build_pythons) or None,
     }
     # uvicorn shuts down gracefully on these signals, then raises them again; handled here, that
     # ends the command with a message and status 0 instead of a death by signal (-15) or 130.

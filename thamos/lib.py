@@ -298,10 +298,10 @@ def get_analysis_status(analysis_id: str, backend: Backend | None = None) -> dic
     return response.data or {}
 
 
-def get_analysis_log(analysis_id: str, backend: Backend | None = None) -> str:
+def get_analysis_log(analysis_id: str, backend: Backend | None = None, deadline: Deadline | None = None) -> str:
     backend = backend or Backend()
     api_name, _, _, log_method = _APIS[analysis_kind(analysis_id)]
-    response = backend.call(api_name, log_method, analysis_id)
+    response = backend.call(api_name, log_method, analysis_id, deadline=deadline)
     return (response.data or {}).get("log") or ""
 
 
@@ -326,11 +326,19 @@ def wait_for_results(
     deadline: Deadline | None = None,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Poll until the document is ready (50 ms at first, backing off to 1 s)."""
+    """Poll until the document is ready (50 ms at first, backing off to 1 s).
+
+    ``progress`` gets the state, with the sdist build in progress when the analysis log tells one
+    (see thamos.progress: the log is read only for analyses running a while, every few seconds).
+    """
+    from .progress import LogWatch
+
     backend = backend or Backend()
     deadline = deadline or Deadline(default_timeout())
     api_name, result_method, _, _ = _APIS[analysis_kind(analysis_id)]
     pauses = poll_delays()
+    # A status detail is not worth a long wait: its reads get a few seconds, never the whole deadline.
+    watch = LogWatch(lambda: get_analysis_log(analysis_id, backend, Deadline(5.0))) if progress else None
     polls = 0
     while True:
         response = backend.call(api_name, result_method, analysis_id, deadline=deadline)
@@ -343,8 +351,8 @@ def wait_for_results(
             raise AnalysisFailedError(
                 f"Analysis {analysis_id} failed on the backend: {status.get('reason') or 'no reason given'}"
             )
-        if progress:
-            progress(status.get("state") or "pending")
+        if progress and watch is not None:
+            progress(watch.describe(status.get("state") or "pending"))
         remaining = deadline.remaining()
         if remaining is not None and remaining <= 0:
             raise AnalysisTimeoutError(

@@ -121,7 +121,12 @@ def build_adviser_settings(options: dict[str, Any], force: bool = False):
         index_aliases=options.get("index_aliases") or None,  # absent from an older server's options
         default_index=source(options["default_index"]),
         advisory_db=Path(options["advisory_db"]) if options.get("advisory_db") else None,
+        # Options stored by an older server lack the build settings: the adviser's defaults apply.
+        **{key: options[key] for key in BUILD_OPTIONS if key in options},
     )
+
+
+BUILD_OPTIONS = ("builds", "build_timeout", "build_memory_mb", "build_max_source_mb", "build_pythons")
 
 
 def _call_adviser(

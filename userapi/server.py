@@ -25,7 +25,8 @@ def run_server(
 
     `options` are ServerSettings field names (host, port, data_dir, cache_dir, token, certfile,
     keyfile, workers, idle_timeout, result_ttl, max_request_bytes, container_images,
-    default_index, known_indexes, advisory_db, page_ttl, db_path, log_level); None values are
+    default_index, known_indexes, advisory_db, page_ttl, db_path, log_level, builds, build_timeout,
+    build_memory_mb, build_max_source_mb, build_pythons); None values are
     ignored, so unset CLI flags fall back to the environment and the defaults.
     Raises ServerError for bad settings or an unusable data directory.
     """
@@ -112,6 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--advisory-db", help="OSV advisory database: directory or archive (THAMOS_ADVISORY_DB)")
     add("--page-ttl", type=float, help="seconds index pages stay fresh in the cache (default 3600)")
+    add(
+        "--builds",
+        metavar="always|never|NAME[,NAME...]",
+        help="build sdists whose dependencies only a build tells: always (default), never, or only "
+        "these packages (THAMOS_BUILDS)",
+    )
+    add(
+        "--build-timeout",
+        metavar="SECONDS",
+        help="time limit of one build (default 120; THAMOS_BUILD_TIMEOUT)",
+    )
+    add("--build-memory", dest="build_memory_mb", metavar="MB", help="memory limit of a build (default 2048)")
+    add(
+        "--build-python",
+        dest="build_pythons",
+        action="append",
+        metavar="PATH",
+        help="interpreter to build with for targets of its version; repeatable (THAMOS_BUILD_PYTHONS)",
+    )
     add("--config", dest="config_file", help="YAML/JSON settings file (THAMOS_SERVER_CONFIG)")
     add("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="default info")
     return parser

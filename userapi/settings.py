@@ -107,6 +107,13 @@ class ServerSettings:
     # Allowed CORS origins; "*" lets browser tools call the API (no credentials are shared).
     cors_origins: tuple[str, ...] = ("*",)
     log_level: str = "info"
+    # Sdists whose dependencies only a build tells: "always", "never" or the names allowed to build.
+    builds: str | tuple[str, ...] = "always"
+    build_timeout: float = 120.0  # seconds per build, installing its build requirements included
+    build_memory_mb: int = 2048  # address-space limit of the build processes
+    build_max_source_mb: int = 1024  # largest sdist downloaded to be built
+    # Interpreters to build with besides those found on the machine (the target's version is used).
+    build_pythons: tuple[str, ...] = ()
 
     @property
     def database(self) -> Path:
@@ -145,7 +152,21 @@ class ServerSettings:
                 raise SettingsError(f"environment {number} of the settings lacks {', '.join(missing)}")
         if self.token is not None and not self.token.strip():
             raise SettingsError("the server token is empty")
+        self._validate_builds()
         return self
+
+    def _validate_builds(self) -> None:
+        from adviser.settings import BuildSettingError, check_build_limits, parse_builds
+
+        try:
+            parse_builds(self.builds)
+            check_build_limits(self.build_timeout, self.build_memory_mb, self.build_max_source_mb)
+        except BuildSettingError as exc:
+            raise SettingsError(str(exc)) from None
+        for python in self.build_pythons:
+            path = Path(python)
+            if not path.is_absolute() or not path.is_file() or not os.access(path, os.X_OK):
+                raise SettingsError(f"build python {python} is not the absolute path of an executable file")
 
     def adviser_options(self) -> dict[str, Any]:
         """Plain, picklable keyword arguments for adviser.AdviserSettings (built in the worker)."""
@@ -156,6 +177,11 @@ class ServerSettings:
             "index_aliases": dict(self.index_aliases),
             "default_index": self.default_index.as_dict() if self.default_index else None,
             "advisory_db": str(self.advisory_db) if self.advisory_db else None,
+            "builds": self.builds,
+            "build_timeout": self.build_timeout,
+            "build_memory_mb": self.build_memory_mb,
+            "build_max_source_mb": self.build_max_source_mb,
+            "build_pythons": list(self.build_pythons),
         }
 
 
@@ -191,6 +217,26 @@ def _name_from_url(url: str) -> str:
 
     host = urlsplit(url).hostname or "index"
     return host.replace(".", "-")
+
+
+def _builds(value: Any) -> str | tuple[str, ...]:
+    from adviser.settings import BuildSettingError, parse_builds
+
+    try:
+        return parse_builds(value)
+    except BuildSettingError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _paths(value: Any, what: str) -> tuple[str, ...]:
+    """Paths from a list, or from one string separated like PATH (os.pathsep)."""
+    if isinstance(value, str):
+        items = value.split(os.pathsep)
+    elif isinstance(value, (list, tuple)):
+        items = [str(item) for item in value]
+    else:
+        raise SettingsError(f"{what} must be a list of paths, got {value!r}")
+    return tuple(str(Path(item.strip()).expanduser()) for item in items if item.strip())
 
 
 def _float_or_none(value: Any, what: str) -> float | None:
@@ -230,6 +276,11 @@ ENVIRONMENT_VARIABLES = {
     "THAMOS_INDEX_ALIASES": "index_aliases",
     "THAMOS_ADVISORY_DB": "advisory_db",
     "THAMOS_PAGE_TTL": "page_ttl",
+    "THAMOS_BUILDS": "builds",
+    "THAMOS_BUILD_TIMEOUT": "build_timeout",
+    "THAMOS_BUILD_MEMORY": "build_memory_mb",
+    "THAMOS_BUILD_MAX_SOURCE": "build_max_source_mb",
+    "THAMOS_BUILD_PYTHONS": "build_pythons",
 }
 
 
@@ -270,10 +321,14 @@ def _coerce(raw: dict[str, Any]) -> ServerSettings:
     settings = ServerSettings()
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in ("port", "workers", "max_request_bytes"):
+        if key in ("port", "workers", "max_request_bytes", "build_memory_mb", "build_max_source_mb"):
             values[key] = _number(value, key, int)
-        elif key in ("result_ttl", "page_ttl"):
+        elif key in ("result_ttl", "page_ttl", "build_timeout"):
             values[key] = _number(value, key, float)
+        elif key == "builds":
+            values[key] = _builds(value)
+        elif key == "build_pythons":
+            values[key] = _paths(value, key)
         elif key == "idle_timeout":
             values[key] = _float_or_none(value, key)
         elif key in (

@@ -7,7 +7,11 @@ Policy (the index sends no caching headers, so the cache keeps its own):
   its file entries for JSON pages, so a warm run decodes only the versions it looks at;
 * the core metadata of a file is kept forever: it is keyed by the file's sha256 (else its URL),
   and a released file never changes. So are reasons why a file's metadata cannot be known
-  (dynamic sdist dependencies, broken metadata), since they lie in the file itself;
+  (broken metadata), since they lie in the file itself, and the mark of an sdist whose
+  dependencies need a build (not an unavailability: a resolution allowed to build goes on);
+* metadata prepared by building an sdist, keyed by the sdist's key and the target's Python X.Y
+  (setup.py may compute dependencies from the running Python), with the interpreter that built
+  it; and permanent build failures with their reason (time-outs and network failures are not kept);
 * the top-level import names of each wheel whose central directory was read.
 
 Several processes and threads share the file: WAL journal, a busy timeout, one connection per
@@ -29,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 CACHE_FILENAME = "index-cache.sqlite3"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+# available: 1 = content is CoreMetadata JSON, 0 = content is why it cannot be known,
+# 2 = content is why only a build can tell (the sdist does not state its dependencies statically).
+NEEDS_BUILD = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pages (
@@ -49,7 +56,7 @@ CREATE TABLE IF NOT EXISTS metadata (
     version TEXT NOT NULL,
     filename TEXT NOT NULL,
     index_url TEXT NOT NULL,          -- index the file was first seen on
-    available INTEGER NOT NULL,       -- 1: content is CoreMetadata JSON, 0: content is the reason
+    available INTEGER NOT NULL,       -- 1: CoreMetadata JSON, 0: the reason, 2: needs a build (reason)
     content TEXT NOT NULL,
     stored_at REAL NOT NULL
 ) WITHOUT ROWID;
@@ -62,7 +69,29 @@ CREATE TABLE IF NOT EXISTS import_names (
     index_url TEXT NOT NULL,
     PRIMARY KEY (import_name, file_key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS built_metadata (
+    file_key TEXT NOT NULL,           -- the sdist's key, as in metadata
+    python TEXT NOT NULL,             -- the target's Python X.Y the build was made for
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    available INTEGER NOT NULL,       -- 1: content is CoreMetadata JSON, 0: content is the failure
+    content TEXT NOT NULL,
+    interpreter TEXT NOT NULL,        -- Interpreter.describe() of the build
+    interpreter_version TEXT NOT NULL,
+    matched INTEGER NOT NULL,         -- 1 when the interpreter had the target's version
+    via TEXT NOT NULL,                -- the PEP 517 hook that produced it
+    stored_at REAL NOT NULL,
+    PRIMARY KEY (file_key, python)
+) WITHOUT ROWID;
 """
+# Version 4 caches stored "needs a build" as a permanent unavailability, and refused sdists over
+# 20 MB for good: mark the first as needing a build, forget the second (they are read now).
+UPGRADE_FROM_4 = (
+    "UPDATE metadata SET available = 2"
+    " WHERE available = 0 AND content LIKE '%cannot be known without building it%'",
+    "DELETE FROM metadata WHERE available = 0 AND content LIKE '%is larger than 20 MB; its metadata is not read%'",
+)
 
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -82,6 +111,20 @@ class CachedMetadata:
     available: bool
     data: dict[str, Any] | None  # CoreMetadata.to_json() when available
     reason: str | None
+    needs_build: bool = False  # not available: only building the sdist can tell (reason says why)
+
+
+@dataclass(frozen=True)
+class CachedBuild:
+    """Metadata built from an sdist for one target Python, or why the build failed for good."""
+
+    available: bool
+    data: dict[str, Any] | None
+    reason: str | None
+    interpreter: str
+    interpreter_version: str
+    matched: bool
+    via: str
 
 
 @dataclass(frozen=True)
@@ -197,9 +240,12 @@ class IndexCache:
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version == 4:
+                for statement in UPGRADE_FROM_4:
+                    conn.execute(statement)
+            elif version not in (0, SCHEMA_VERSION):
                 # An older layout: it is only a cache, so start afresh.
-                for table in ("pages", "metadata", "import_names"):
+                for table in ("pages", "metadata", "import_names", "built_metadata"):
                     conn.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in SCHEMA.split(";"):
                 if statement.strip():
@@ -375,9 +421,9 @@ class IndexCache:
         )
         if row is None:
             return None
-        if row[0]:
+        if row[0] == 1:
             return CachedMetadata(True, json.loads(row[1]), None)
-        return CachedMetadata(False, None, row[1])
+        return CachedMetadata(False, None, row[1], needs_build=row[0] == NEEDS_BUILD)
 
     def put_metadata(
         self,
@@ -385,15 +431,18 @@ class IndexCache:
         data: dict[str, Any] | None,
         reason: str | None = None,
         import_names: Iterable[str] = (),
+        *,
+        needs_build: bool = False,
     ) -> None:
-        """Store metadata (or the reason it is unavailable) and the wheel's import names at once."""
+        """Store metadata (or the reason it is unavailable, or why it needs a build) and the wheel's
+        import names at once."""
         row = (
             record.key,
             record.project,
             record.version,
             record.filename,
             record.index_url,
-            1 if data is not None else 0,
+            1 if data is not None else (NEEDS_BUILD if needs_build else 0),
             _compact(data) if data is not None else (reason or ""),
             time.time(),
         )
@@ -425,7 +474,7 @@ class IndexCache:
         if version is not None:
             query += " AND version = ?"
             params += (version,)
-        return [(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in self._connection().execute(query, params)]
+        return [(r[0], r[1], r[2], r[3], r[4] == 1, r[5]) for r in self._connection().execute(query, params)]
 
     def providers_of_import(self, import_name: str) -> list[tuple[str, str, str]]:
         """(project, version, index_url) of wheels that install top-level module ``import_name``."""
@@ -435,3 +484,55 @@ class IndexCache:
                 (import_name,),
             )
         )
+
+    # -- built metadata ----------------------------------------------------------------------
+    def get_built(self, key: str, python: str) -> CachedBuild | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT available, content, interpreter, interpreter_version, matched, via"
+                " FROM built_metadata WHERE file_key = ? AND python = ?",
+                (key, python),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        available, content, interpreter, interpreter_version, matched, via = row
+        data = json.loads(content) if available else None
+        return CachedBuild(
+            bool(available),
+            data,
+            None if available else content,
+            interpreter,
+            interpreter_version,
+            bool(matched),
+            via,
+        )
+
+    def put_built(self, record: FileRecord, python: str, build: CachedBuild) -> None:
+        """Store a build's outcome and wait until it is written: another process holding off on
+        the same build (see adviser.index.builds) reads it as soon as the build lock is released."""
+        row = (
+            record.key,
+            python,
+            record.project,
+            record.version,
+            record.filename,
+            1 if build.available else 0,
+            _compact(build.data) if build.available else (build.reason or ""),
+            build.interpreter,
+            build.interpreter_version,
+            1 if build.matched else 0,
+            build.via,
+            time.time(),
+        )
+        self._write(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO built_metadata (file_key, python, project, version, filename,"
+                " available, content, interpreter, interpreter_version, matched, via, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        )
+        self.flush()

@@ -2,7 +2,8 @@
 
 Metadata of a file is looked up in this order: the cache; the PEP 658 ``.metadata`` file when the
 page advertises one (its sha256 checked when given); the wheel's METADATA read with HTTP range
-requests; an sdist's PKG-INFO when it states its dependencies statically.
+requests; an sdist's PKG-INFO when it states its dependencies statically; else, when the caller
+allows it (``build_for``) and the settings do, a build of the sdist's metadata (adviser.index.builds).
 
 Every page and every file is fetched at most once per client even when several threads ask for
 it at the same moment: the first asker fetches, the others wait for its result.
@@ -23,9 +24,10 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from adviser.aliases import IndexAliases
+from adviser.index.builds import BuildOptions, SdistBuilder
 from adviser.index.cache import CachedPage, FileRecord, IndexCache
 from adviser.index.core_metadata import parse_core_metadata
-from adviser.index.errors import IndexUnreachable, MetadataUnavailable, PackageNotFound
+from adviser.index.errors import IndexUnreachable, MetadataUnavailable, NeedsBuild, PackageNotFound
 from adviser.index.http import HttpSession, TransportError
 from adviser.index.models import CoreMetadata, FileLink, ProjectPage
 from adviser.index.sdist_metadata import check_static_dependencies, download_sdist, extract_pkg_info
@@ -62,6 +64,7 @@ class IndexClient:
         max_workers: int = 16,
         timeout: float = 30.0,
         log: Log | None = None,
+        builds: BuildOptions | None = None,
         aliases: IndexAliases | None = None,
     ) -> None:
         self.sources = list(sources)
@@ -79,6 +82,14 @@ class IndexClient:
         for source in self.sources:  # indexes reached with credentials (basic authentication)
             self._http.add_credentials(source.network_url)
         self._cache = IndexCache(Path(cache_dir), log=log)
+        self._builder = SdistBuilder(
+            self._http,
+            self._cache,
+            builds or BuildOptions(index_urls=tuple(source.network_url for source in self.sources)),
+            check=_contradiction,
+            log=self._say,
+            count=self._count,
+        )
         self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="index-client")
         self._results: dict[Hashable, Future] = {}
         self._results_lock = threading.Lock()
@@ -139,10 +150,22 @@ class IndexClient:
         if wait_for_all:
             wait(futures)
 
-    def metadata(self, link: FileLink) -> CoreMetadata:
-        """Core metadata of ``link``; MetadataUnavailable(reason) when it cannot be known."""
+    def metadata(self, link: FileLink, *, build_for: str | None = None) -> CoreMetadata:
+        """Core metadata of ``link``; MetadataUnavailable(reason) when it cannot be known.
+
+        Without ``build_for`` this is a quick look (prefetch): an sdist whose dependencies only a
+        build can tell, or too big to look into in memory, raises NeedsBuild. ``build_for`` (the
+        target's Python X.Y) lets the look go on: a bigger download, then a build if the settings
+        allow one (else a MetadataUnavailable saying why not).
+        """
         key = metadata_key(link)
-        return self._once(("metadata", key), lambda: self._load_metadata(link, key))
+        try:
+            return self._once(("metadata", key), lambda: self._load_metadata(link, key))
+        except NeedsBuild as exc:
+            if build_for is None:
+                raise
+            needs = exc
+        return self._once(("built", key, build_for), lambda: self._load_built(link, key, build_for, needs))
 
     def prefetch_metadata(self, links: Iterable[FileLink], *, wait_for_all: bool = True) -> None:
         """Read the metadata of ``links`` in parallel (errors surface later, on the real call).
@@ -170,6 +193,9 @@ class IndexClient:
             f" from cache, {s.get('metadata_pep658', 0)} from PEP 658 files,"
             f" {s.get('metadata_wheel_range', 0)} from wheels by range requests,"
             f" {s.get('metadata_sdist', 0)} from sdists,"
+            f" {s.get('metadata_built', 0)} built from sdists"
+            f" ({s.get('metadata_built_cached', 0)} builds from cache,"
+            f" {s.get('metadata_build_failed', 0)} failed),"
             f" {s.get('metadata_unavailable', 0)} unavailable" + self._traffic_summary(s)
         )
 
@@ -297,18 +323,19 @@ class IndexClient:
         cached = self._cache.get_metadata(key)
         if cached is not None:
             self._count("metadata_cached")
+            if cached.needs_build:
+                raise NeedsBuild(cached.reason or f"{link.filename} needs a build")
             if not cached.available:
                 raise MetadataUnavailable(cached.reason or f"metadata of {link.filename} is unavailable")
             return CoreMetadata.from_json(cached.data or {}, source="cache")
-        record = FileRecord(
-            key=key,
-            project=link.project_name or canonicalize_name(link.filename.split("-", 1)[0]),
-            version=str(link.version) if link.version is not None else "",
-            filename=link.filename,
-            index_url=link.index.url,
-        )
+        record = _record(link, key)
         try:
             metadata, import_names = self._fetch_metadata(link)
+        except NeedsBuild as exc:
+            self._count("metadata_needs_build")
+            if not exc.too_large:  # a fact of the file: later quick looks need not download it again
+                self._cache.put_metadata(record, None, reason=exc.reason, needs_build=True)
+            raise
         except MetadataUnavailable as exc:
             self._count("metadata_unavailable")
             if exc.permanent:
@@ -323,6 +350,17 @@ class IndexClient:
             raise MetadataUnavailable(mismatch, permanent=True)
         self._cache.put_metadata(record, metadata.to_json(), import_names=import_names)
         return metadata
+
+    def _load_built(self, link: FileLink, key: str, python: str, needs: NeedsBuild) -> CoreMetadata:
+        try:
+            return self._builder.metadata(link, _record(link, key), python, needs)
+        except MetadataUnavailable:
+            self._count("metadata_unavailable")
+            raise
+        except TransportError as exc:
+            raise MetadataUnavailable(
+                f"downloading sdist {link.filename} failed ({exc.cause}); its metadata cannot be built"
+            ) from None
 
     def _fetch_metadata(self, link: FileLink) -> tuple[CoreMetadata, list[str]]:
         verify = link.index.verify_ssl
@@ -362,6 +400,16 @@ class IndexClient:
             )
             return None
         return parse_core_metadata(response.body, source="pep658", origin=f"{link.filename}.metadata")
+
+
+def _record(link: FileLink, key: str) -> FileRecord:
+    return FileRecord(
+        key=key,
+        project=link.project_name or canonicalize_name(link.filename.split("-", 1)[0]),
+        version=str(link.version) if link.version is not None else "",
+        filename=link.filename,
+        index_url=link.index.url,
+    )
 
 
 def _contradiction(link: FileLink, metadata: CoreMetadata) -> str | None:

@@ -34,3 +34,13 @@ class MetadataUnavailable(IndexAccessError):
         # True when the reason lies in the file itself (so it can be cached like the file's metadata).
         self.permanent = permanent
         super().__init__(reason)
+
+
+class NeedsBuild(MetadataUnavailable):
+    """Only building the sdist tells its dependencies (it does not state them statically), or the
+    sdist is bigger than a quick look downloads (``too_large``): a resolution allowed to build (or
+    to download it whole) goes on from there. Not permanent: it is no reason to give a version up."""
+
+    def __init__(self, reason: str, *, too_large: bool = False) -> None:
+        super().__init__(reason, permanent=False)
+        self.too_large = too_large

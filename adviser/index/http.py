@@ -12,6 +12,7 @@ import time
 import urllib.request
 import warnings
 from dataclasses import dataclass
+from typing import BinaryIO
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import urllib3
@@ -199,6 +200,44 @@ class HttpSession:
             with self._lock:
                 self._active -= 1
                 self._latencies.setdefault(kind, []).append(elapsed)
+
+    def download(
+        self, url: str, target: BinaryIO, *, verify: bool = True, max_bytes: int | None = None
+    ) -> int:
+        """GET ``url`` (following redirects) into the open file ``target``, in chunks; the status.
+
+        For files too big to hold in memory (sdists built for their metadata). A body over
+        ``max_bytes`` raises ResponseTooLarge; the caller discards what was written.
+        """
+        for _hop in range(MAX_REDIRECTS + 1):
+            url, headers = self._authorized(url, {"Accept-Encoding": "identity"})
+            manager = self._manager(url, verify)
+            try:
+                response = manager.request(
+                    "GET",
+                    url,
+                    headers=headers,
+                    preload_content=False,
+                    redirect=False,
+                )
+            except HTTPError as exc:
+                raise TransportError(url, describe(exc, self.timeout)) from None
+            location = response.headers.get("location")
+            if response.status in REDIRECT_STATUSES and location:
+                response.drain_conn()
+                response.release_conn()
+                url = urljoin(url, location)
+                continue
+            if response.status != 200:
+                response.drain_conn()
+                response.release_conn()
+                return response.status
+            try:
+                _stream_body(response, url, target, max_bytes)
+            except HTTPError as exc:
+                raise TransportError(url, describe(exc, self.timeout)) from None
+            return response.status
+        raise TransportError(url, f"more than {MAX_REDIRECTS} redirects")
 
     def traffic(self) -> dict[str, float]:
         """Requests made so far: counts and median latency (ms) of full and ranged GETs, peak concurrency."""
@@ -435,6 +474,25 @@ def _read_body(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int | No
             raise ResponseTooLarge(url, None, max_bytes)
     response.release_conn()
     return b"".join(parts)
+
+
+def _stream_body(
+    response: urllib3.BaseHTTPResponse, url: str, target: BinaryIO, max_bytes: int | None
+) -> None:
+    declared = response.headers.get("content-length")
+    if max_bytes is not None and declared and declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        response.release_conn()
+        raise ResponseTooLarge(url, int(declared), max_bytes)
+    size = 0
+    for chunk in response.stream(CHUNK):
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            response.close()
+            response.release_conn()
+            raise ResponseTooLarge(url, None, max_bytes)
+        target.write(chunk)
+    response.release_conn()
 
 
 def describe(error: BaseException | None, timeout: float) -> str:

@@ -309,10 +309,23 @@ class ProjectPage:
 
 
 @dataclass(frozen=True)
+class BuildInfo:
+    """How metadata prepared by building an sdist was made (for the report)."""
+
+    interpreter: str  # sourcebuild.Interpreter.describe(), e.g. "CPython 3.11.7 (/usr/bin/python3.11)"
+    interpreter_version: str
+    matched: bool  # False: no interpreter of the target's Python version was found
+    target_python: str  # the target's X.Y the build was made for
+    via: str  # the PEP 517 hook that produced it
+    from_cache: bool = False
+
+
+@dataclass(frozen=True)
 class CoreMetadata:
     """The parts of a file's core metadata (METADATA / PKG-INFO) the resolver needs.
 
-    ``source`` says where it came from: "pep658", "wheel-range", "sdist" or "cache".
+    ``source`` says where it came from: "pep658", "wheel-range", "sdist", "build" or "cache";
+    ``build`` how it was built when it came from a build (also when read back from the cache).
     """
 
     name: str
@@ -323,6 +336,7 @@ class CoreMetadata:
     classifiers: tuple[str, ...]
     summary: str | None
     source: str
+    build: BuildInfo | None = None
 
     @property
     def canonical_name(self) -> NormalizedName:

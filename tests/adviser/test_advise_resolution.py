@@ -316,10 +316,11 @@ def test_metadata_from_range_reads_and_static_sdists(sample_index, tmp_cache_dir
     }
 
 
-def test_dynamic_sdist_is_refused_with_the_reason(sample_index, tmp_cache_dir):
-    document = run(sample_pipfile(sample_index, 'dynamic-sdist = "*"'), tmp_cache_dir)
+def test_dynamic_sdist_is_refused_with_the_reason_when_builds_are_off(sample_index, tmp_cache_dir):
+    document = run(sample_pipfile(sample_index, 'dynamic-sdist = "*"'), tmp_cache_dir, settings={"builds": "never"})
     assert document["error"] is True
     assert "dynamic-sdist" in document["error_msg"] and "dynamic" in document["error_msg"].lower()
+    assert "builds are turned off" in document["error_msg"]
 
 
 def test_broken_metadata_is_reported(package_index, tmp_cache_dir):

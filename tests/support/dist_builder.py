@@ -51,7 +51,11 @@ class Dist:
     ``"mismatch"`` gives well-formed metadata naming another project and version; ``"garbage"``
     gives bytes no metadata parser accepts.
     ``payload_bytes`` adds an incompressible data file of that size to each wheel, so a test can
-    tell a range read of the metadata from a download of the whole file.
+    tell a range read of the metadata from a download of the whole file; ``sdist_payload_bytes``
+    does the same for the sdist (big sdists).
+    ``setup_py`` makes the sdist a legacy setuptools project: that text as its ``setup.py``, no
+    ``pyproject.toml`` or ``setup.cfg``, and a PKG-INFO of Metadata-Version 2.1 (so its
+    dependencies are only known by building it, e.g. computed by setup.py from the running Python).
     """
 
     name: str
@@ -73,6 +77,8 @@ class Dist:
     summary: str | None = None
     build_tag: str | None = None
     payload_bytes: int = 0
+    sdist_payload_bytes: int = 0
+    setup_py: str | None = None
 
     def __post_init__(self) -> None:
         # Tuples are required for hashing; accept lists from callers for convenience.
@@ -353,12 +359,22 @@ def _tar_entry(name: str, size: int, *, directory: bool = False) -> tarfile.TarI
 
 def build_sdist_bytes(dist: Dist) -> bytes:
     top = f"{filename_name(dist.name)}-{dist.normalized_version}"
-    contents = {
-        f"{top}/PKG-INFO": core_metadata(dist, metadata_version="2.2", for_sdist=True).encode("utf-8"),
-        f"{top}/pyproject.toml": pyproject_toml(dist).encode("utf-8"),
-        f"{top}/setup.cfg": setup_cfg(dist).encode("utf-8"),
-        f"{top}/{dist.module_name}/__init__.py": module_source(dist).encode("utf-8"),
-    }
+    if dist.setup_py is not None:
+        contents = {
+            f"{top}/PKG-INFO": core_metadata(dist, metadata_version="2.1", for_sdist=True).encode("utf-8"),
+            f"{top}/setup.py": dist.setup_py.encode("utf-8"),
+        }
+    else:
+        contents = {
+            f"{top}/PKG-INFO": core_metadata(dist, metadata_version="2.2", for_sdist=True).encode("utf-8"),
+            f"{top}/pyproject.toml": pyproject_toml(dist).encode("utf-8"),
+            f"{top}/setup.cfg": setup_cfg(dist).encode("utf-8"),
+        }
+    contents[f"{top}/{dist.module_name}/__init__.py"] = module_source(dist).encode("utf-8")
+    if dist.sdist_payload_bytes:
+        contents[f"{top}/{dist.module_name}/payload.bin"] = _payload(
+            dist.sdist_payload_bytes, dist.sdist_filename
+        )
     directories = {top, f"{top}/{dist.module_name}"}
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
