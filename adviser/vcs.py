@@ -28,6 +28,7 @@ from packaging.version import Version
 from adviser.direct import DirectPackage, metadata_for
 from adviser.index.sources import IndexSource, without_credentials
 from adviser.project import DirectRequirement, ProjectError
+from stackfiles.flags import parse_flag
 
 Log = Callable[[str], None]
 GIT_TIMEOUT = 120.0
@@ -82,12 +83,19 @@ def _remote(url: str, where: str) -> str:
     """The URL git is given (without pip's ``git+`` prefix); local repositories only when allowed."""
     remote = url[len("git+"):] if url.startswith("git+") else url
     local = remote.startswith("file:") or "://" not in remote and not re.match(r"^[\w.-]+@[\w.-]+:", remote)
-    if local and os.environ.get(ALLOW_LOCAL, "").strip().lower() not in ("1", "true", "yes"):
+    if local and not _local_repositories_allowed(where):
         raise GitError(
             f"{where}: the git repository {url} is on the server's file system, which this server does not "
             f"read ({ALLOW_LOCAL}=1 allows it, for a server on your own machine)"
         )
     return remote
+
+
+def _local_repositories_allowed(where: str) -> bool:
+    try:
+        return parse_flag(os.environ.get(ALLOW_LOCAL), name=ALLOW_LOCAL)
+    except ValueError as exc:  # the server's setting, named in the analysis' error
+        raise GitError(f"{where}: {exc}") from None
 
 
 def _git(args: list[str], where: str, what: str, cwd: Path | None = None) -> str:

@@ -157,6 +157,9 @@ def test_a_server_does_not_read_its_own_repositories_unless_allowed(index, tmp_p
     for url in (f"file://{repository}", str(repository)):
         document = _advise(index, f'gitlib = {{git = "{url}", ref = "main"}}', tmp_cache_dir)
         assert document["error"] and "THAMOS_GIT_ALLOW_LOCAL=1" in document["error_msg"]
+    monkeypatch.setenv("THAMOS_GIT_ALLOW_LOCAL", "perhaps")
+    document = _advise(index, f'gitlib = {{git = "file://{repository}", ref = "main"}}', tmp_cache_dir)
+    assert document["error"] and "THAMOS_GIT_ALLOW_LOCAL must be one of" in document["error_msg"]
 
 
 def test_git_build_failure_names_the_commit(index, tmp_path, tmp_cache_dir, local_git) -> None:
