@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from stackfiles.flags import parse_flag
+
 DATA_DIR = Path(__file__).parent / "data"
 
 DEFAULT_HOST = "127.0.0.1"
@@ -193,7 +195,7 @@ def _parse_index(value: Any, what: str) -> IndexEntry:
         return IndexEntry(
             name=str(value.get("name") or _name_from_url(value["url"])),
             url=str(value["url"]),
-            verify_ssl=bool(value.get("verify_ssl", True)),
+            verify_ssl=_verify_ssl(value.get("verify_ssl", True), what),
         )
     if isinstance(value, str) and value.strip():
         name, sep, url = value.partition("=")
@@ -210,6 +212,13 @@ def _index_aliases(value: Any) -> tuple[tuple[str, str], ...]:
         return tuple(parse_index_aliases(value).items())
     except IndexAliasError as exc:
         raise SettingsError(f"index_aliases: {exc}") from None
+
+
+def _verify_ssl(value: Any, what: str) -> bool:
+    try:
+        return parse_flag(value, name=f"{what} verify_ssl")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _name_from_url(url: str) -> str:

@@ -111,6 +111,18 @@ def test_settings_from_environment_and_overrides(tmp_path, monkeypatch):
         load_settings()
 
 
+def test_verify_ssl_of_an_index_in_the_settings_file_is_a_yes_no_word(tmp_path):
+    path = tmp_path / "server.yaml"
+    path.write_text(
+        "known_indexes:\n  - {url: 'http://127.0.0.1:1/simple/', verify_ssl: 'off'}\n"
+        "  - {url: 'http://127.0.0.1:2/simple/', verify_ssl: no}\n  - {url: 'http://127.0.0.1:3/simple/'}\n"
+    )
+    assert [index.verify_ssl for index in load_settings(path).known_indexes] == [False, False, True]
+    path.write_text("known_indexes:\n  - {url: 'http://127.0.0.1:1/simple/', verify_ssl: 'sometimes'}\n")
+    with pytest.raises(SettingsError, match="^known_indexes verify_ssl must be one of .*, not 'sometimes'$"):
+        load_settings(path)
+
+
 def test_index_aliases_from_the_environment_reach_the_adviser(monkeypatch):
     from userapi.jobs import build_adviser_settings
 
