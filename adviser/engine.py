@@ -17,6 +17,7 @@ from adviser import wire
 from adviser.settings import AdviserSettings
 from adviser.wire import report_item as _item
 from stackfiles.flags import parse_flag
+from stackfiles.pipfile import pipfile_hash
 
 Log = Callable[[str], None]
 MAX_ROUNDS = 20000
@@ -244,7 +245,6 @@ class _Run:
         from resolvelib import Resolver
 
         from adviser.advisories import load_advisories
-        from adviser.lockfile import pipfile_hash
         from adviser.provider import AdviserProvider, Requirement
 
         if project.requirements_format != "pipenv":

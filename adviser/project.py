@@ -19,6 +19,10 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from stackfiles.errors import StackFileError
+from stackfiles.pipfile import read_pipfile
+from stackfiles.requirements import logical_lines
+
 # Markers constraints may use (the seed's supported list); everything else is refused.
 SUPPORTED_CONSTRAINT_MARKERS = frozenset(
     {
@@ -124,20 +128,11 @@ class ExistingLock:
 
 
 def load_toml(text: str) -> dict[str, Any]:
-    """Parse TOML with the standard library where it exists (3.11+), else tomlkit."""
+    """The Pipfile of a request as plain data (stackfiles.pipfile), or ProjectError saying why not."""
     try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomlkit
-
-        try:
-            return tomlkit.parse(text).unwrap()
-        except Exception as exc:  # tomlkit raises several parse error classes
-            raise ProjectError(f"Pipfile is not valid TOML: {exc}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProjectError(f"Pipfile is not valid TOML: {exc}") from None
+        return read_pipfile(text, "Pipfile")
+    except StackFileError as exc:
+        raise ProjectError(exc.message) from None
 
 
 def _note(kind: str, message: str) -> dict[str, str]:
@@ -323,26 +318,6 @@ def parse_pipfile(text: str, default_source: Source) -> Project:
 # ---------------------------------------------------------------- requirements files
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """Join backslash continuations, drop comments; keep the first line number of each."""
-    lines: list[tuple[int, str]] = []
-    buffer, start = "", 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not buffer:
-            start = number
-        stripped = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
-        if stripped.endswith("\\"):
-            buffer += stripped[:-1] + " "
-            continue
-        buffer += stripped
-        if buffer.strip():
-            lines.append((start, buffer.strip()))
-        buffer = ""
-    if buffer.strip():
-        lines.append((start, buffer.strip()))
-    return lines
-
-
 _OPTION_WITH_VALUE = re.compile(
     r"^(-i|--index-url|--extra-index-url|-c|--constraint|-r|--requirement|-f|--find-links|--trusted-host)(?:\s*=\s*|\s+)(\S+)$"
 )
@@ -366,7 +341,7 @@ def parse_requirements(text: str, default_source: Source, requirements_format: s
     extra_urls: list[str] = []
     packages: list[DirectRequirement] = []
     allow_all = False
-    for number, line in _logical_lines(text):
+    for number, line in logical_lines(text):
         option = _OPTION_WITH_VALUE.match(line)
         if option:
             flag, value = option.groups()
@@ -449,7 +424,7 @@ def parse_requirements(text: str, default_source: Source, requirements_format: s
 def parse_constraints(text: str | None) -> list[Constraint]:
     """Constraints: PEP 508 lines whose markers are limited to the supported list."""
     constraints: list[Constraint] = []
-    for number, line in _logical_lines(text or ""):
+    for number, line in logical_lines(text or ""):
         if line.startswith("-"):
             raise ProjectError(
                 f"constraints line {number}: options such as {line.split()[0]!r} are not allowed in constraints"
@@ -541,7 +516,7 @@ def parse_lock(text: str | None, requirements_format: str) -> ExistingLock | Non
             raise ProjectError("requirements_lock: '_meta.hash.sha256' must be a string")
         return ExistingLock(packages=packages, pipfile_hash=digest)
     packages = {}
-    for number, line in _logical_lines(text):
+    for number, line in logical_lines(text):
         if line.startswith("-"):
             continue
         body, hashes = _split_hashes(line)

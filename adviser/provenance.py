@@ -3,7 +3,7 @@
 Checks, each reported as a typed item of the report:
 
 * LOCK_HASH_MISMATCH (ERROR): ``_meta.hash.sha256`` is not the hash of the Pipfile sent with it
-  (see ``adviser.pipfile_hash``), so the lock was not made from this Pipfile;
+  (see ``stackfiles.pipfile``), so the lock was not made from this Pipfile;
 * INSECURE_SOURCE (WARNING): a source uses plain http or ``verify_ssl = false``;
 * UNKNOWN_SOURCE (ERROR): a package names an ``index`` that is not among the lock's sources;
 * MISSING_PACKAGE (ERROR): the package, or its locked version, is not on its index;
@@ -33,9 +33,9 @@ from adviser.index import (
     ProjectPage,
     default_index_source,
 )
-from adviser.pipfile_hash import pipfile_hash
 from adviser.project import ProjectError, load_toml
 from adviser.wire import provenance_finding as _item
+from stackfiles.pipfile import pipfile_hash
 
 Log = Callable[[str], None]
 NON_INDEX_KEYS = ("git", "hg", "svn", "bzr", "path", "file", "editable")

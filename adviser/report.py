@@ -8,6 +8,7 @@ from packaging.version import Version
 
 from adviser import wire
 from adviser.wire import report_item as _item
+from stackfiles.pipfile_lock import build_pipfile_lock, direct_entry, package_entry
 
 
 def _base(identifier: str) -> str:
@@ -167,7 +168,6 @@ def _metadata_notes(provider, name: str, offer) -> list[dict]:
 def build_product(
     *, result, provider, project, target, policy, roots, dev, runtime, known_indexes, lock
 ) -> dict:
-    from adviser.lockfile import build_lock, direct_lock_entry, lock_entry
 
     pipfile = project.pipfile
     needs = _needed_when(result, provider, roots)
@@ -218,9 +218,9 @@ def build_product(
         extras = sorted({e for i in identifiers_of[name] for e in (result.mapping[i].extras or ())})
         markers = _lock_markers(needs, identifiers_of[name])
         if offer.direct is not None:  # local path or git: pipenv's entry, no version, no hashes
-            entry = direct_lock_entry(offer.direct.lock_entry, markers, extras)
+            entry = direct_entry(offer.direct.lock_entry, markers, extras)
         else:
-            entry = lock_entry(
+            entry = package_entry(
                 str(offer.version),
                 [f.hashes["sha256"] for f in offer.files if f.hashes.get("sha256")],
                 offer.index.name,
@@ -302,7 +302,7 @@ def build_product(
                     _item("INFO", f"{name} {locked.version} -> {new_version}: {reason}", package=name)
                 )
 
-    requirements_locked = build_lock(pipfile, default, develop)
+    requirements_locked = build_pipfile_lock(pipfile, default, develop)
     names = sorted(identifiers_of)
     position = {n: i for i, n in enumerate(names)}
     edges = set()

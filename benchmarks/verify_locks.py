@@ -48,7 +48,7 @@ KEPT_PIP_VARIABLES = {"PIP_CERT", "PIP_CLIENT_CERT", "PIP_DEFAULT_TIMEOUT", "PIP
 
 sys.path.insert(0, str(REPO))
 
-from adviser.project import load_toml  # noqa: E402  (the repository is put on the path first)
+from stackfiles.toml import load_toml  # noqa: E402  (the repository is put on the path first)
 
 
 @dataclass
@@ -109,22 +109,22 @@ def run(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None =
 
 def write_project(input_dir: Path, lock: dict, project_dir: Path) -> Step:
     """Pipfile + Pipfile.lock + requirements.txt; fails when the Pipfile does not match the lock's hash."""
-    from adviser.lockfile import pipfile_hash, pipfile_to_toml
     from stackfiles.atomic import write_file_atomically
+    from stackfiles.pipfile import pipfile_hash, render_pipfile
     from stackfiles.requirements import render_requirements_txt
 
     start = time.perf_counter()
-    pipfile = load_toml((input_dir / "Pipfile").read_text(encoding="utf-8"))
+    pipfile = load_toml((input_dir / "Pipfile").read_text(encoding="utf-8"), "Pipfile")
     # The adviser returns the Pipfile with the sources it used (the default index when the input
     # names none, plus indexes added by index adjustment); the lock lists exactly those.
     pipfile["source"] = [dict(s) for s in lock["_meta"]["sources"]]
     ordered = {"source": pipfile.pop("source"), **pipfile}
     project_dir.mkdir(parents=True, exist_ok=True)
-    write_file_atomically(project_dir / "Pipfile", pipfile_to_toml(ordered))
+    write_file_atomically(project_dir / "Pipfile", render_pipfile(ordered, None))
     write_file_atomically(project_dir / "Pipfile.lock", json.dumps(lock, indent=4, sort_keys=True) + "\n")
     write_file_atomically(project_dir / "requirements.txt", render_requirements_txt(lock, dev=False))
     expected = lock["_meta"]["hash"]["sha256"]
-    written = load_toml((project_dir / "Pipfile").read_text(encoding="utf-8"))
+    written = load_toml((project_dir / "Pipfile").read_text(encoding="utf-8"), "Pipfile")
     actual = pipfile_hash(written)
     ok = actual == expected
     detail = "" if ok else f"Pipfile hash {actual} differs from the lock's {expected}"
@@ -367,7 +367,7 @@ def verify_input(
     if not lock_outcome.ok:
         return outcomes
 
-    pipfile = load_toml((input_dir / "Pipfile").read_text(encoding="utf-8"))
+    pipfile = load_toml((input_dir / "Pipfile").read_text(encoding="utf-8"), "Pipfile")
     packages = list((pipfile.get("packages") or {}).keys())
     for installer in installers:
         print(f"[{name}] {installer} ...", file=sys.stderr, flush=True)

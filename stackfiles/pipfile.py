@@ -17,12 +17,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import tomlkit
 from packaging.utils import canonicalize_name
 
 from stackfiles.errors import StackFileError
 from stackfiles.toml import load_toml
 
 DEFAULT_SOURCE_NAME = "pypi"
+# The sections a lock is made from; render_pipfile edits only these.
+LOCK_INPUT_SECTIONS = ("source", "packages", "dev-packages", "requires")
 # Top-level tables that are not package categories.
 NOT_PACKAGE_CATEGORIES = frozenset(
     {"source", "packages", "dev-packages", "requires", "scripts", "pipfile", "pipenv", "thoth", "default", "develop"}
@@ -92,3 +95,105 @@ def pipfile_hash(pipfile: Mapping[str, Any]) -> str:
 def same_lock_inputs(left: Mapping[str, Any], right: Mapping[str, Any]) -> bool:
     """True when both Pipfiles give the same lock hash (formatting, comments and [thoth] aside)."""
     return pipfile_hash(left) == pipfile_hash(right)
+
+
+# ------------------------------------------------------------------ writing a Pipfile
+def _toml_value(value: Any) -> Any:
+    """A TOML item for a Pipfile value: mappings become inline tables (``{version = "*"}``), as
+    Pipfiles write them, instead of tomlkit's default of a separate ``[packages.name]`` table."""
+    if isinstance(value, dict):
+        table = tomlkit.inline_table()
+        for key, item in value.items():
+            table[key] = _toml_value(item)
+        return table
+    if isinstance(value, list):
+        array = tomlkit.array()
+        for item in value:
+            array.append(_toml_value(item))
+        return array
+    return value
+
+
+def _section_text(name: str, value: Any) -> str:
+    """TOML text of one new section (``[name]`` table or ``[[source]]`` array of tables)."""
+    document = tomlkit.document()
+    if name == "source" and isinstance(value, list):
+        array = tomlkit.aot()
+        for entry in value:
+            table = tomlkit.table()
+            for key, item in entry.items():
+                table[key] = _toml_value(item)
+            array.append(table)
+        document[name] = array
+    elif isinstance(value, dict):
+        table = tomlkit.table()
+        for key, item in value.items():
+            table[key] = _toml_value(item)
+        document[name] = table
+    else:
+        document[name] = _toml_value(value)
+    return tomlkit.dumps(document).strip("\n") + "\n"
+
+
+def _update_table(table: Any, new_value: dict[str, Any]) -> None:
+    """Make ``table`` hold ``new_value``, touching only the entries that change (comments stay)."""
+    for key in [key for key in table if key not in new_value]:
+        del table[key]
+    for key, value in new_value.items():
+        if key not in table or _unwrap(table[key]) != value:
+            table[key] = _toml_value(value)
+
+
+def _update_sources(array: Any, wanted: list[dict[str, Any]]) -> None:
+    """Make the ``[[source]]`` array hold ``wanted``, editing the user's tables where they are."""
+    while len(array) > len(wanted):
+        del array[len(array) - 1]
+    for position, entry in enumerate(wanted):
+        if position < len(array):
+            _update_table(array[position], entry)
+        else:
+            table = tomlkit.table()
+            for key, value in entry.items():
+                table[key] = _toml_value(value)
+            table.add(tomlkit.nl())  # the blank line before whatever section follows
+            array.append(table)
+
+
+def _unwrap(item: Any) -> Any:
+    return item.unwrap() if hasattr(item, "unwrap") else item
+
+
+def render_pipfile(advised: dict[str, Any], current_text: str | None) -> str:
+    """Pipfile text for the advised Pipfile dict, keeping the user's document where it can.
+
+    Only what differs for the lock hash is changed: entries of ``[packages]``, ``[dev-packages]``
+    and ``[requires]`` are updated in place (comments, order and spacing of the rest stay), a
+    changed ``[[source]]`` list is replaced, and a missing one goes to the top of the file as
+    pipenv writes it. Other sections (``[thoth]``, ``[pipenv]``, ``[scripts]``...) are the user's.
+    """
+    document = tomlkit.parse(current_text) if current_text else tomlkit.document()
+    empty: dict[str, Any] = {"source": [], "packages": {}, "dev-packages": {}, "requires": {}}
+    prepend: list[str] = []
+    append: list[str] = []
+    for section in LOCK_INPUT_SECTIONS:
+        wanted = advised.get(section, empty[section])
+        present = section in document
+        if (_unwrap(document[section]) if present else empty[section]) == wanted:
+            continue
+        if not present:
+            (prepend if section == "source" else append).append(_section_text(section, wanted))
+        elif wanted == empty[section]:
+            del document[section]
+        elif section == "source":
+            _update_sources(document[section], wanted)
+        else:
+            _update_table(document[section], wanted)
+    for section, value in advised.items():
+        if section not in LOCK_INPUT_SECTIONS and section not in document:
+            append.append(_section_text(section, value))
+    text = tomlkit.dumps(document).rstrip("\n") + "\n"
+    if append:
+        text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + "\n".join(append)
+    if prepend:
+        text = "\n".join(prepend) + ("\n" + text if text.strip() else "")
+    return text

@@ -75,8 +75,10 @@ def build_pipfile_lock(
     names = {s["name"] for s in sources}
     for section in (default, develop):
         for name, entry in section.items():
-            if "index" in entry and entry["index"] not in names:
-                raise ValueError(f"lock entry {name} names index {entry['index']!r} missing from _meta.sources")
+            if "path" in entry or "git" in entry:
+                continue  # a direct reference names no index
+            if entry.get("index") not in names:
+                raise ValueError(f"lock entry {name} names index {entry.get('index')!r} missing from _meta.sources")
     return {
         "_meta": {
             "hash": {"sha256": pipfile_hash(pipfile)},
@@ -97,4 +99,14 @@ def package_entry(version: str, hashes: list[str], index: str, markers: str | No
     if markers:
         entry["markers"] = markers
     entry["version"] = f"=={version}"
+    return entry
+
+
+def direct_entry(reference: Mapping[str, Any], markers: str | None, extras: list[str]) -> dict:
+    """The entry of a local path or git package, as pipenv writes it (no version, no hashes)."""
+    entry = dict(reference)
+    if extras:
+        entry["extras"] = sorted(extras)
+    if markers:
+        entry["markers"] = markers
     return entry

@@ -96,12 +96,22 @@ def parse_requirement(text: str, where: str) -> Requirement:
 
 
 def render_requirements_txt(lock: dict[str, Any], *, dev: bool = False) -> str:
-    """requirements.txt (pinned, with hashes and index options) from a Pipfile.lock, via micropipenv."""
+    """requirements.txt (pinned, with hashes and index options) from a Pipfile.lock, via micropipenv.
+
+    micropipenv expands ``${VAR}`` in index URLs; the file keeps them as written (pip expands them
+    when it reads the file, and thamos install does too), so they go through it masked.
+    """
     import micropipenv  # imported here: it is only needed when writing pip-format locks
 
+    sources = ((lock.get("_meta") or {}).get("sources")) or []
+    masked = [{**s, "url": s["url"].replace("$", _DOLLAR)} if isinstance(s.get("url"), str) else s for s in sources]
+    lock = {**lock, "_meta": {**(lock.get("_meta") or {}), "sources": masked}}
     sections = micropipenv.get_requirements_sections(pipfile_lock=lock, no_dev=not dev)
     header = "#\n# This file was written by `thamos advise`; edit requirements.in instead.\n#\n"
     try:
-        return header + micropipenv.requirements_str(sections)
+        return header + micropipenv.requirements_str(sections).replace(_DOLLAR, "$")
     except micropipenv.MicropipenvException as exc:
         raise StackFileError(f"cannot render requirements.txt from the advised lock: {exc}") from None
+
+
+_DOLLAR = "__thamos_dollar__"

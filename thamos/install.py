@@ -42,17 +42,27 @@ _HASH_MISMATCH_TEXT = "DO NOT MATCH THE HASHES"
 # Run inside the target interpreter: what is installed there and its PEP 508 marker environment.
 _INSPECT_SCRIPT = r"""
 import json, os, platform, sys
-from importlib import metadata
 dists = {}
 direct = {}
-for dist in metadata.distributions():
-    name = dist.metadata["Name"]
-    if name:
-        dists[name] = dist.version
+def installed():
+    # (name, version, direct_url.json text) of every distribution; Python < 3.8 has no importlib.metadata
+    try:
+        from importlib import metadata
+    except ImportError:
+        import pkg_resources
+        for dist in pkg_resources.working_set:
+            has = dist.has_metadata("direct_url.json")
+            yield dist.project_name, dist.version, dist.get_metadata("direct_url.json") if has else None
+        return
+    for dist in metadata.distributions():
         try:
             text = dist.read_text("direct_url.json")
         except Exception:
             text = None
+        yield dist.metadata["Name"], dist.version, text
+for name, version, text in installed():
+    if name:
+        dists[name] = version
         if text:
             direct[name] = json.loads(text)
 impl = sys.implementation
@@ -142,7 +152,7 @@ def check_requirements_lock(files: ProjectFiles) -> None:
     for line in locked:
         if line.pinned_version is None and line.requirement.url is None:
             raise LockMismatchError(
-                f"{lock_path} line {line.line_number}: {line.text!r} is not pinned (name==version), so the file "
+                f"{lock_path} line {line.number}: {line.text!r} is not pinned (name==version), so the file "
                 f"is not a lock of {input_path.name}; run `thamos advise` to lock"
             )
     pins = {canonicalize_name(line.requirement.name): line for line in locked}

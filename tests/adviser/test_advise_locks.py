@@ -7,8 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from adviser.lockfile import pipfile_to_toml
-from adviser.pipfile_hash import pipfile_hash
+from stackfiles.pipfile import pipfile_hash, render_pipfile
 from stackfiles.requirements import render_requirements_txt
 from tests.adviser.engine_support import locked_versions, messages, pipfile, product, run
 
@@ -87,7 +86,7 @@ def test_micropipenv_converts_the_lock(sample_index, tmp_cache_dir, tmp_path):
         sample_text(sample_index, 'webapp-framework = {version = "*", extras = ["async"]}'), tmp_cache_dir
     )
     project = product(document)["project"]
-    (tmp_path / "Pipfile").write_text(pipfile_to_toml(project["requirements"]))
+    (tmp_path / "Pipfile").write_text(render_pipfile(project["requirements"], None))
     (tmp_path / "Pipfile.lock").write_text(json.dumps(project["requirements_locked"], indent=4))
     converted = subprocess.run(
         [str(VENV_BIN / "micropipenv"), "requirements", "--no-comments"],

@@ -18,8 +18,7 @@ import pytest
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
-from adviser.lockfile import pipfile_to_toml
-from adviser.pipfile_hash import pipfile_hash
+from stackfiles.pipfile import pipfile_hash, render_pipfile
 from stackfiles.requirements import render_requirements_txt
 from tests.adviser.engine_support import pipfile, product, run
 from tests.support.index_server import Dist
@@ -152,7 +151,7 @@ def conditional_project(package_index, tmp_cache_dir, tmp_path):
     project.mkdir()
     requirements = product(document)["project"]["requirements"]
     lock = lock_of(document)
-    (project / "Pipfile").write_text(pipfile_to_toml(requirements), encoding="utf-8")
+    (project / "Pipfile").write_text(render_pipfile(requirements, None), encoding="utf-8")
     (project / "Pipfile.lock").write_text(json.dumps(lock, indent=4), encoding="utf-8")
     (project / "requirements.txt").write_text(render_requirements_txt(lock, dev=False), encoding="utf-8")
     return project, lock
@@ -177,9 +176,9 @@ def test_lock_installs_with_micropipenv_deploy(conditional_project, tmp_path):
     assert micropipenv, "micropipenv is a dev requirement of the project"
     project, lock = conditional_project
     # The Pipfile written from the product is the one the lock's hash was computed for.
-    from adviser.project import load_toml
+    from stackfiles.toml import load_toml
 
-    written = load_toml((project / "Pipfile").read_text(encoding="utf-8"))
+    written = load_toml((project / "Pipfile").read_text(encoding="utf-8"), "Pipfile")
     assert pipfile_hash(written) == lock["_meta"]["hash"]["sha256"]
     target = tmp_path / "site"
     env = dict(_isolated_pip_env(tmp_path), MICROPIPENV_NO_LOCKFILE_PRINT="1")

@@ -8,8 +8,8 @@ import micropipenv
 import pytest
 
 from adviser import AdviserSettings, check_provenance
-from adviser.pipfile_hash import pipfile_hash
-from adviser.project import load_toml
+from stackfiles.pipfile import pipfile_hash
+from stackfiles.toml import load_toml
 from tests.support.index_server import Dist
 
 ALPHA = Dist("alpha", "1.0", requires_dist=("beta>=1",))
@@ -41,7 +41,7 @@ def entry(server, name: str, version: str, index: str) -> dict:
 
 
 def lock_for(pipfile: str, default: dict, develop: dict | None = None) -> dict:
-    data = load_toml(pipfile)
+    data = load_toml(pipfile, "Pipfile")
     return {
         "_meta": {
             "hash": {"sha256": pipfile_hash(data)},
@@ -84,7 +84,7 @@ def clean_lock(main):
 
 def test_pipfile_hash_agrees_with_micropipenv(main):
     pipfile, _lock = clean_lock(main)
-    data = load_toml(pipfile)
+    data = load_toml(pipfile, "Pipfile")
     assert pipfile_hash(data) == micropipenv._compute_pipfile_hash(data)
     # [thoth], [pipenv] and [scripts] do not enter the hash.
     assert pipfile_hash(
