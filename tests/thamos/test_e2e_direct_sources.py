@@ -20,9 +20,21 @@ from pathlib import Path
 import pytest
 
 from tests.support.index_server import SAMPLE_DISTS, build_index
-from tests.support.source_projects import commit_version, git_repository, setuptools_project, setuptools_wheels
+from tests.support.source_projects import (
+    commit_version,
+    git_repository,
+    setuptools_project,
+    setuptools_wheels,
+)
 from tests.thamos.conftest import REPO_ROOT, snapshot, thamos_env
-from tests.thamos.test_e2e import PLATFORM, PYTHON_VERSION, _free_port, _lock_matches_pipfile, _ok, _wait_ready
+from tests.thamos.test_e2e import (
+    PLATFORM,
+    PYTHON_VERSION,
+    _free_port,
+    _lock_matches_pipfile,
+    _ok,
+    _wait_ready,
+)
 from thamos import exit_codes
 
 USER, PASSWORD = "deploy-robot", "s3cret-Pa55word"
