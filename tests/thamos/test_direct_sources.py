@@ -129,7 +129,7 @@ def test_request_extras_fail_on_an_unset_variable_before_anything(tmp_path: Path
 
 
 def test_report_table_shows_where_direct_packages_come_from() -> None:
-    from thamos.cli import _locked_as
+    from thamos.commands.analyses import locked_as as _locked_as
 
     assert _locked_as({"version": "==1.1", "index": "private"}) == "==1.1"
     assert _locked_as({"editable": True, "path": "./mylib"}) == "path ./mylib"

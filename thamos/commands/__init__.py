@@ -1,0 +1,11 @@
+"""The subcommands of ``thamos``, one module per group; ``thamos.cli`` registers them on the root group.
+
+- ``project``: the project's requirements, lock, virtualenv and installation (add, remove, install, run,
+  venv, purge, verify)
+- ``analyses``: analyses on the backend (advise, provenance-check, status, log, results, diff, graph)
+- ``environments``: this machine's runtime environments and .thoth.yaml (config, check, list, show,
+  discover, support, version)
+- ``listings``: what the backend knows (environments, images, indexes, whatprovides)
+- ``serve``: the User API backend
+- ``options``: the options, arguments and state the groups share
+"""

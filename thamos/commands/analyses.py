@@ -1,0 +1,389 @@
+"""Commands on analyses: submitting an advise or a provenance check, then the status, log, report,
+lock difference and dependency graph of an analysis."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import click
+
+from .. import exit_codes, lib, lockdiff
+from ..config import RECOMMENDATION_TYPES, parse_labels
+from ..exceptions import AnalysisFailedError, BadInputError
+from ..project_files import read_user_file
+from ..render import Ui, emit, key_value_rows
+from .options import (
+    analysis_id_argument,
+    output_format_option,
+    resolve_analysis_id,
+    runtime_environment_option,
+    selected,
+    state,
+)
+from .project import install_lock
+
+
+# ---------------------------------------------------------------------- advise
+def _print_advise_report(ui: Ui, document: dict[str, Any], short: bool) -> None:
+    report = (document.get("result") or {}).get("report") or {}
+    stack_info = report.get("stack_info") or [] if isinstance(report, dict) else []
+    products = lib.advise_products(document)
+    justification = products[0].get("justification") or [] if products else []
+    rows = [{"type": item.get("type"), "package": item.get("package_name"), "message": item.get("message"),
+             "link": item.get("link")} for item in [*stack_info, *justification]]
+    if short:
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["type"] or "INFO"] = counts.get(row["type"] or "INFO", 0) + 1
+        summary = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items())) or "no remarks"
+        ui.message("info", f"Report: {summary}")
+        return
+    emit(ui, rows, "table", columns=[("Type", "type"), ("Package", "package"), ("Message", "message"),
+                                     ("Link", "link")], title="Justification")
+    if products:
+        locked = (products[0].get("project") or {}).get("requirements_locked") or {}
+        package_rows = [
+            {"section": section, "package": name, "version": locked_as(entry or {}),
+             "index": (entry or {}).get("index")}
+            for section in ("default", "develop") for name, entry in sorted((locked.get(section) or {}).items())
+        ]
+        emit(ui, package_rows, "table", columns=[("Section", "section"), ("Package", "package"),
+                                                 ("Version", "version"), ("Index", "index")], title="Locked stack")
+
+
+def locked_as(entry: dict[str, Any]) -> Any:
+    """The version of a lock entry; for local path and git packages (no version) where it comes from."""
+    if entry.get("version") or not ("git" in entry or "path" in entry):
+        return entry.get("version")
+    return f"git {str(entry.get('ref'))[:12]}" if "git" in entry else f"path {entry['path']}"
+
+
+def _print_failure(ui: Ui, document: dict[str, Any]) -> None:
+    report = (document.get("result") or {}).get("report") or {}
+    items = report.get("stack_info") or [] if isinstance(report, dict) else []
+    error_msg = lib.result_error(document)
+    for item in items:
+        if item.get("message") == error_msg:
+            continue  # printed once, as the command's error line
+        if item.get("type") in ("ERROR", "WARNING"):
+            ui.message("warn" if item.get("type") == "WARNING" else "error", item.get("message") or "")
+
+
+@click.command("advise")
+@runtime_environment_option
+@click.option("--recommendation-type", type=click.Choice(RECOMMENDATION_TYPES),
+              help="Rule set choosing the versions (default: from the runtime environment, else stable).")
+@click.option("--labels", metavar="'k=v;k2=v2'", help="Labels for the request; win over the configured ones.")
+@click.option("--dev", is_flag=True, envvar="THAMOS_DEV", help="Resolve the development packages too (THAMOS_DEV).")
+@click.option("--no-user-stack", is_flag=True, envvar="THAMOS_NO_USER_STACK",
+              help="Do not send the existing lock as the starting point (THAMOS_NO_USER_STACK).")
+@click.option("--force", is_flag=True, envvar="THAMOS_FORCE", help="Compute afresh, no cached answers (THAMOS_FORCE).")
+@click.option("--no-wait", is_flag=True, help="Only submit; print the analysis id.")
+@click.option("--no-write", is_flag=True, help="Do not write the lock files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result document as JSON (= -o json).")
+@click.option("--short", is_flag=True, help="Print only a summary of the report.")
+@click.option("--install", "then_install", is_flag=True, help="Install the advised stack afterwards.")
+@click.option("--origin", help="Where the project comes from (kept with the analysis).")
+@output_format_option
+def advise_command(
+    runtime_environment: str | None,
+    recommendation_type: str | None,
+    labels: str | None,
+    dev: bool,
+    no_user_stack: bool,
+    force: bool,
+    no_wait: bool,
+    no_write: bool,
+    as_json: bool,
+    short: bool,
+    then_install: bool,
+    origin: str | None,
+    output_format: str,
+) -> None:
+    """Ask the backend for a recommended lock and write it for the runtime environment."""
+    current = state()
+    ui = current.ui
+    if as_json:
+        output_format = "json"
+    if then_install and (no_write or no_wait):
+        raise click.UsageError("--install needs the advised lock: it cannot go with --no-write or --no-wait")
+    try:
+        cli_labels = parse_labels(labels)
+    except ValueError as exc:
+        raise BadInputError(f"--labels: {exc}") from None
+    environment, files = selected(runtime_environment)
+    files.read_stack(with_lock=not no_user_stack)  # bad input is reported before any request
+    with ui.status(f"Submitting the {environment['name']!r} stack") as status:
+
+        def submitted(info: lib.Submitted, backend: lib.Backend) -> None:
+            ui.message("info", f"Analysis {info.analysis_id} ({backend.base_url})")
+            status.update(f"Waiting for analysis {info.analysis_id}")
+
+        try:
+            outcome = lib.advise_here(
+                environment["name"],
+                recommendation_type=recommendation_type,
+                dev=dev,
+                labels=cli_labels,
+                no_user_stack=no_user_stack,
+                force=force,
+                debug=current.debug,
+                origin=origin,
+                nowait=no_wait,
+                write=not no_write,
+                on_submitted=submitted,
+                progress=lambda text: status.update(f"Analysis: {text}"),
+            )
+        except AnalysisFailedError as exc:
+            if exc.document is not None:
+                if output_format != "table":
+                    emit(ui, exc.document, output_format)
+                else:
+                    _print_failure(ui, exc.document)
+            raise
+    if no_wait:
+        click.echo(outcome.analysis_id)
+        return
+    document = outcome.document or {}
+    if output_format != "table":
+        emit(ui, document, output_format)
+    else:
+        _print_advise_report(ui, document, short)
+    if outcome.written:
+        ui.message("ok", "Written " + ", ".join(str(path) for path in outcome.written))
+    else:
+        ui.message("info", "Lock not written (--no-write)")
+    if then_install:
+        install_lock(environment, files, dev=dev, pip_args=[])
+
+
+# ---------------------------------------------------------------------- provenance check
+@click.command("provenance-check")
+@runtime_environment_option
+@click.option("--no-wait", is_flag=True, help="Only submit; print the analysis id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result document as JSON.")
+@click.option("--force", is_flag=True, envvar="THAMOS_FORCE", help="Compute afresh (THAMOS_FORCE).")
+@output_format_option
+def provenance_check_command(runtime_environment: str | None, no_wait: bool, as_json: bool, force: bool,
+                             output_format: str) -> None:
+    """Check where the locked packages come from and that their hashes are right."""
+    current = state()
+    ui = current.ui
+    environment, files = selected(runtime_environment)
+    if not files.is_pipenv:
+        raise BadInputError("provenance-check checks a Pipfile.lock; it needs requirements_format: pipenv")
+    stack = files.read_stack(with_lock=True)
+    if not stack.requirements_lock:
+        raise BadInputError(f"No lock file ({files.lock_file.name}) in {files.directory} to check")
+    backend = lib.Backend()
+    deadline = lib.Deadline(lib.default_timeout())
+    with ui.status("Submitting the provenance check") as status:
+        submitted = lib.submit_provenance_check(stack, force=force, debug=current.debug, backend=backend,
+                                                deadline=deadline)
+        files.remember_analysis_id(submitted.analysis_id)
+        ui.message("info", f"Analysis {submitted.analysis_id} ({backend.base_url})")
+        if no_wait:
+            click.echo(submitted.analysis_id)
+            return
+        status.update(f"Waiting for analysis {submitted.analysis_id}")
+        document = lib.wait_for_results(submitted.analysis_id, backend=backend, deadline=deadline)
+    if as_json:
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
+    else:
+        rows = _result_rows(document)
+        if rows or output_format != "table":
+            emit(ui, rows, output_format, columns=[("Type", "type"), ("Id", "id"), ("Package", "package_name"),
+                                                   ("Version", "package_version"), ("Justification", "justification")],
+                 title="Provenance findings")
+    error = lib.result_error(document)
+    if error:
+        raise AnalysisFailedError(f"Provenance check {submitted.analysis_id} failed: {error}")
+    report = (document.get("result") or {}).get("report") or []
+    errors = [item for item in report if isinstance(item, dict) and item.get("type") == "ERROR"]
+    if errors:
+        raise AnalysisFailedError(f"Provenance check found {len(errors)} error(s) in {files.lock_file.name}")
+    ui.message("ok", f"Provenance of {files.lock_file} checked, no errors")
+
+
+# ---------------------------------------------------------------------- an analysis' state and results
+@click.command("status")
+@analysis_id_argument
+@runtime_environment_option
+@output_format_option
+def status_command(analysis_id: str | None, runtime_environment: str | None, output_format: str) -> None:
+    """Show the status of an analysis (default: the last one)."""
+    analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
+    data = lib.get_analysis_status(analysis_id)
+    status = data.get("status") or {}
+    emit(state().ui, data, output_format, rows=key_value_rows({"analysis_id": analysis_id, **status}),
+         columns=[("Key", "key"), ("Value", "value")], title="Analysis status")
+
+
+@click.command("log")
+@analysis_id_argument
+@runtime_environment_option
+def log_command(analysis_id: str | None, runtime_environment: str | None) -> None:
+    """Print the log of an analysis (default: the last one)."""
+    analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
+    click.echo(lib.get_analysis_log(analysis_id).rstrip("\n"))
+
+
+def _fetch_finished(analysis_id: str) -> dict[str, Any]:
+    document = lib.get_analysis_results(analysis_id)
+    if document is None:
+        raise BadInputError(f"Analysis {analysis_id} has not finished yet; see `thamos status {analysis_id}`")
+    return document
+
+
+def _result_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    result = document.get("result") or {}
+    report = result.get("report")
+    rows: list[dict[str, Any]] = []
+    if isinstance(report, list):  # provenance: a list of findings
+        for item in report:
+            rows.append({"category": "provenance", **item})
+        return rows
+    report = report or {}
+    for item in report.get("stack_info") or []:
+        rows.append({"category": "stack_info", **item})
+    for product in report.get("products") or []:
+        for item in product.get("justification") or []:
+            rows.append({"category": "justification", **item})
+    return rows
+
+
+def _compiled_filters(filters: tuple[str, ...]) -> list[tuple[str, re.Pattern[str]]]:
+    compiled: list[tuple[str, re.Pattern[str]]] = []
+    for item in filters:
+        key, sep, pattern = item.partition("=")
+        if not sep or not key:
+            raise BadInputError(f"--filter {item!r}: expected KEY=REGEX")
+        try:
+            compiled.append((key, re.compile(pattern)))
+        except re.error as exc:
+            raise BadInputError(f"--filter {item!r}: bad regular expression: {exc}") from None
+    return compiled
+
+
+@click.command("results")
+@analysis_id_argument
+@runtime_environment_option
+@click.option("--filter", "filters", multiple=True, metavar="KEY=REGEX",
+              help="Keep entries whose KEY matches REGEX (repeatable; all must match).")
+@click.option("--list-categories", is_flag=True, help="List entry categories and types with their counts.")
+@output_format_option
+def results_command(analysis_id: str | None, runtime_environment: str | None, filters: tuple[str, ...],
+                    list_categories: bool, output_format: str) -> None:
+    """Show the report of a finished analysis (default: the last one)."""
+    compiled = _compiled_filters(filters)  # bad filters are reported before any request
+    analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
+    document = _fetch_finished(analysis_id)
+    rows = _result_rows(document)
+    rows = [row for row in rows if all(regex.search(str(row.get(key, ""))) for key, regex in compiled)]
+    ui = state().ui
+    if list_categories:
+        counts: dict[tuple[str, str], int] = {}
+        for row in rows:
+            counter_key = (row.get("category") or "-", row.get("type") or "-")
+            counts[counter_key] = counts.get(counter_key, 0) + 1
+        category_rows = [{"category": c, "type": t, "count": n} for (c, t), n in sorted(counts.items())]
+        emit(ui, category_rows, output_format, columns=[("Category", "category"), ("Type", "type"),
+                                                        ("Count", "count")], title="Categories")
+        return
+    if output_format != "table" and not filters:
+        emit(ui, document, output_format)
+        return
+    emit(ui, rows, output_format, columns=[("Category", "category"), ("Type", "type"), ("Package", "package_name"),
+                                           ("Message", "message"), ("Link", "link")],
+         title=f"Results of {analysis_id}")
+    error = lib.result_error(document)
+    if error:
+        raise AnalysisFailedError(f"Analysis {analysis_id} failed: {error}")
+
+
+def _advised_lock(analysis_id: str) -> dict[str, Any]:
+    document = _fetch_finished(analysis_id)
+    error = lib.result_error(document)
+    if error:
+        raise AnalysisFailedError(f"Analysis {analysis_id} failed: {error}")
+    products = lib.advise_products(document)
+    if not products:
+        raise AnalysisFailedError(f"Analysis {analysis_id} holds no advised stack")
+    return products[0]
+
+
+@click.command("diff")
+@analysis_id_argument
+@runtime_environment_option
+@output_format_option
+@click.option("--exit-code", is_flag=True, help="Exit with 1 when the locks differ (like `git diff --exit-code`).")
+def diff_command(analysis_id: str | None, runtime_environment: str | None, output_format: str,
+                 exit_code: bool) -> None:
+    """Compare the current lock with the advised one (default: the last analysis)."""
+    analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
+    _, files = selected(runtime_environment)
+    product = _advised_lock(analysis_id)
+    advised = lockdiff.packages_of_lock((product.get("project") or {}).get("requirements_locked") or {})
+    if files.is_pipenv:
+        current = lockdiff.packages_of_lock(files.read_pipfile_lock()) if files.pipfile_lock.is_file() else {}
+    else:
+        current = (lockdiff.packages_of_requirements_txt(read_user_file(files.requirements_txt))
+                   if files.requirements_txt.is_file() else {})
+    rows = lockdiff.lock_differences(current, advised)
+    ui = state().ui
+    if not rows and output_format == "table":
+        ui.message("ok", f"{files.lock_file.name} is the same as the lock advised by {analysis_id}")
+    else:
+        emit(ui, rows, output_format, columns=[("Package", "package"), ("Change", "change"),
+                                               ("Current", "current"), ("Advised", "advised")],
+             title=f"{files.lock_file.name} vs {analysis_id}")
+    if exit_code and rows:
+        click.get_current_context().exit(exit_codes.GENERIC_ERROR)
+
+
+@click.command("graph")
+@analysis_id_argument
+@runtime_environment_option
+@output_format_option
+def graph_command(analysis_id: str | None, runtime_environment: str | None, output_format: str) -> None:
+    """Show the dependency graph of the advised stack (default: the last analysis)."""
+    from rich.tree import Tree
+
+    analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
+    product = _advised_lock(analysis_id)
+    graph = product.get("dependency_graph") or {"nodes": [], "edges": []}
+    nodes: list[str] = graph.get("nodes") or []
+    edges = [(int(a), int(b)) for a, b in graph.get("edges") or [] if 0 <= a < len(nodes) and 0 <= b < len(nodes)]
+    ui = state().ui
+    if output_format != "table":
+        emit(ui, {"nodes": nodes, "edges": [list(edge) for edge in edges],
+                  "dependencies": {nodes[a]: sorted(nodes[b] for x, b in edges if x == a) for a in range(len(nodes))}},
+             output_format)
+        return
+    children: dict[int, list[int]] = {}
+    has_parent = set()
+    for a, b in edges:
+        children.setdefault(a, []).append(b)
+        has_parent.add(b)
+    roots = [i for i in range(len(nodes)) if i not in has_parent] or list(range(len(nodes)))
+    tree = Tree(f"{analysis_id}")
+
+    def grow(branch: Tree, index: int, path: frozenset[int]) -> None:
+        for child in sorted(children.get(index, []), key=lambda i: nodes[i]):
+            if child in path:
+                branch.add(f"{nodes[child]} (cycle)")
+                continue
+            grow(branch.add(nodes[child]), child, path | {child})
+
+    for root in sorted(roots, key=lambda i: nodes[i]):
+        grow(tree.add(nodes[root]), root, frozenset({root}))
+    if not nodes:
+        ui.message("info", "The advised stack has no packages")
+        return
+    ui.out.print(tree)
+
+
+COMMANDS = (advise_command, provenance_check_command, status_command, log_command, results_command,
+            diff_command, graph_command)

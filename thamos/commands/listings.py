@@ -1,0 +1,65 @@
+"""Commands listing what the backend knows: runtime environments, container images, package indexes and
+the packages providing an importable module."""
+
+from __future__ import annotations
+
+import click
+
+from .. import lib
+from ..render import emit
+from .options import output_format_option, state
+
+
+@click.command("environments")
+@output_format_option
+def environments_command(output_format: str) -> None:
+    """List the runtime environments the backend resolves for."""
+    items = lib.list_environments()
+    emit(state().ui, items, output_format, columns=[("OS", "os_name"), ("OS version", "os_version"),
+                                                    ("Python", "python_version"), ("CUDA", "cuda_version"),
+                                                    ("Platform", "platform"), ("Image", "image")],
+         title="Environments")
+
+
+@click.command("images")
+@click.option("--os-name")
+@click.option("--os-version")
+@click.option("--python-version")
+@click.option("--cuda-version")
+@click.option("--image-name")
+@output_format_option
+def images_command(os_name, os_version, python_version, cuda_version, image_name, output_format: str) -> None:
+    """List container images usable as base_image."""
+    items = lib.list_images(os_name=os_name, os_version=os_version, python_version=python_version,
+                            cuda_version=cuda_version, image_name=image_name)
+    emit(state().ui, items, output_format, columns=[("Image", "image_name"), ("Environment", "environment_name"),
+                                                    ("OS", "os_name"), ("OS version", "os_version"),
+                                                    ("Python", "python_version"), ("CUDA", "cuda_version")],
+         title="Container images")
+
+
+@click.command("indexes")
+@output_format_option
+def indexes_command(output_format: str) -> None:
+    """List the package indexes the backend resolves against."""
+    items = lib.list_indexes()
+    emit(state().ui, items, output_format, columns=[("Name", "name"), ("URL", "url"), ("Verify TLS", "verify_ssl"),
+                                                    ("Enabled", "enabled")], title="Package indexes")
+
+
+@click.command("whatprovides")
+@click.argument("imports", nargs=-1, required=True)
+@output_format_option
+def whatprovides_command(imports: tuple[str, ...], output_format: str) -> None:
+    """Which packages provide the given importable modules."""
+    backend = lib.Backend()
+    rows = []
+    for name in imports:
+        for item in lib.whatprovides(name, backend=backend):
+            rows.append({"import": name, **item})
+    emit(state().ui, rows, output_format, columns=[("Import", "import"), ("Package", "package_name"),
+                                                   ("Version", "version"), ("Index", "index_url")],
+         title="Providers")
+
+
+COMMANDS = (environments_command, images_command, indexes_command, whatprovides_command)
