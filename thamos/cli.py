@@ -8,7 +8,6 @@ prints a traceback for an expected failure.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import click
@@ -33,11 +32,9 @@ _LOGGER = logging.getLogger("thamos")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, debug: bool, no_emoji: bool, host: str | None) -> None:
     """Recommended, locked and explained Python software stacks for your runtime environment."""
-    if verbose:
-        os.environ["THAMOS_VERBOSE"] = "1"
-    if no_emoji:
-        os.environ["THAMOS_NO_EMOJI"] = "1"
-    ui = Ui()
+    state = ctx.ensure_object(State)  # main() passes its own, to report a failure with the same Ui
+    state.ui = Ui(verbose=verbose, no_emoji=no_emoji)
+    state.debug = debug
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -49,7 +46,6 @@ def cli(ctx: click.Context, verbose: bool, debug: bool, no_emoji: bool, host: st
         logging.getLogger("urllib3").setLevel(logging.ERROR)
     if host:
         config.explicit_host = host
-    ctx.obj = State(ui, debug)
 
 
 for _group in (project, analyses, environments, listings, serve):
@@ -59,33 +55,34 @@ for _group in (project, analyses, environments, listings, serve):
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the command and turn every failure into one line and an exit code."""
-    ui: Ui | None = None
+    # Its Ui follows the variables until the root group has read --verbose and --no-emoji.
+    state = State()
     try:
-        result = cli.main(args=argv, prog_name="thamos", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="thamos", standalone_mode=False, obj=state)
     except click.exceptions.Abort:
-        _echo_error(ui, "Interrupted")
+        _echo_error(state.ui, "Interrupted")
         return _exit(exit_codes.INTERRUPTED)
     except KeyboardInterrupt:
-        _echo_error(ui, "Interrupted; files were left as they were")
+        _echo_error(state.ui, "Interrupted; files were left as they were")
         return _exit(exit_codes.INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         return _exit(exc.exit_code)
     except ThamosError as exc:
-        _echo_error(ui, exc.message, exc.detail)
+        _echo_error(state.ui, exc.message, exc.detail)
         return _exit(exc.exit_code)
     except BrokenPipeError:
         return _exit(exit_codes.GENERIC_ERROR)
     except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only in verbose mode
         _LOGGER.debug("Unexpected error", exc_info=True)
-        _echo_error(ui, f"Unexpected error: {type(exc).__name__}: {exc} (run with --verbose for details)")
+        _echo_error(state.ui, f"Unexpected error: {type(exc).__name__}: {exc} (run with --verbose for details)")
         return _exit(exit_codes.GENERIC_ERROR)
     return _exit(result if isinstance(result, int) else exit_codes.OK)
 
 
-def _echo_error(ui: Ui | None, message: str, detail: str | None = None) -> None:
+def _echo_error(ui: Ui, message: str, detail: str | None = None) -> None:
     # One line, whatever the message carries (backend messages may hold newlines and carets).
-    (ui or Ui()).error(" ".join(message.split()), detail)
+    ui.error(" ".join(message.split()), detail)
 
 
 def _exit(code: int) -> int:

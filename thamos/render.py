@@ -26,9 +26,10 @@ _PLAIN = {"ok": "OK:", "warn": "WARNING:", "error": "ERROR:", "info": "-", "wait
 class Ui:
     """Where and how thamos talks to the user."""
 
-    def __init__(self) -> None:
-        self.no_emoji = _reporter_flag("THAMOS_NO_EMOJI")
-        self.verbose = _reporter_flag("THAMOS_VERBOSE")
+    def __init__(self, *, verbose: bool | None = None, no_emoji: bool | None = None) -> None:
+        # Given by the command's options; left out (an error before they are read), the variables.
+        self.no_emoji = _reporter_flag("THAMOS_NO_EMOJI") if no_emoji is None else no_emoji
+        self.verbose = _reporter_flag("THAMOS_VERBOSE") if verbose is None else verbose
         self.out = Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -10,6 +10,7 @@ case would triple the run time); the configuration singleton is reset between th
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,18 @@ def test_a_yes_no_variable_with_another_word_is_a_configuration_error(
     assert snapshot(project) == before
     monkeypatch.setenv(variable, "Off")  # the words of stackfiles.flags, in any case, still work
     assert cli.main(["list"] if files else ["config", "--stdout"]) == exit_codes.OK
+
+
+def test_global_options_reach_the_error_line_and_stay_out_of_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, fresh_config,
+) -> None:
+    # --no-emoji and --verbose are handed to the Ui main() reports failures with, not written into
+    # os.environ, where they would outlive the invocation (and reach child processes).
+    monkeypatch.delenv("THAMOS_NO_EMOJI")
+    project = _project(tmp_path, PIPENV)
+    monkeypatch.chdir(project)
+    assert cli.main(["--no-emoji", "-v", "status"]) == exit_codes.BAD_INPUT
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("ERROR: No analysis id given")
+    assert "THAMOS_NO_EMOJI" not in os.environ and "THAMOS_VERBOSE" not in os.environ
+    assert cli.main(["status"]) == exit_codes.BAD_INPUT
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("\u274c No analysis id given")
