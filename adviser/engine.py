@@ -104,28 +104,6 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
         run.close()
 
 
-class _Reporter:
-    """Counts resolver rounds and keeps the conflicts met on the way (resolvelib's reporter hooks)."""
-
-    def __init__(self, conflicts: Any = None) -> None:
-        self.rounds = 0
-        self.conflicts = conflicts
-
-    def starting(self) -> None: ...
-    def starting_round(self, index: int) -> None:
-        self.rounds = index + 1
-
-    def ending_round(self, index, state) -> None: ...
-    def ending(self, state) -> None: ...
-    def adding_requirement(self, requirement, parent) -> None: ...
-    def resolving_conflicts(self, causes) -> None:
-        if self.conflicts is not None:
-            self.conflicts.record(causes)
-
-    def rejecting_candidate(self, criterion, candidate) -> None: ...
-    def pinning(self, candidate) -> None: ...
-
-
 class _Run:
     """One advise run; attributes keep what the error paths need (the provider for explanations)."""
 
@@ -245,7 +223,9 @@ class _Run:
         from resolvelib import Resolver
 
         from adviser.advisories import load_advisories
-        from adviser.provider import AdviserProvider, Requirement
+        from adviser.resolution.model import Requirement
+        from adviser.resolution.provider import AdviserProvider
+        from adviser.resolution.reporter import AdviseReporter
 
         if project.requirements_format != "pipenv":
             project.pipfile.setdefault("requires", {"python_version": target.python_version})
@@ -343,7 +323,7 @@ class _Run:
             from adviser.explain import ConflictHistory
 
             self.conflicts = ConflictHistory(self.log)
-            reporter = _Reporter(self.conflicts)
+            reporter = AdviseReporter(self.conflicts)
             result = Resolver(provider, reporter).resolve(roots, max_rounds=MAX_ROUNDS)
         finally:  # aliases found by redirects are known once pages were read, failed or not
             self.stack_info.extend(_item("INFO", note) for note in aliases.notes(project_sources))

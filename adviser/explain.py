@@ -58,7 +58,7 @@ def _versions_text(items: list[str], limit: int = 4) -> str:
 
 def _unusable_reasons(provider: Any, name: str, requirements: list[Any]) -> str | None:
     """Why the versions matching the requirements could not be used, grouped by reason."""
-    package = provider._packages.get(name)
+    package = provider.package(name)
     if package is None:
         return None
     provider.judge_all(name)
@@ -134,7 +134,7 @@ def _earlier_collisions(provider: Any, history: ConflictHistory, skip: set[str],
     """Sentences for requirements met in earlier conflicts that really leave no version."""
     sentences = []
     for name in list(history.by_name):
-        if name in skip or len(sentences) >= limit or provider._packages.get(name) is None:
+        if name in skip or len(sentences) >= limit or provider.package(name) is None:
             continue
         colliding = _colliding(provider, name, [], history)
         if colliding and not provider.admissible(name, colliding):
@@ -162,9 +162,9 @@ def _package_sentence(
     provider: Any, name: str, requirements: list[Any], history: ConflictHistory | None
 ) -> tuple[str, bool]:
     """The explanation for one package, and whether it names requirements that really collide."""
-    package = provider._packages.get(name)
+    package = provider.package(name)
     reasons = [_who(r) for r in requirements]
-    constraints = provider._constraints_for(name)
+    constraints = provider.constraints_for(name)
     if package is not None and not package.found:
         indexes = ", ".join(package.indexes_tried) or "no index"
         return (

@@ -54,8 +54,7 @@ def _needed_when(result, provider, roots) -> dict[str, Terms]:
         parent = pending.pop()
         parent_terms = needs[parent]
         candidate = result.mapping[parent]
-        key = (candidate.name, str(candidate.version), candidate.identifier)
-        dependencies = provider._dependencies.get(key, [])
+        dependencies = provider.dependencies_of(candidate) or []
         for child in result.graph.iter_children(parent):
             # An edge the provider does not know is taken as unconditional (the safe side).
             edge_markers = [r.marker for r in dependencies if r.identifier == child] or [None]
@@ -98,7 +97,7 @@ def _reachable(result, start: list[str]) -> set[str]:
 
 
 def _change_reason(provider, policy, name: str, old: str, requirements: list[Any]) -> str:
-    package = provider._packages.get(name)
+    package = provider.package(name)
     if package is None:
         return "needed to satisfy the other packages"
     try:
@@ -106,7 +105,7 @@ def _change_reason(provider, policy, name: str, old: str, requirements: list[Any
     except ValueError:
         return f"locked version {old} is not a valid version"
     offer = next((o for o in package.offers if o.version == old_version), None)
-    if offer is None or not provider._judge(offer):
+    if offer is None or not provider.judge(offer):
         reason = package.rejected.get(str(old_version))
         return (
             f"locked version cannot be used on the target ({reason})"
@@ -134,7 +133,7 @@ def _metadata_notes(provider, name: str, offer) -> list[dict]:
     """Where the chosen version's dependencies came from when a build told them, and why newer
     versions the resolver looked at were left out for their metadata (a failed build, ...)."""
     notes = []
-    package = provider._packages.get(name)
+    package = provider.package(name)
     for newer in package.offers if package is not None else ():
         if newer.version > offer.version and newer.checked and newer.metadata is None:
             problem = newer.metadata_problem or "its metadata cannot be read"
@@ -204,9 +203,8 @@ def build_product(
     develop: dict[str, dict] = {}
     tier0 = 0
     requirements_of: dict[str, list[Any]] = {}
-    for requirement_list in provider._dependencies.values():
-        for requirement in requirement_list:
-            requirements_of.setdefault(requirement.name, []).append(requirement)
+    for requirement in provider.all_dependencies():
+        requirements_of.setdefault(requirement.name, []).append(requirement)
     for root in roots:
         requirements_of.setdefault(root.name, []).append(root)
 
@@ -264,7 +262,7 @@ def build_product(
                 )
             )
         if offer.version.is_prerelease:
-            if name in provider.prerelease_fallback:
+            if provider.took_prerelease_fallback(name):
                 message = f"{name} {version} is a pre-release: no final release fits the requirements"
                 justification.append(_item("WARNING", message, package=name))
             else:

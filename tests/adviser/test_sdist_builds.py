@@ -19,7 +19,8 @@ from adviser.index import IndexClient, IndexSource
 from adviser.index.builds import BuildOptions
 from adviser.index.errors import NeedsBuild
 from adviser.policies import policy_for
-from adviser.provider import AdviserProvider, Requirement
+from adviser.resolution.model import Requirement
+from adviser.resolution.provider import AdviserProvider
 from tests.adviser.engine_support import locked_versions, messages, pipfile, product
 from tests.support.index_server import Dist
 from tests.support.source_projects import setuptools_wheels
@@ -230,11 +231,11 @@ def test_prefetch_never_builds(build_index, tmp_cache_dir):
         )
         try:
             provider.prefetch([Requirement("top", frozenset(), SpecifierSet())])
-            mid = provider._packages["mid"].offers[0]  # speculated on: its page and its sdist were read
+            mid = provider.package("mid").offers[0]  # speculated on: its page and its sdist were read
             assert not mid.checked and client.stats().get("metadata_built", 0) == 0
             with pytest.raises(NeedsBuild):  # a quick look at it still says a build is needed
                 client.metadata(mid.usable[0])
-            assert provider._check(mid) is True  # the resolver's own look builds it
+            assert provider.offers.check(mid) is True  # the resolver's own look builds it
             assert mid.metadata.requires_dist == ("signals",)
             assert client.stats()["metadata_built"] == 1
         finally:
