@@ -1,16 +1,18 @@
 """``advise``: from an AdviseInput request to the result document (products, justification, stack_info).
 
-The flow: parse the project and the target environment, load advisories, open the index client,
-resolve with resolvelib through ``AdviserProvider``, then write the Pipfile.lock and explain each
-choice. Every failure the user can cause or meet (bad input, unknown package, no version for the
-target, conflicts, an index down or slow, broken metadata) becomes an error document in plain
-words, never a traceback.
+``advise`` runs the named stages of an ``AdviseRun``: plan the request (project, target, policy,
+indexes, advisories, existing lock, root requirements), resolve it (resolvelib through
+``adviser.resolution.provider.AdviserProvider``), build the product (the Pipfile.lock and why each
+choice was made), or explain why no stack exists. Every failure the user can cause or meet (bad
+input, unknown package, no version for the target, conflicts, an index down or slow, broken
+metadata) becomes an error document in plain words, never a traceback.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from adviser import wire
@@ -70,54 +72,79 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
 
     log = log or (lambda _message: None)
     parameters = _parameters(request if isinstance(request, dict) else {})
-    stack_info: list[dict] = []
-    run = _Run(request, settings, log, stack_info, parameters)
+    run = AdviseRun(request, settings, log, parameters)
     try:
-        return run.execute()
+        plan = run.plan()
+        result, rounds = run.resolve(plan)
+        return run.product(plan, result, rounds)
     except (ProjectError, TargetEnvironmentError, AdvisoryDatabaseError, UnknownRecommendationType) as exc:
-        return _error_document(parameters, str(exc), stack_info)
+        return run.error(str(exc))
     except ResolutionImpossible as exc:
-        from adviser.explain import explain_conflict
-
-        message = explain_conflict(run.provider, exc.causes, run.conflicts)
-        log(f"resolution impossible: {message}")
-        return _error_document(parameters, message, stack_info)
+        return run.error(run.explain(exc.causes))
     except ResolutionTooDeep:
-        return _error_document(
-            parameters,
-            f"The resolver gave up after {MAX_ROUNDS} rounds without a stack; relax some pins",
-            stack_info,
-        )
+        return run.error(f"The resolver gave up after {MAX_ROUNDS} rounds without a stack; relax some pins")
     except IndexUnreachable as exc:
-        message = f"Package index {exc.url} could not be read: {exc.cause}"
-        return _error_document(parameters, message, stack_info)
+        return run.error(f"Package index {exc.url} could not be read: {exc.cause}")
     except IndexAccessError as exc:
-        return _error_document(parameters, f"Package index problem: {exc}", stack_info)
+        return run.error(f"Package index problem: {exc}")
     except Exception as exc:  # a bug: still a document, with the traceback in the analysis log
         import traceback
 
         log(traceback.format_exc())
-        return _error_document(
-            parameters, f"Internal adviser error ({type(exc).__name__}: {exc})", stack_info
-        )
+        return run.error(f"Internal adviser error ({type(exc).__name__}: {exc})")
     finally:
         run.close()
 
 
-class _Run:
-    """One advise run; attributes keep what the error paths need (the provider for explanations)."""
+@dataclass
+class Plan:
+    """What the request asks for, read and checked before anything is resolved."""
 
-    def __init__(
-        self, request, settings: AdviserSettings, log: Log, stack_info: list, parameters: dict
-    ) -> None:
+    stack: dict
+    runtime: dict
+    labels: dict
+    dev: bool
+    policy: Any
+    project: Any
+    target: Any
+    sources: list = field(default_factory=list)  # the project's sources (credentials expanded)
+    known: list = field(default_factory=list)  # indexes the backend knows, consulted too
+    pins: dict = field(default_factory=dict)  # package name -> the one source it is pinned to
+    aliases: Any = None
+    advisories: Any = None
+    allowed_advisories: set = field(default_factory=set)
+    lock: Any = None
+    locked: dict = field(default_factory=dict)  # package name -> version in the existing lock
+    roots: list = field(default_factory=list)  # the direct requirements whose markers hold
+
+    def sources_for(self, name: str) -> list:
+        if name in self.pins:
+            return [self.pins[name]]
+        return self.sources + self.known
+
+    def wanted(self) -> list:
+        """The direct requirements resolved: [packages], and [dev-packages] when dev is on."""
+        return self.project.packages + (self.project.dev_packages if self.dev else [])
+
+
+class AdviseRun:
+    """One advise run, stage by stage; attributes keep what the error paths need (the provider and
+    the conflicts met, for explanations) and what ``close`` releases."""
+
+    def __init__(self, request, settings: AdviserSettings, log: Log, parameters: dict) -> None:
         self.request = request
         self.settings = settings
         self.log = log
-        self.stack_info = stack_info
         self.parameters = parameters
+        self.stack_info: list[dict] = []
+        self.started = time.monotonic()
         self.provider = None
         self.client = None
         self.conflicts = None  # explain.ConflictHistory once resolution starts
+
+    def error(self, message: str) -> dict[str, Any]:
+        """The error document, with the stack_info gathered so far."""
+        return _error_document(self.parameters, message, self.stack_info)
 
     def close(self) -> None:
         if self.provider is not None:
@@ -125,26 +152,17 @@ class _Run:
         if self.client is not None:
             self.client.close()
 
-    def _direct_packages(self, requirements: list, target: Any, sources: list) -> dict[str, Any]:
-        """Local path packages (metadata sent by the client) and git packages (built here)."""
-        from adviser.direct import prepare_direct
-        from adviser.index.builds import BuildOptions
+    # ------------------------------------------------------------ plan the request
 
-        options = BuildOptions.from_settings(self.settings, [s.network_url for s in sources])
-        packages = prepare_direct(requirements, self.request, cache=self.client.cache, options=options,
-                                  python=target.python_version, log=self.log)
-        for package in packages.values():
-            self.stack_info.append(_item("INFO", f"{package.describe()} (a direct reference, no index)"))
-        return packages
+    def plan(self) -> Plan:
+        """Read the request: project, target, policy, indexes (whose pages start loading now),
+        advisories, the existing lock and the root requirements."""
+        # Only what the first page requests need is imported before they start (see _open_indexes).
+        from adviser.index import default_index_source
+        from adviser.policies import policy_for
+        from adviser.project import ProjectError, Source, parse_project
 
-    # -------------------------------------------------------------------------------------------
-    def execute(self) -> dict[str, Any]:
-        # Only what the first page requests need is imported before they start (see below).
-        from adviser.index import IndexClient, default_index_source
-        from adviser.policies import allowed_advisory_ids, policy_for
-        from adviser.project import ProjectError, Source, parse_lock, parse_project
-
-        started = time.monotonic()
+        self.started = time.monotonic()
         request = self.request
         if not isinstance(request, dict) or not isinstance(request.get("application_stack"), dict):
             raise ProjectError("The request has no application_stack")
@@ -155,7 +173,6 @@ class _Run:
             raise ProjectError("labels must be an object of name: value pairs")
         dev = _dev(request)
         policy = policy_for(self.parameters["recommendation_type"])
-
         default = self.settings.default_index or default_index_source()
         project = parse_project(
             stack.get("requirements"),
@@ -164,6 +181,15 @@ class _Run:
             Source(default.name, default.url, default.verify_ssl),
         )
         self.stack_info.extend(project.notes)
+        target = self._plan_target(runtime, project)
+        plan = Plan(stack, runtime, labels, dev, policy, project, target)
+        self._open_indexes(plan, default)
+        self._plan_rules(plan)
+        self._plan_lock(plan)
+        self._plan_roots(plan)
+        return plan
+
+    def _plan_target(self, runtime: dict, project: Any) -> Any:
         from adviser.environment import build_target, target_python
 
         python, disagreement = target_python(runtime.get("python_version"), project.python_version)
@@ -171,194 +197,198 @@ class _Run:
             self.stack_info.append(_item("WARNING", disagreement))
         target = build_target(dict(runtime, python_version=python), project.python_version)
         self.stack_info.extend(target.notes)
-        # Indexes: the project's sources, plus (unless disabled) the indexes the backend knows.
-        from adviser.credentials import index_sources
+        return target
 
-        # Written URLs with ${VAR} get the client's expansion to reach the index (fetch_url).
-        project_sources = index_sources(project.sources, request.get("expanded_sources"))
-        by_name = {s.name: s for s in project_sources}
+    def _open_indexes(self, plan: Plan, default: Any) -> None:
+        """The project's sources plus (unless disabled) the indexes the backend knows; the index
+        client opens on them and starts reading the direct requirements' pages."""
         from adviser.aliases import IndexAliases
-
-        # A source that is another URL of an index the backend knows is read through that index.
-        aliases = IndexAliases(self.settings.index_aliases, [default, *self.settings.known_indexes], self.log)
-        known = (
-            []
-            if project.disable_index_adjustment
-            else [
-                k
-                for k in self.settings.known_indexes
-                if k.url.rstrip("/") not in {aliases.declared_root(s.url).rstrip("/") for s in project_sources}
-            ]
-        )
-        pins = {}
-        for requirement in project.packages + project.dev_packages:
-            if requirement.index:
-                pins[requirement.name] = by_name[requirement.index]
-
-        def sources_for(name: str) -> list:
-            if name in pins:
-                return [pins[name]]
-            return project_sources + known
-
+        from adviser.credentials import index_sources
+        from adviser.index import IndexClient
         from adviser.index.builds import BuildOptions
 
+        project = plan.project
+        # Written URLs with ${VAR} get the client's expansion to reach the index (fetch_url).
+        plan.sources = index_sources(project.sources, self.request.get("expanded_sources"))
+        by_name = {s.name: s for s in plan.sources}
+        # A source that is another URL of an index the backend knows is read through that index.
+        plan.aliases = IndexAliases(self.settings.index_aliases, [default, *self.settings.known_indexes], self.log)
+        if not project.disable_index_adjustment:
+            declared = {plan.aliases.declared_root(s.url).rstrip("/") for s in plan.sources}
+            plan.known = [k for k in self.settings.known_indexes if k.url.rstrip("/") not in declared]
+        for requirement in project.packages + project.dev_packages:
+            if requirement.index:
+                plan.pins[requirement.name] = by_name[requirement.index]
+        everywhere = plan.sources + plan.known
         self.client = IndexClient(
-            project_sources + known,
+            everywhere,
             self.settings.cache_dir,
             page_ttl=self.settings.page_ttl,
             force_refresh=self.settings.force_refresh,
             max_workers=self.settings.max_workers,
             timeout=self.settings.timeout,
             log=self.log,
-            aliases=aliases,
+            aliases=plan.aliases,
             # Build requirements come from the same indexes as the resolution.
-            builds=BuildOptions.from_settings(self.settings, [s.network_url for s in project_sources + known]),
+            builds=BuildOptions.from_settings(self.settings, [s.network_url for s in everywhere]),
         )
         # Direct requirements' pages are read from now on, in the client's threads: the network
-        # (and a cold run's DNS and TLS set-up) overlaps the imports and preparation below.
-        direct_names = [r.name for r in project.packages + (project.dev_packages if dev else []) if not r.direct]
-        for name in direct_names:
-            self.client.prefetch_pages([name], sources_for(name), wait_for_all=False)
+        # (and a cold run's DNS and TLS set-up) overlaps the imports and preparation that follow.
+        for requirement in plan.wanted():
+            if not requirement.direct:
+                self.client.prefetch_pages([requirement.name], plan.sources_for(requirement.name), wait_for_all=False)
 
+    def _plan_rules(self, plan: Plan) -> None:
+        """The policy, the advisories and the labels, each named in the stack_info with the indexes."""
+        from adviser.advisories import load_advisories
+        from adviser.policies import allowed_advisory_ids
+        from adviser.resolution.units import PolicyUnit
+
+        project = plan.project
+        if project.requirements_format != "pipenv":
+            project.pipfile.setdefault("requires", {"python_version": plan.target.python_version})
+        self.stack_info.extend(PolicyUnit(plan.policy).stack_info())
+        plan.advisories = load_advisories(self.settings.advisory_db, self.settings.cache_dir)
+        description = plan.advisories.describe()
+        self.stack_info.append(_item("INFO", description[:1].upper() + description[1:]))
+        plan.allowed_advisories = allowed_advisory_ids(plan.labels)
+        if plan.labels:
+            echoed = ", ".join(f"{k}={v}" for k, v in sorted(plan.labels.items()))
+            self.stack_info.append(_item("INFO", f"Labels: {echoed}"))
+        if project.disable_index_adjustment:
+            only = ", ".join(s.name for s in plan.sources)
+            message = f"Index adjustment disabled ([thoth] disable_index_adjustment): only {only} are used"
+            self.stack_info.append(_item("INFO", message))
+        consulted = ", ".join(f"{s.name} ({s.url})" for s in plan.sources + plan.known)
+        self.stack_info.append(_item("INFO", f"Indexes consulted: {consulted}"))
+
+    def _plan_lock(self, plan: Plan) -> None:
+        """The existing lock, a starting point (minimal change) when made for this Pipfile."""
+        from adviser.project import parse_lock
+
+        lock = parse_lock(plan.stack.get("requirements_lock"), plan.project.requirements_format)
+        if lock is None:
+            return
+        if lock.pipfile_hash is not None and lock.pipfile_hash != pipfile_hash(plan.project.pipfile):
+            message = "The existing lock was made for another Pipfile (hash differs); resolving afresh"
+            self.stack_info.append(_item("INFO", message))
+            return
+        plan.lock = lock
+        plan.locked = {name: entry.version for name, entry in lock.packages.items()}
+        message = f"Existing lock with {len(plan.locked)} packages used as the starting point (minimal change)"
+        self.stack_info.append(_item("INFO", message))
+
+    def _plan_roots(self, plan: Plan) -> None:
+        """The direct requirements as the resolver's roots, but those whose markers fail on the target."""
+        from adviser.resolution.model import Requirement
+
+        environment = dict(plan.target.markers, extra="")
+        for requirement in plan.wanted():
+            if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                message = f"{requirement.text} skipped: its markers ({requirement.marker}) do not hold on the target"
+                self.stack_info.append(_item("INFO", message))
+                continue
+            marker = str(requirement.marker) if requirement.marker is not None else None
+            plan.roots.append(
+                Requirement(requirement.name, requirement.extras, requirement.specifier, marker=marker,
+                            text=requirement.text)
+            )
+        if not plan.dev and plan.project.dev_packages:
+            self.stack_info.append(_item("INFO", "[dev-packages] not resolved (dev is off)"))
+
+    # ------------------------------------------------------------ resolve
+
+    def resolve(self, plan: Plan) -> tuple[Any, int]:
+        """The resolver's result and how many rounds it took."""
         from resolvelib import Resolver
 
-        from adviser.advisories import load_advisories
-        from adviser.resolution.model import Requirement
+        from adviser.explain import ConflictHistory
         from adviser.resolution.provider import AdviserProvider
         from adviser.resolution.reporter import AdviseReporter
 
-        if project.requirements_format != "pipenv":
-            project.pipfile.setdefault("requires", {"python_version": target.python_version})
-        self.stack_info.append(_item("INFO", policy.summary()))
-        advisories = load_advisories(self.settings.advisory_db, self.settings.cache_dir)
-        description = advisories.describe()
-        self.stack_info.append(_item("INFO", description[:1].upper() + description[1:]))
-        allowed = allowed_advisory_ids(labels)
-        if labels:
-            echoed = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
-            self.stack_info.append(_item("INFO", f"Labels: {echoed}"))
-
-        if project.disable_index_adjustment:
-            self.stack_info.append(
-                _item(
-                    "INFO",
-                    "Index adjustment disabled ([thoth] disable_index_adjustment): only "
-                    + ", ".join(s.name for s in project_sources)
-                    + " are used",
-                )
-            )
-        self.stack_info.append(
-            _item(
-                "INFO",
-                "Indexes consulted: " + ", ".join(f"{s.name} ({s.url})" for s in project_sources + known),
-            )
-        )
-
-        lock = parse_lock(stack.get("requirements_lock"), project.requirements_format)
-        locked: dict[str, str] = {}
-        if lock is not None:
-            if lock.pipfile_hash is not None and lock.pipfile_hash != pipfile_hash(project.pipfile):
-                self.stack_info.append(
-                    _item(
-                        "INFO",
-                        "The existing lock was made for another Pipfile (hash differs); resolving afresh",
-                    )
-                )
-                lock = None
-            else:
-                locked = {name: entry.version for name, entry in lock.packages.items()}
-                self.stack_info.append(
-                    _item(
-                        "INFO",
-                        f"Existing lock with {len(locked)} packages used as the starting point (minimal change)",
-                    )
-                )
-
-        direct = [r for r in project.packages + (project.dev_packages if dev else [])]
-        roots = []
-        for requirement in direct:
-            if requirement.marker is not None and not requirement.marker.evaluate(
-                dict(target.markers, extra="")
-            ):
-                self.stack_info.append(
-                    _item(
-                        "INFO",
-                        f"{requirement.text} skipped: its markers ({requirement.marker}) do not hold on the target",
-                    )
-                )
-                continue
-            roots.append(
-                Requirement(
-                    requirement.name,
-                    requirement.extras,
-                    requirement.specifier,
-                    marker=str(requirement.marker) if requirement.marker is not None else None,
-                    text=requirement.text,
-                )
-            )
-        if not dev and project.dev_packages:
-            self.stack_info.append(_item("INFO", "[dev-packages] not resolved (dev is off)"))
-        provider = AdviserProvider(
+        project, target = plan.project, plan.target
+        self.provider = AdviserProvider(
             self.client,
             target,
-            policy,
-            sources_for=sources_for,
-            advisories=advisories,
-            allowed_advisories=allowed,
+            plan.policy,
+            sources_for=plan.sources_for,
+            advisories=plan.advisories,
+            allowed_advisories=plan.allowed_advisories,
             prereleases_all=project.allow_prereleases_all,
             prerelease_packages=project.prerelease_packages,
             constraints=project.constraints,
-            locked=locked,
+            locked=plan.locked,
             log=self.log,
             prefetch_workers=self.settings.max_workers,
         )
-        self.provider = provider
-        wanted = project.packages + (project.dev_packages if dev else [])
-        provider.add_direct(self._direct_packages(wanted, target, project_sources + known))
+        self.provider.add_direct(self._direct_packages(plan))
         self.log(
-            f"resolving {len(roots)} direct requirements for {target.platform} Python {target.python_full_version}"
+            f"resolving {len(plan.roots)} direct requirements for {target.platform} Python {target.python_full_version}"
         )
         try:
-            provider.prefetch(roots)
-            from adviser.explain import ConflictHistory
-
+            self.provider.prefetch(plan.roots)
             self.conflicts = ConflictHistory(self.log)
             reporter = AdviseReporter(self.conflicts)
-            result = Resolver(provider, reporter).resolve(roots, max_rounds=MAX_ROUNDS)
+            result = Resolver(self.provider, reporter).resolve(plan.roots, max_rounds=MAX_ROUNDS)
         finally:  # aliases found by redirects are known once pages were read, failed or not
-            self.stack_info.extend(_item("INFO", note) for note in aliases.notes(project_sources))
-        elapsed = time.monotonic() - started
+            self.stack_info.extend(_item("INFO", note) for note in plan.aliases.notes(plan.sources))
+        elapsed = time.monotonic() - self.started
         self.log(f"resolved {len(result.mapping)} nodes in {reporter.rounds} rounds, {elapsed:.2f}s")
+        return result, reporter.rounds
+
+    def _direct_packages(self, plan: Plan) -> dict[str, Any]:
+        """Local path packages (metadata sent by the client) and git packages (built here)."""
+        from adviser.direct import prepare_direct
+        from adviser.index.builds import BuildOptions
+
+        options = BuildOptions.from_settings(self.settings, [s.network_url for s in plan.sources + plan.known])
+        packages = prepare_direct(plan.wanted(), self.request, cache=self.client.cache, options=options,
+                                  python=plan.target.python_version, log=self.log)
+        for package in packages.values():
+            self.stack_info.append(_item("INFO", f"{package.describe()} (a direct reference, no index)"))
+        return packages
+
+    # ------------------------------------------------------------ build the product
+
+    def product(self, plan: Plan, result: Any, rounds: int) -> dict[str, Any]:
+        """The result document: the product (lock, graph, justification) and the pipeline used."""
         from adviser.policies import RULE_SET_VERSION
         from adviser.report import build_product
 
+        target = plan.target
         product = build_product(
             result=result,
-            provider=provider,
-            project=project,
+            provider=self.provider,
+            project=plan.project,
             target=target,
-            policy=policy,
-            roots=roots,
-            dev=dev,
-            runtime=runtime,
-            known_indexes=known,
-            lock=lock,
+            policy=plan.policy,
+            roots=plan.roots,
+            dev=plan.dev,
+            runtime=plan.runtime,
+            known_indexes=plan.known,
+            lock=plan.lock,
         )
-        self.stack_info.append(
-            _item(
-                "INFO",
-                f"Resolved {len(product['dependency_graph']['nodes'])} packages in {reporter.rounds} resolver rounds",
-            )
-        )
+        resolved = len(product["dependency_graph"]["nodes"])
+        self.stack_info.append(_item("INFO", f"Resolved {resolved} packages in {rounds} resolver rounds"))
         pipeline = {
-            "recommendation_type": policy.name,
+            "recommendation_type": plan.policy.name,
             "rule_set": RULE_SET_VERSION,
-            "advisory_snapshot": advisories.describe(),
+            "advisory_snapshot": plan.advisories.describe(),
             "target": {
                 "python_full_version": target.python_full_version,
                 "platform": target.platform,
                 "libc": target.libc,
             },
         }
-        report = wire.adviser_report([product], self.stack_info, pipeline, reporter.rounds)
+        report = wire.adviser_report([product], self.stack_info, pipeline, rounds)
         return wire.result(self.parameters, report)
+
+    # ------------------------------------------------------------ explain
+
+    def explain(self, causes: Any) -> str:
+        """Why no stack exists, in plain words (the causes resolvelib gave, with earlier conflicts)."""
+        from adviser.explain import explain_conflict
+
+        message = explain_conflict(self.provider, causes, self.conflicts)
+        self.log(f"resolution impossible: {message}")
+        return message
