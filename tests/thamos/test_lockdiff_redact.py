@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from thamos.lockdiff import lock_differences, packages_of_lock, packages_of_requirements_txt
+from stackfiles.lock_diff import lock_differences, packages_of_lock, packages_of_requirements_txt
 from thamos.redact import redact_secrets
 
 LOCK = {

@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
-from .. import exit_codes, lib, lockdiff
+from stackfiles import lock_diff
+
+from .. import exit_codes, lib
 from ..config import RECOMMENDATION_TYPES, parse_labels
 from ..exceptions import AnalysisFailedError, BadInputError
 from ..project_files import read_user_file
@@ -325,13 +327,13 @@ def diff_command(analysis_id: str | None, runtime_environment: str | None, outpu
     analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
     _, files = selected(runtime_environment)
     product = _advised_lock(analysis_id)
-    advised = lockdiff.packages_of_lock((product.get("project") or {}).get("requirements_locked") or {})
+    advised = lock_diff.packages_of_lock((product.get("project") or {}).get("requirements_locked") or {})
     if files.is_pipenv:
-        current = lockdiff.packages_of_lock(files.read_pipfile_lock()) if files.pipfile_lock.is_file() else {}
+        current = lock_diff.packages_of_lock(files.read_pipfile_lock()) if files.pipfile_lock.is_file() else {}
     else:
-        current = (lockdiff.packages_of_requirements_txt(read_user_file(files.requirements_txt))
+        current = (lock_diff.packages_of_requirements_txt(read_user_file(files.requirements_txt))
                    if files.requirements_txt.is_file() else {})
-    rows = lockdiff.lock_differences(current, advised)
+    rows = lock_diff.lock_differences(current, advised)
     ui = state().ui
     if not rows and output_format == "table":
         ui.message("ok", f"{files.lock_file.name} is the same as the lock advised by {analysis_id}")

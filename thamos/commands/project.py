@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 
+from stackfiles import lock_diff
+
 from .. import install as installer
-from .. import lockdiff, manifest
+from .. import manifest
 from ..config import CONFIG_NAME, config
 from ..exceptions import BadInputError
 from ..project_files import ProjectFiles, read_user_file
@@ -134,7 +136,7 @@ def verify_command(runtime_environment: str | None, dev: bool, lock_only: bool) 
 
 
 def _lock_from_requirements_txt(files: ProjectFiles) -> dict[str, Any]:
-    packages = lockdiff.packages_of_requirements_txt(read_user_file(files.requirements_txt))
+    packages = lock_diff.packages_of_requirements_txt(read_user_file(files.requirements_txt))
     return {"default": {entry["name"]: {"version": "==" + entry["version"]} for entry in packages.values()}}
 
 

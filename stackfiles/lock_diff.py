@@ -1,4 +1,4 @@
-"""Comparing two locks package by package (``thamos diff``).
+"""Comparing two locks package by package (``thamos diff`` and the server's web view of two analyses).
 
 Both sides are reduced to ``{canonical name: {name, version, hashes, index}}``: a Pipfile.lock
 dict, or a pinned requirements.txt with ``--hash`` options.
