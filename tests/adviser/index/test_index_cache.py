@@ -15,7 +15,7 @@ from adviser.index import IndexClient, IndexSource, IndexUnreachable, MetadataUn
 from adviser.index.cache import CACHE_FILENAME
 from tests.support.index_server import Dist
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 DISTS = [
     Dist("alpha", "1.0", requires_dist=("beta>=1",)),
