@@ -216,79 +216,9 @@ def build_target(
     python_version = runtime.get("python_version") or pipfile_python
     minor, full = _python_levels(python_version, notes)
     major_minor = tuple(int(x) for x in minor.split("."))
-
-    platform = (runtime.get("platform") or "").strip()
-    if not platform:
-        platform = DEFAULT_PLATFORM
-        notes.append(_note("INFO", f"No platform stated for the target; assuming {DEFAULT_PLATFORM}"))
-    os_info = runtime.get("operating_system") or {}
-    os_name = os_info.get("name") if isinstance(os_info, dict) else None
-    os_version = os_info.get("version") if isinstance(os_info, dict) else None
-    if os_version is not None:
-        os_version = str(os_version)
-
-    lowered = platform.lower()
-    if lowered.startswith("linux-"):
-        arch = LINUX_ARCHES.get(lowered.split("-", 1)[1])
-        if arch is None:
-            raise TargetEnvironmentError(f"Unsupported Linux architecture in platform {platform!r}")
-        if (os_name or "").strip().lower() == "alpine":
-            platforms = _musl_platforms(arch, LATEST_MUSL)
-            libc = f"musl {LATEST_MUSL[0]}.{LATEST_MUSL[1]}"
-        else:
-            glibc = _glibc_for(os_name, os_version, notes)
-            platforms = _linux_platforms(arch, glibc)
-            libc = f"glibc {glibc[0]}.{glibc[1]}"
-        markers_platform = {
-            "os_name": "posix",
-            "sys_platform": "linux",
-            "platform_system": "Linux",
-            "platform_machine": arch,
-        }
-    elif lowered.startswith("macosx-"):
-        match = re.fullmatch(r"macosx-(\d+)(?:\.(\d+))?-(\w+)", lowered)
-        if not match:
-            raise TargetEnvironmentError(f"Platform {platform!r} is not of the form macosx-11.0-arm64")
-        mac_version = (int(match.group(1)), int(match.group(2) or 0))
-        arch = match.group(3)
-        platforms = list(mac_platforms(mac_version, arch))
-        libc = f"macOS {mac_version[0]}.{mac_version[1]}"
-        markers_platform = {
-            "os_name": "posix",
-            "sys_platform": "darwin",
-            "platform_system": "Darwin",
-            "platform_machine": arch,
-        }
-    elif lowered in ("win-amd64", "win32", "win-arm64"):
-        platforms = [{"win-amd64": "win_amd64", "win32": "win32", "win-arm64": "win_arm64"}[lowered]]
-        machine = {"win-amd64": "AMD64", "win32": "x86", "win-arm64": "ARM64"}[lowered]
-        libc = "Windows"
-        markers_platform = {
-            "os_name": "nt",
-            "sys_platform": "win32",
-            "platform_system": "Windows",
-            "platform_machine": machine,
-        }
-    else:
-        raise TargetEnvironmentError(
-            f"Unsupported platform {platform!r}: use linux-x86_64, linux-aarch64, macosx-11.0-arm64, win-amd64 or win32"
-        )
-
-    interpreter = f"cp{major_minor[0]}{major_minor[1]}"
-    tags = list(cpython_tags(major_minor, abis=[cpython_abi(major_minor)], platforms=platforms))
-    tags += list(compatible_tags(major_minor, interpreter=interpreter, platforms=platforms))
-
-    markers = {
-        "implementation_name": "cpython",
-        "implementation_version": full,
-        "platform_python_implementation": "CPython",
-        "python_version": minor,
-        "python_full_version": full,
-        # Not knowable for a target that is not this machine; constraints may not use them.
-        "platform_release": "",
-        "platform_version": "",
-        **markers_platform,
-    }
+    platform = _stated_platform(runtime, notes)
+    os_name, os_version = _operating_system(runtime)
+    platforms, libc, markers_platform = _platform_facts(platform, os_name, os_version, notes)
     notes.append(
         _note("INFO", f"Target: CPython {full} on {platform}, {libc}; wheel tags from {platforms[0]}")
     )
@@ -303,7 +233,110 @@ def build_target(
         os_version=os_version,
         libc=libc,
         cuda_version=str(cuda) if cuda else None,
-        markers=markers,
-        tags=tags,
+        markers=_markers(minor, full, markers_platform),
+        tags=_wheel_tags(major_minor, platforms),
         notes=notes,
     )
+
+
+def _stated_platform(runtime: dict[str, Any], notes: list[dict[str, str]]) -> str:
+    platform = (runtime.get("platform") or "").strip()
+    if not platform:
+        platform = DEFAULT_PLATFORM
+        notes.append(_note("INFO", f"No platform stated for the target; assuming {DEFAULT_PLATFORM}"))
+    return platform
+
+
+def _operating_system(runtime: dict[str, Any]) -> tuple[str | None, str | None]:
+    os_info = runtime.get("operating_system") or {}
+    os_name = os_info.get("name") if isinstance(os_info, dict) else None
+    os_version = os_info.get("version") if isinstance(os_info, dict) else None
+    return os_name, (str(os_version) if os_version is not None else None)
+
+
+# What a platform fixes: the platform parts of wheel tags, the C library, the platform markers.
+PlatformFacts = tuple[list[str], str, dict[str, str]]
+
+
+def _platform_facts(
+    platform: str, os_name: str | None, os_version: str | None, notes: list[dict[str, str]]
+) -> PlatformFacts:
+    lowered = platform.lower()
+    if lowered.startswith("linux-"):
+        return _linux_facts(platform, os_name, os_version, notes)
+    if lowered.startswith("macosx-"):
+        return _macos_facts(platform)
+    if lowered in ("win-amd64", "win32", "win-arm64"):
+        return _windows_facts(lowered)
+    raise TargetEnvironmentError(
+        f"Unsupported platform {platform!r}: use linux-x86_64, linux-aarch64, macosx-11.0-arm64, win-amd64 or win32"
+    )
+
+
+def _linux_facts(
+    platform: str, os_name: str | None, os_version: str | None, notes: list[dict[str, str]]
+) -> PlatformFacts:
+    arch = LINUX_ARCHES.get(platform.lower().split("-", 1)[1])
+    if arch is None:
+        raise TargetEnvironmentError(f"Unsupported Linux architecture in platform {platform!r}")
+    if (os_name or "").strip().lower() == "alpine":
+        platforms = _musl_platforms(arch, LATEST_MUSL)
+        libc = f"musl {LATEST_MUSL[0]}.{LATEST_MUSL[1]}"
+    else:
+        glibc = _glibc_for(os_name, os_version, notes)
+        platforms = _linux_platforms(arch, glibc)
+        libc = f"glibc {glibc[0]}.{glibc[1]}"
+    markers = {
+        "os_name": "posix",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": arch,
+    }
+    return platforms, libc, markers
+
+
+def _macos_facts(platform: str) -> PlatformFacts:
+    match = re.fullmatch(r"macosx-(\d+)(?:\.(\d+))?-(\w+)", platform.lower())
+    if not match:
+        raise TargetEnvironmentError(f"Platform {platform!r} is not of the form macosx-11.0-arm64")
+    mac_version = (int(match.group(1)), int(match.group(2) or 0))
+    arch = match.group(3)
+    markers = {
+        "os_name": "posix",
+        "sys_platform": "darwin",
+        "platform_system": "Darwin",
+        "platform_machine": arch,
+    }
+    return list(mac_platforms(mac_version, arch)), f"macOS {mac_version[0]}.{mac_version[1]}", markers
+
+
+def _windows_facts(lowered: str) -> PlatformFacts:
+    platforms = [{"win-amd64": "win_amd64", "win32": "win32", "win-arm64": "win_arm64"}[lowered]]
+    machine = {"win-amd64": "AMD64", "win32": "x86", "win-arm64": "ARM64"}[lowered]
+    markers = {
+        "os_name": "nt",
+        "sys_platform": "win32",
+        "platform_system": "Windows",
+        "platform_machine": machine,
+    }
+    return platforms, "Windows", markers
+
+
+def _wheel_tags(major_minor: tuple[int, ...], platforms: list[str]) -> list[Tag]:
+    interpreter = f"cp{major_minor[0]}{major_minor[1]}"
+    tags = list(cpython_tags(major_minor, abis=[cpython_abi(major_minor)], platforms=platforms))
+    return tags + list(compatible_tags(major_minor, interpreter=interpreter, platforms=platforms))
+
+
+def _markers(minor: str, full: str, markers_platform: dict[str, str]) -> dict[str, str]:
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": full,
+        "platform_python_implementation": "CPython",
+        "python_version": minor,
+        "python_full_version": full,
+        # Not knowable for a target that is not this machine; constraints may not use them.
+        "platform_release": "",
+        "platform_version": "",
+        **markers_platform,
+    }
