@@ -335,64 +335,81 @@ def _parse_requirement_line(line: str, number: int, what: str) -> Requirement:
         raise ProjectError(f"{what} line {number}: {line!r} is not a valid requirement ({exc})") from None
 
 
-def parse_requirements(text: str, default_source: Source, requirements_format: str) -> Project:
-    notes: list[dict[str, str]] = []
+@dataclass
+class _RequirementsFile:
+    """What the lines of a requirements file said, read one by one."""
+
     index_url: str | None = None
-    extra_urls: list[str] = []
-    packages: list[DirectRequirement] = []
-    allow_all = False
-    for number, line in logical_lines(text):
+    extra_urls: list[str] = field(default_factory=list)
+    packages: list[DirectRequirement] = field(default_factory=list)
+    allow_all: bool = False
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+    def read_option(self, number: int, line: str, flag: str, value: str) -> None:
+        if flag in ("-i", "--index-url"):
+            self.index_url = value
+        elif flag == "--extra-index-url":
+            self.extra_urls.append(value)
+        elif flag in ("-c", "--constraint"):
+            self.notes.append(
+                _note(
+                    "WARNING",
+                    f"requirements line {number}: {line!r} ignored; send constraints as a constraints file",
+                )
+            )
+        elif flag in ("-r", "--requirement"):
+            raise ProjectError(
+                f"requirements line {number}: nested requirements files ({line!r}) are not supported; inline them"
+            )
+        else:
+            self.notes.append(_note("WARNING", f"requirements line {number}: option {flag} ignored"))
+
+    def read_line(self, number: int, line: str) -> None:
         option = _OPTION_WITH_VALUE.match(line)
         if option:
-            flag, value = option.groups()
-            if flag in ("-i", "--index-url"):
-                index_url = value
-            elif flag == "--extra-index-url":
-                extra_urls.append(value)
-            elif flag in ("-c", "--constraint"):
-                notes.append(
-                    _note(
-                        "WARNING",
-                        f"requirements line {number}: {line!r} ignored; send constraints as a constraints file",
-                    )
-                )
-            elif flag in ("-r", "--requirement"):
-                raise ProjectError(
-                    f"requirements line {number}: nested requirements files ({line!r}) are not supported; inline them"
-                )
-            else:
-                notes.append(_note("WARNING", f"requirements line {number}: option {flag} ignored"))
-            continue
-        if line in ("--pre",):
-            allow_all = True
-            continue
-        if line.startswith("-e ") or line.startswith("--editable"):
+            self.read_option(number, line, *option.groups())
+        elif line in ("--pre",):
+            self.allow_all = True
+        elif line.startswith("-e ") or line.startswith("--editable"):
             raise ProjectError(
                 f"requirements line {number}: editable requirements are not supported ({line!r})"
             )
-        if line.startswith("-"):
-            notes.append(_note("WARNING", f"requirements line {number}: option {line.split()[0]} ignored"))
-            continue
-        body, _hashes = _split_hashes(line)
-        requirement = _parse_requirement_line(body, number, "requirements")
-        if requirement.url:
-            raise ProjectError(
-                f"requirements line {number}: direct URL requirements are not supported ({body!r})"
+        elif line.startswith("-"):
+            self.notes.append(
+                _note("WARNING", f"requirements line {number}: option {line.split()[0]} ignored")
             )
-        packages.append(
-            DirectRequirement(
-                name=canonicalize_name(requirement.name),
-                specifier=requirement.specifier,
-                extras=frozenset(canonicalize_name(e) for e in requirement.extras),
-                marker=requirement.marker,
-                text=body,
-            )
+        else:
+            self.packages.append(_requirements_package(number, line))
+
+    def sources(self, default_source: Source) -> list[Source]:
+        sources = [Source("index", self.index_url)] if self.index_url else [default_source]
+        if self.index_url and self.index_url.rstrip("/") == default_source.url.rstrip("/"):
+            sources = [default_source]
+        for position, url in enumerate(self.extra_urls, start=1):
+            sources.append(Source(name=f"extra-{position}", url=url))
+        return sources
+
+
+def _requirements_package(number: int, line: str) -> DirectRequirement:
+    body, _hashes = _split_hashes(line)
+    requirement = _parse_requirement_line(body, number, "requirements")
+    if requirement.url:
+        raise ProjectError(
+            f"requirements line {number}: direct URL requirements are not supported ({body!r})"
         )
-    sources = [Source("index", index_url)] if index_url else [default_source]
-    if index_url and index_url.rstrip("/") == default_source.url.rstrip("/"):
-        sources = [default_source]
-    for position, url in enumerate(extra_urls, start=1):
-        sources.append(Source(name=f"extra-{position}", url=url))
+    return DirectRequirement(
+        name=canonicalize_name(requirement.name),
+        specifier=requirement.specifier,
+        extras=frozenset(canonicalize_name(e) for e in requirement.extras),
+        marker=requirement.marker,
+        text=body,
+    )
+
+
+def _requirements_pipfile(
+    sources: list[Source], packages: list[DirectRequirement], allow_all: bool
+) -> dict[str, Any]:
+    """The Pipfile equivalent of a requirements file (the report's project shows it)."""
     pipfile: dict[str, Any] = {
         "source": [{"url": s.url, "verify_ssl": s.verify_ssl, "name": s.name} for s in sources],
         "packages": {},
@@ -407,17 +424,25 @@ def parse_requirements(text: str, default_source: Source, requirements_format: s
         pipfile["packages"][req.name] = entry if len(entry) > 1 else entry["version"]
     if allow_all:
         pipfile["pipenv"] = {"allow_prereleases": True}
+    return pipfile
+
+
+def parse_requirements(text: str, default_source: Source, requirements_format: str) -> Project:
+    read = _RequirementsFile()
+    for number, line in logical_lines(text):
+        read.read_line(number, line)
+    sources = read.sources(default_source)
     return Project(
         requirements_format=requirements_format,
         sources=sources,
-        packages=packages,
+        packages=read.packages,
         dev_packages=[],
         python_version=None,
-        allow_prereleases_all=allow_all,
+        allow_prereleases_all=read.allow_all,
         prerelease_packages={},
         disable_index_adjustment=False,
-        pipfile=pipfile,
-        notes=notes,
+        pipfile=_requirements_pipfile(sources, read.packages, read.allow_all),
+        notes=read.notes,
     )
 
 
