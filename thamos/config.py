@@ -26,7 +26,7 @@ import yaml
 
 from stackfiles.flags import parse_flag
 
-from . import discover
+from . import machine
 from .exceptions import (
     ConfigExistsError,
     ConfigurationError,
@@ -294,14 +294,14 @@ def find_config_file(start: Path | None = None) -> Path | None:
 
 def discovery_values(runtime_environment_name: str | None = None) -> dict[str, Any]:
     """Values of the template placeholders, discovered on this machine."""
-    env = discover.discover_runtime_environment(runtime_environment_name)
+    env = machine.discover_runtime_environment(runtime_environment_name)
     requirements_format = os.getenv("THAMOS_REQUIREMENTS_FORMAT") or "pipenv"
     if requirements_format not in REQUIREMENTS_FORMATS:
         raise ConfigurationError(
             f"THAMOS_REQUIREMENTS_FORMAT: unknown requirements format {requirements_format!r}; "
             f"use one of {', '.join(REQUIREMENTS_FORMATS)}"
         )
-    cpu = discover.discover_cpu() or {}
+    cpu = machine.discover_cpu() or {}
     return {
         "runtime_environment_name": env["name"],
         "os_name": env["operating_system"]["name"],
@@ -392,7 +392,7 @@ class Configuration:
             else:
                 # No file: describe this machine, talk to the local backend.
                 _LOGGER.debug("No %s found, using a discovered runtime environment", CONFIG_NAME)
-                self._content = {"runtime_environments": [discover.discover_runtime_environment()]}
+                self._content = {"runtime_environments": [machine.discover_runtime_environment()]}
             self._from_file = False
         return self._content
 

@@ -1,57 +1,27 @@
-"""Pieces of thamos.lib that need no backend: polling schedule, ids, query hygiene, retry settings."""
+"""thamos.lib stays the library API of thamos 1.x: every name the README documents is there."""
 
 from __future__ import annotations
 
-import itertools
+import re
+from pathlib import Path
 
-import pytest
+from thamos import backend, lib
 
-from thamos import lib
-from thamos.exceptions import BadInputError, ConfigurationError
-
-
-def test_polling_starts_fast_and_backs_off_to_one_second() -> None:
-    delays = list(itertools.islice(lib.poll_delays(), 20))
-    assert delays[0] == pytest.approx(0.05)
-    assert all(later >= earlier for earlier, later in itertools.pairwise(delays))
-    assert max(delays) == pytest.approx(1.0) and delays[-1] == pytest.approx(1.0)
-    # A result ready within a second is noticed after a handful of polls, not after a fixed 1 s wait.
-    assert sum(delays[:5]) < 1.0
+README = Path(__file__).resolve().parents[2] / "README.rst"
 
 
-def test_unset_values_are_dropped_not_stringified() -> None:
-    assert lib.without_none({"origin": None, "dev": False, "count": 0, "recommendation_type": "stable"}) == {
-        "dev": False, "count": 0, "recommendation_type": "stable"}
+def test_every_documented_name_is_in_lib() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("Library use", 1)[1].split("What the adviser does", 1)[0]
+    documented = set(re.findall(r"lib\.(\w+)", section)) | set(re.findall(r"``(\w+)``", section))
+    documented -= {"thamos", "exceptions"}
+    assert {"advise_here", "get_analysis_log", "submit_advise", "whatprovides", "get_versions"} <= documented
+    missing = sorted(name for name in documented if not callable(getattr(lib, name, None)))
+    assert not missing, f"thamos.lib lacks {missing}"
+    assert set(lib.__all__) <= set(dir(lib))
 
 
-@pytest.mark.parametrize(
-    ("analysis_id", "kind"),
-    [("adviser-240101120000-0123456789abcdef", "adviser"),
-     ("provenance-checker-240101120000-0123456789abcdef", "provenance-checker")],
-)
-def test_analysis_kind(analysis_id: str, kind: str) -> None:
-    assert lib.analysis_kind(analysis_id) == kind
-
-
-@pytest.mark.parametrize("analysis_id", ["", "adviser", "inspection-240101120000-0123", "../../etc"])
-def test_bad_analysis_ids(analysis_id: str) -> None:
-    with pytest.raises(BadInputError):
-        lib.analysis_kind(analysis_id)
-
-
-def test_retry_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("THAMOS_RETRY_ON_ERROR_COUNT", raising=False)
-    monkeypatch.delenv("THAMOS_RETRY_ON_ERROR_SLEEP", raising=False)
-    assert lib.retry_count() == 3 and lib.retry_sleep() == 3.0
-    monkeypatch.setenv("THAMOS_RETRY_ON_ERROR_COUNT", "0")
-    monkeypatch.setenv("THAMOS_RETRY_ON_ERROR_SLEEP", "0.5")
-    assert lib.retry_count() == 0 and lib.retry_sleep() == 0.5
-    monkeypatch.setenv("THAMOS_TIMEOUT", "soon")
-    with pytest.raises(ConfigurationError, match="THAMOS_TIMEOUT"):
-        lib.default_timeout()
-
-
-def test_runtime_environment_payload_drops_client_only_keys() -> None:
-    payload = lib.runtime_environment_payload(
-        {"name": "x", "labels": {"a": "b"}, "base_image": "", "python_version": "3.11"}, "latest")
-    assert payload == {"name": "x", "base_image": None, "python_version": "3.11", "recommendation_type": "latest"}
+def test_lib_reexports_the_backend_calls_unchanged() -> None:
+    # One implementation: the library names are the facade's own functions, not wrappers.
+    assert lib.wait_for_results is backend.wait_for_results
+    assert lib.submit_advise is backend.submit_advise

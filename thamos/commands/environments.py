@@ -42,7 +42,7 @@ def config_command(template: str | None, force: bool, to_stdout: bool) -> None:
 @runtime_environment_option
 def check_command(runtime_environment: str | None) -> None:
     """Validate .thoth.yaml and compare a runtime environment with this machine."""
-    from ..discover import discover_runtime_environment
+    from ..machine import discover_runtime_environment
 
     ui = state().ui
     config.load_config()
@@ -101,7 +101,7 @@ def show_command(runtime_environment: str | None, output_format: str) -> None:
 @output_format_option
 def discover_command(no_lookup: bool, path: str | None, output_format: str) -> None:
     """Find the third-party modules the project imports and the packages providing them."""
-    from ..imports import imported_modules
+    from ..project_imports import imported_modules
 
     root = Path(path) if path else config.project_root
     modules = imported_modules(root)
@@ -121,7 +121,7 @@ def support_command(output_format: str) -> None:
     """A report for bug reports: versions, configuration and environment (secrets redacted)."""
     import platform
 
-    from ..discover import discover_runtime_environment
+    from ..machine import discover_runtime_environment
 
     # A broken .thoth.yaml is a common reason to ask for support: report it instead of failing.
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from thamos import discover
+from thamos import machine
 
 CPUINFO = """\
 processor\t: 0
@@ -42,7 +42,7 @@ def bare_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_cpu_from_cpuinfo_gives_ints(tmp_path: Path) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(CPUINFO)
-    assert discover.discover_cpu(str(cpuinfo)) == {
+    assert machine.discover_cpu(str(cpuinfo)) == {
         "cpu_family": 6, "cpu_model": 94, "cpu_model_name": "Intel(R) Core(TM) i7-6700 CPU @ 3.40GHz",
     }
 
@@ -51,57 +51,57 @@ def test_cpu_from_cpuinfo_gives_ints(tmp_path: Path) -> None:
 def test_cpu_garbage_gives_none(tmp_path: Path, content: str) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(content, errors="surrogateescape")
-    result = discover.discover_cpu(str(cpuinfo))
+    result = machine.discover_cpu(str(cpuinfo))
     assert result["cpu_family"] is None and result["cpu_model"] is None
 
 
 def test_cpu_missing_file_gives_none(tmp_path: Path) -> None:
-    assert discover.discover_cpu(str(tmp_path / "absent"))["cpu_family"] is None
+    assert machine.discover_cpu(str(tmp_path / "absent"))["cpu_family"] is None
 
 
 def test_no_tools_means_unknown_gpu_and_cuda(bare_path: Path) -> None:
-    assert discover.discover_gpu() is None
-    assert discover.discover_cuda_version() is None
+    assert machine.discover_gpu() is None
+    assert machine.discover_cuda_version() is None
 
 
 def test_cuda_from_nvcc(bare_path: Path) -> None:
     _tool(bare_path, "nvcc", 'echo "Cuda compilation tools, release 11.8, V11.8.89"\n')
-    assert discover.discover_cuda_version() == "11.8"
+    assert machine.discover_cuda_version() == "11.8"
 
 
 def test_cuda_from_driver_when_no_nvcc(bare_path: Path) -> None:
     _tool(bare_path, "nvidia-smi", 'echo "| NVIDIA-SMI 535.54   Driver Version: 535.54   CUDA Version: 12.2 |"\n')
-    assert discover.discover_cuda_version() == "12.2"
+    assert machine.discover_cuda_version() == "12.2"
 
 
 def test_cuda_disabled(bare_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _tool(bare_path, "nvcc", 'echo "release 11.8,"\n')
     monkeypatch.setenv("THAMOS_DISABLE_CUDA", "1")
-    assert discover.discover_cuda_version() is None
-    assert discover.discover_cudnn_version() is None
+    assert machine.discover_cuda_version() is None
+    assert machine.discover_cudnn_version() is None
 
 
 def test_broken_tools_give_none(bare_path: Path) -> None:
     _tool(bare_path, "nvcc", "echo 'something unexpected'\n")
     _tool(bare_path, "nvidia-smi", "exit 9\n")
     _tool(bare_path, "lspci", "echo '00:02.0 Host bridge: nothing to see'\n")
-    assert discover.discover_cuda_version() is None
-    assert discover.discover_gpu() is None
+    assert machine.discover_cuda_version() is None
+    assert machine.discover_gpu() is None
 
 
 def test_gpu_from_lspci(bare_path: Path) -> None:
     _tool(bare_path, "lspci", "echo '01:00.0 VGA compatible controller: NVIDIA Corporation GK104 [GeForce GTX 680]'\n")
-    assert discover.discover_gpu() == "NVIDIA Corporation GK104 [GeForce GTX 680]"
+    assert machine.discover_gpu() == "NVIDIA Corporation GK104 [GeForce GTX 680]"
 
 
 def test_base_image_from_s2i_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("THOTH_S2I_NAME", "quay.io/thoth-station/s2i-thoth-ubi8-py38")
     monkeypatch.setenv("THOTH_S2I_VERSION", "0.20.1")
-    assert discover.discover_base_image() == "quay.io/thoth-station/s2i-thoth-ubi8-py38:0.20.1"
+    assert machine.discover_base_image() == "quay.io/thoth-station/s2i-thoth-ubi8-py38:0.20.1"
 
 
 def test_runtime_environment_has_the_right_types(bare_path: Path) -> None:
-    environment = discover.discover_runtime_environment()
+    environment = machine.discover_runtime_environment()
     hardware = environment["hardware"]
     for key in ("cpu_family", "cpu_model"):
         assert hardware[key] is None or isinstance(hardware[key], int)
@@ -116,7 +116,7 @@ def test_library_version_from_resolved_soname(tmp_path: Path, monkeypatch: pytes
     real = tmp_path / "libopenblasp-r0.3.21.so"
     real.write_bytes(b"")
     os.symlink(real, tmp_path / "libopenblas.so.0")
-    monkeypatch.setattr(discover, "_LIBRARY_DIRS", (str(tmp_path),))
+    monkeypatch.setattr(machine, "_LIBRARY_DIRS", (str(tmp_path),))
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # no ldconfig: fall back to known directories
-    assert discover.discover_openblas_version() == "0.3.21"
-    assert discover.discover_mkl_version() is None
+    assert machine.discover_openblas_version() == "0.3.21"
+    assert machine.discover_mkl_version() is None

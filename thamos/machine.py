@@ -1,4 +1,4 @@
-"""Discovery of the host's hardware and software, used to fill runtime environments.
+"""Facts about this machine (hardware and software), used to fill runtime environments.
 
 Every probe is best effort: when a tool or file is missing, or its output is unexpected, the probe
 logs a debug line and answers ``None`` ("unknown"). A probe never raises and never returns a value of
