@@ -134,6 +134,22 @@ def create_app(
     spec_path: Path = SPEC_PATH,
 ) -> AsyncApp:
     """Build the ASGI app for `settings`. `on_idle` is called when idle_timeout elapses."""
+    runtime, store_claim = _prepare_runtime(settings, spec_path)
+    # Tokens are checked by TokenAuthMiddleware (the spec marks them optional); connexion would
+    # warn once per operation that it has no verifier of its own for the bearer scheme.
+    logging.getLogger("connexion.security").setLevel(logging.ERROR)
+    app = AsyncApp(__name__, specification_dir=spec_path.parent, lifespan=_lifespan(runtime, on_idle))
+    _add_api(app, spec_path)
+    _add_probes(app, runtime)
+    _add_error_handlers(app)
+    _add_middleware(app, runtime)
+    app.runtime = runtime  # type: ignore[attr-defined]  # for run_server and tests
+    app.store_claim = store_claim  # type: ignore[attr-defined]  # keeps the store's lock held
+    return app
+
+
+def _prepare_runtime(settings: ServerSettings, spec_path: Path) -> tuple[ServerRuntime, Any]:
+    """The directories, the claimed store, the job runner and the spec's facts; and the store's claim."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     spec = _load_spec(spec_path)
@@ -149,10 +165,16 @@ def create_app(
         api_paths=sorted(API_BASE + path.rstrip("/") for path in spec.get("paths", {})),
         container_images=load_container_images(settings.container_images),
     )
+    return runtime, store_claim
+
+
+def _lifespan(runtime: ServerRuntime, on_idle: Callable[[], None] | None):
+    """Start the job runner (and the idle watch) with the server; stop them and the store after it."""
+    settings = runtime.settings
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
-        await asyncio.to_thread(runner.start)
+        await asyncio.to_thread(runtime.runner.start)
         watcher = None
         if settings.idle_timeout and on_idle is not None:
             watcher = asyncio.create_task(_watch_idle(runtime, settings.idle_timeout, on_idle))
@@ -162,13 +184,13 @@ def create_app(
         finally:
             if watcher is not None:
                 watcher.cancel()
-            runner.stop()
-            store.close()
+            runtime.runner.stop()
+            runtime.store.close()
 
-    # Tokens are checked by TokenAuthMiddleware (the spec marks them optional); connexion would
-    # warn once per operation that it has no verifier of its own for the bearer scheme.
-    logging.getLogger("connexion.security").setLevel(logging.ERROR)
-    app = AsyncApp(__name__, specification_dir=spec_path.parent, lifespan=lifespan)
+    return lifespan
+
+
+def _add_api(app: AsyncApp, spec_path: Path) -> None:
     app.add_api(
         spec_path.name,
         base_path=API_BASE,
@@ -181,12 +203,16 @@ def create_app(
         ),
     )
 
+
+def _add_probes(app: AsyncApp, runtime: ServerRuntime) -> None:
+    """/liveness and /readiness, outside the API (for orchestrators and the embedded client)."""
+
     async def liveness(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "alive", "version": runtime.api_version})
 
     async def readiness(_request: Request) -> JSONResponse:
         try:
-            await asyncio.to_thread(store.ping)
+            await asyncio.to_thread(runtime.store.ping)
         except StoreError as exc:
             LOGGER.error("not ready: %s", exc)
             return JSONResponse({"status": "not ready", "error": "the analyses store does not answer"}, 503)
@@ -195,11 +221,16 @@ def create_app(
     app.add_url_rule("/liveness", "liveness", liveness, methods=["GET"])
     app.add_url_rule("/readiness", "readiness", readiness, methods=["GET"])
 
+
+def _add_error_handlers(app: AsyncApp) -> None:
     app.add_error_handler(ProblemException, _problem_answer)
     app.add_error_handler(HTTPException, _http_answer)
     app.add_error_handler(UnicodeDecodeError, _undecodable_answer)
     app.add_error_handler(Exception, _unexpected_answer)
 
+
+def _add_middleware(app: AsyncApp, runtime: ServerRuntime) -> None:
+    settings = runtime.settings
     # Outermost first: each add at BEFORE_EXCEPTION goes after (inside) the previous ones.
     outer = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(ActivityMiddleware, position=outer, on_activity=runtime.clock)
@@ -216,9 +247,6 @@ def create_app(
     app.add_middleware(LenientQueryMiddleware, position=outer)
     app.add_middleware(ApiRootSlashMiddleware, position=outer)
     app.add_middleware(RuntimeMiddleware, position=outer, runtime=runtime)
-    app.runtime = runtime  # type: ignore[attr-defined]  # for run_server and tests
-    app.store_claim = store_claim  # type: ignore[attr-defined]  # keeps the store's lock held
-    return app
 
 
 __all__ = ["create_app", "ConnexionMiddleware"]
