@@ -167,152 +167,159 @@ def _metadata_notes(provider, name: str, offer) -> list[dict]:
 def build_product(
     *, result, provider, project, target, policy, roots, dev, runtime, known_indexes, lock
 ) -> dict:
-
-    pipfile = project.pipfile
-    needs = _needed_when(result, provider, roots)
-    # Group resolved identifiers by package.
-    identifiers_of: dict[str, list[str]] = {}
+    """The product of a resolution: the Pipfile (with the indexes the resolution added), its
+    Pipfile.lock, the dependency graph, why each version was chosen and the score. Nothing it is
+    given is changed (the Pipfile is copied when sources are added)."""
+    identifiers_of: dict[str, list[str]] = {}  # resolved identifiers by package
     for identifier in result.mapping:
         identifiers_of.setdefault(_base(identifier), []).append(identifier)
+    names = sorted(identifiers_of)
+    pipfile, justification = _with_adjusted_sources(project.pipfile, result, names)
+    default, develop = _lock_sections(result, provider, project, roots, dev, identifiers_of)
+    tier0 = 0
+    for name in names:
+        if name in result.mapping:
+            offer = result.mapping[name].offer
+            tier0 += offer.direct is not None or (offer.tier == 0 and not offer.metadata_demotion)
+            justification.extend(_choice_notes(name, offer, provider, policy, target, known_indexes))
+    if lock is not None:
+        requirements_of = _requirements_by_name(provider, roots)
+        justification.extend(_lock_changes(lock, default, develop, dev, provider, policy, requirements_of))
+    runtime_out = dict(runtime)
+    runtime_out.setdefault("python_version", target.python_version)
+    runtime_out.setdefault("platform", target.platform)
+    resolved = wire.project_def(
+        pipfile, build_pipfile_lock(pipfile, default, develop), runtime_out, [c.text for c in project.constraints]
+    )
+    score = round(tier0 / len(names), 4) if names else 1.0
+    return wire.product(resolved, score, justification, names, _graph_edges(result, names))
 
-    default_packages = {p.name for p in project.packages}
-    default_roots = [r.identifier for r in roots if r.name in default_packages]
-    dev_roots = [r.identifier for r in roots if r.name not in default_packages]
-    default_names = _reachable(result, default_roots)
-    develop_names = _reachable(result, dev_roots) - default_names if dev else set()
 
-    # Indexes taken from the backend's known list join the Pipfile's sources.
-    source_urls = {s.get("url", "").rstrip("/") for s in pipfile.get("source") or []}
+def _with_adjusted_sources(pipfile: dict, result, names: list[str]) -> tuple[dict, list[dict]]:
+    """The Pipfile with the indexes taken from the backend's known list joined to its sources (a
+    copy when there are any), and a justification item for each added index."""
+    sources = list(pipfile.get("source") or [])
+    source_urls = {s.get("url", "").rstrip("/") for s in sources}
     justification: list[dict] = []
-    for name in sorted(identifiers_of):
+    for name in names:
         offer = result.mapping[name].offer if name in result.mapping else None
         index = offer.index if offer is not None and offer.direct is None else None
-        if index is not None and index.url.rstrip("/") not in source_urls:
-            pipfile.setdefault("source", []).append(
-                {"url": index.url, "verify_ssl": index.verify_ssl, "name": index.name}
-            )
-            source_urls.add(index.url.rstrip("/"))
-            justification.append(
-                _item(
-                    "INFO",
-                    f"Index {index.name} ({index.url}) added to the sources: it carries {name} (index adjustment)",
-                )
-            )
+        if index is None or index.url.rstrip("/") in source_urls:
+            continue
+        sources.append({"url": index.url, "verify_ssl": index.verify_ssl, "name": index.name})
+        source_urls.add(index.url.rstrip("/"))
+        message = f"Index {index.name} ({index.url}) added to the sources: it carries {name} (index adjustment)"
+        justification.append(_item("INFO", message))
+    if not justification:
+        return pipfile, justification
+    return {**pipfile, "source": sources}, justification
 
+
+def _lock_sections(result, provider, project, roots, dev, identifiers_of) -> tuple[dict, dict]:
+    """The lock entries of the resolved packages: (default, develop)."""
+    needs = _needed_when(result, provider, roots)
+    default_packages = {p.name for p in project.packages}
+    default_names = _reachable(result, [r.identifier for r in roots if r.name in default_packages])
+    dev_roots = [r.identifier for r in roots if r.name not in default_packages]
+    develop_names = _reachable(result, dev_roots) - default_names if dev else set()
     default: dict[str, dict] = {}
     develop: dict[str, dict] = {}
-    tier0 = 0
-    requirements_of: dict[str, list[Any]] = {}
-    for requirement in provider.all_dependencies():
-        requirements_of.setdefault(requirement.name, []).append(requirement)
-    for root in roots:
-        requirements_of.setdefault(root.name, []).append(root)
-
     for name in sorted(identifiers_of):
         if name not in result.mapping:
             continue
-        candidate = result.mapping[name]
-        offer = candidate.offer
+        offer = result.mapping[name].offer
         extras = sorted({e for i in identifiers_of[name] for e in (result.mapping[i].extras or ())})
         markers = _lock_markers(needs, identifiers_of[name])
         if offer.direct is not None:  # local path or git: pipenv's entry, no version, no hashes
             entry = direct_entry(offer.direct.lock_entry, markers, extras)
         else:
-            entry = package_entry(
-                str(offer.version),
-                [f.hashes["sha256"] for f in offer.files if f.hashes.get("sha256")],
-                offer.index.name,
-                markers,
-                extras,
-            )
+            hashes = [f.hashes["sha256"] for f in offer.files if f.hashes.get("sha256")]
+            entry = package_entry(str(offer.version), hashes, offer.index.name, markers, extras)
         if name in default_names or name not in develop_names:
             default[name] = entry
         else:
             develop[name] = entry
-        version = str(offer.version)
-        # Why this version.
-        if offer.direct is not None:
-            tier0 += 1
-            message = f"{name} {version} from {offer.direct.origin}: a direct reference, not taken from an index"
-            justification.append(_item("INFO", message, package=name))
-        elif offer.tier == 0 and not offer.metadata_demotion:
-            tier0 += 1
-            justification.append(_item("INFO", policy.chosen(name, version), package=name))
+    return default, develop
+
+
+def _choice_notes(name: str, offer, provider, policy, target, known_indexes) -> list[dict]:
+    """Why this version of ``name`` was chosen, and what to know about it."""
+    version = str(offer.version)
+    if offer.direct is not None:
+        message = f"{name} {version} from {offer.direct.origin}: a direct reference, not taken from an index"
+        notes = [_item("INFO", message, package=name)]
+    elif offer.tier == 0 and not offer.metadata_demotion:
+        notes = [_item("INFO", policy.chosen(name, version), package=name)]
+    else:
+        reasons = offer.tier_reasons + ([offer.metadata_demotion] if offer.metadata_demotion else [])
+        notes = [_item("WARNING", policy.fallback(name, version, reasons), package=name)]
+    notes.extend(_advisory_notes(name, offer, policy))
+    if offer.facts.yanked:
+        message = f"{name} {version} is yanked; used only because it is pinned with =="
+        notes.append(_item("WARNING", message, package=name))
+    if offer.version.is_prerelease:
+        if provider.took_prerelease_fallback(name):
+            message = f"{name} {version} is a pre-release: no final release fits the requirements"
+            notes.append(_item("WARNING", message, package=name))
         else:
-            reasons = offer.tier_reasons + ([offer.metadata_demotion] if offer.metadata_demotion else [])
-            justification.append(_item("WARNING", policy.fallback(name, version, reasons), package=name))
-        for advisory in offer.advisories:
-            allowed = advisory not in offer.facts.blocking_advisories
-            kind = "INFO" if allowed else policy.advisory_severity()
-            note = " (let through by the allow-cve label)" if allowed else ""
-            justification.append(
-                _item(
-                    kind,
-                    f"{name} {version} is affected by {advisory.id}{note}: {advisory.summary}",
-                    advisory.link,
-                    name,
-                )
-            )
-        if offer.facts.yanked:
-            justification.append(
-                _item(
-                    "WARNING",
-                    f"{name} {version} is yanked; used only because it is pinned with ==",
-                    package=name,
-                )
-            )
-        if offer.version.is_prerelease:
-            if provider.took_prerelease_fallback(name):
-                message = f"{name} {version} is a pre-release: no final release fits the requirements"
-                justification.append(_item("WARNING", message, package=name))
-            else:
-                justification.append(
-                    _item("INFO", f"{name} {version} is a pre-release (pre-releases allowed)", package=name)
-                )
-        wheel = next((f.filename for f in offer.usable if f.is_wheel), None)
-        note = policy.build_note(name, version, target.cuda_version, wheel, offer.index.name)
-        if note:
-            justification.append(_item("INFO", note, package=name))
-        if known_indexes and offer.index.url in {k.url for k in known_indexes}:
-            justification.append(
-                _item(
-                    "INFO",
-                    f"{name} {version} taken from index {offer.index.name} known to the backend",
-                    package=name,
-                )
-            )
-        justification.extend(_metadata_notes(provider, name, offer))
+            message = f"{name} {version} is a pre-release (pre-releases allowed)"
+            notes.append(_item("INFO", message, package=name))
+    wheel = next((f.filename for f in offer.usable if f.is_wheel), None)
+    note = policy.build_note(name, version, target.cuda_version, wheel, offer.index.name)
+    if note:
+        notes.append(_item("INFO", note, package=name))
+    if known_indexes and offer.index.url in {k.url for k in known_indexes}:
+        message = f"{name} {version} taken from index {offer.index.name} known to the backend"
+        notes.append(_item("INFO", message, package=name))
+    notes.extend(_metadata_notes(provider, name, offer))
+    notes.extend(provider.unit.justify(name, offer))  # further decision units (adviser.resolution.units)
+    return notes
 
-    if lock is not None:
-        for name, locked in sorted(lock.packages.items()):
-            new = default.get(name) or develop.get(name)
-            if new is None:
-                if locked.dev and not dev:
-                    continue
-                justification.append(
-                    _item("INFO", f"{name} {locked.version} removed: no longer needed", package=name)
-                )
-                continue
-            new_version = (new.get("version") or "").lstrip("=")  # none for local path and git packages
-            if new_version and new_version != locked.version:
-                reason = _change_reason(provider, policy, name, locked.version, requirements_of.get(name, []))
-                justification.append(
-                    _item("INFO", f"{name} {locked.version} -> {new_version}: {reason}", package=name)
-                )
 
-    requirements_locked = build_pipfile_lock(pipfile, default, develop)
-    names = sorted(identifiers_of)
+def _advisory_notes(name: str, offer, policy) -> list[dict]:
+    notes = []
+    for advisory in offer.advisories:
+        allowed = advisory not in offer.facts.blocking_advisories
+        kind = "INFO" if allowed else policy.advisory_severity()
+        note = " (let through by the allow-cve label)" if allowed else ""
+        message = f"{name} {offer.version} is affected by {advisory.id}{note}: {advisory.summary}"
+        notes.append(_item(kind, message, advisory.link, name))
+    return notes
+
+
+def _requirements_by_name(provider, roots) -> dict[str, list[Any]]:
+    """Every requirement met in the resolution (the application's and each candidate's), by package."""
+    requirements_of: dict[str, list[Any]] = {}
+    for requirement in provider.all_dependencies():
+        requirements_of.setdefault(requirement.name, []).append(requirement)
+    for root in roots:
+        requirements_of.setdefault(root.name, []).append(root)
+    return requirements_of
+
+
+def _lock_changes(lock, default, develop, dev, provider, policy, requirements_of) -> list[dict]:
+    """What changed against the existing lock, and why."""
+    notes = []
+    for name, locked in sorted(lock.packages.items()):
+        new = default.get(name) or develop.get(name)
+        if new is None:
+            if not (locked.dev and not dev):
+                message = f"{name} {locked.version} removed: no longer needed"
+                notes.append(_item("INFO", message, package=name))
+            continue
+        new_version = (new.get("version") or "").lstrip("=")  # none for local path and git packages
+        if new_version and new_version != locked.version:
+            reason = _change_reason(provider, policy, name, locked.version, requirements_of.get(name, []))
+            notes.append(_item("INFO", f"{name} {locked.version} -> {new_version}: {reason}", package=name))
+    return notes
+
+
+def _graph_edges(result, names: list[str]) -> list[list[int]]:
+    """Edges between packages (positions in ``names``); extras and the application left out."""
     position = {n: i for i, n in enumerate(names)}
     edges = set()
     for parent, child in result.graph.iter_edges():
         if parent is None or _base(parent) == _base(child):
             continue
         edges.add((position[_base(parent)], position[_base(child)]))
-    runtime_out = dict(runtime)
-    runtime_out.setdefault("python_version", target.python_version)
-    runtime_out.setdefault("platform", target.platform)
-    resolved = wire.project_def(
-        pipfile, requirements_locked, runtime_out, [c.text for c in project.constraints]
-    )
-    score = round(tier0 / len(names), 4) if names else 1.0
-    return wire.product(resolved, score, justification, names, sorted([list(e) for e in edges]))
+    return sorted([list(e) for e in edges])

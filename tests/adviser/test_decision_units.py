@@ -1,8 +1,10 @@
 """Decision units plugged into the provider next to the policy: they drop versions (with a reason
-explanations quote), lower tiers, defer versions from their metadata, and add their stack_info."""
+explanations quote), lower tiers, defer versions from their metadata, and add their stack_info and
+justifications (the report builds the product without changing the parsed project)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -15,6 +17,8 @@ from adviser.environment import build_target
 from adviser.explain import explain_conflict
 from adviser.index import IndexClient, IndexSource
 from adviser.policies import VersionFacts, policy_for
+from adviser.project import Source, parse_project
+from adviser.report import build_product
 from adviser.resolution.model import Requirement
 from adviser.resolution.provider import AdviserProvider
 from adviser.resolution.reporter import AdviseReporter
@@ -132,3 +136,33 @@ def test_a_unit_demotes_from_metadata_and_adds_stack_info(package_index, tmp_cac
         assert provider.package("dep").offers[0].metadata_demotion == "alpha"
         assert provider.unit.stack_info()[-1] == {"type": "INFO", "message": "no alphas, please"}
         assert "latest" in provider.unit.stack_info()[0]["message"]
+
+
+class Signed(DecisionUnit):
+    name = "signed"
+
+    def justify(self, name, offer):
+        return [{"type": "INFO", "message": f"{name} {offer.version} checked by the test unit"}]
+
+
+def test_a_unit_justifies_the_chosen_versions_and_the_report_leaves_the_pipfile_alone(
+    package_index, tmp_cache_dir
+):
+    index = package_index(DISTS)
+    # The Pipfile names another index: the one the packages come from is added to the product's sources.
+    text = '[[source]]\nname = "other"\nurl = "http://127.0.0.1:9/simple/"\n\n[packages]\napp = "*"\n'
+    project = parse_project(text, "pipenv", None, Source("main", index.url))
+    before = copy.deepcopy(project.pipfile)
+    roots = [Requirement("app", frozenset(), SpecifierSet(), text="app")]
+    with provider_for(index, tmp_cache_dir, [Signed()]) as provider:
+        result = Resolver(provider, AdviseReporter()).resolve(roots)
+        product = build_product(
+            result=result, provider=provider, project=project, target=provider.target,
+            policy=policy_for("latest"), roots=roots, dev=False, runtime={}, known_indexes=[], lock=None,
+        )
+    messages = [item["message"] for item in product["justification"]]
+    assert "dep 3.0 checked by the test unit" in messages
+    assert messages.index("dep 3.0 checked by the test unit") > messages.index("app 1.0 checked by the test unit")
+    urls = [s["url"] for s in product["project"]["requirements"]["source"]]
+    assert urls == ["http://127.0.0.1:9/simple/", index.url]
+    assert project.pipfile == before and len(project.pipfile["source"]) == 1
