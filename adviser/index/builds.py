@@ -51,6 +51,8 @@ Check = Callable[[FileLink, CoreMetadata], "str | None"]
 BUILD_SLOTS = 1 if (os.cpu_count() or 1) <= 2 else 2
 _slots = threading.BoundedSemaphore(BUILD_SLOTS)
 LOCK_DIR = "build-locks"
+# After this many failed builds of one project in an analysis, its older versions are not built.
+MAX_FAILED_BUILDS_PER_PROJECT = 3
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ class SdistBuilder:
         self._count = count
         self._interpreters: dict[str, Any] = {}
         self._interpreters_lock = threading.Lock()
+        # project -> reasons of this analysis' failed builds: a package whose newest versions all fail
+        # to build (a missing C library, a setuptools too new) would otherwise cost a build per release.
+        self._failures: dict[str, list[str]] = {}
 
     def metadata(self, link: FileLink, record: FileRecord, python: str, needs: NeedsBuild) -> CoreMetadata:
         """Core metadata of the sdist ``link`` for a target of Python ``python`` (X.Y)."""
@@ -120,6 +125,7 @@ class SdistBuilder:
                 found = self._from_cache(link, record, python, quiet=True)
                 if found is not None:
                     return found
+                self._give_up_after_failures(record.project, needs.reason)
             with tempfile.TemporaryDirectory(prefix="thamos-sdist-") as scratch:
                 archive = Path(scratch) / _safe_filename(link.filename)
                 download_sdist_to_file(
@@ -145,6 +151,14 @@ class SdistBuilder:
         refusal = self.options.refusal(name)
         if refusal is not None:
             raise MetadataUnavailable(f"{reason}, and {refusal}")
+
+    def _give_up_after_failures(self, name: str, reason: str) -> None:
+        failed = self._failures.get(name, [])
+        if len(failed) >= MAX_FAILED_BUILDS_PER_PROJECT:
+            raise MetadataUnavailable(
+                f"{reason}; not built: the builds of {len(failed)} newer versions of {name} failed in this "
+                f"analysis (last: {failed[-1]}), so older ones are not tried"
+            )
 
     def _static(self, archive: Path, link: FileLink, record: FileRecord) -> CoreMetadata | None:
         """The sdist's static metadata (stored as any other), or None when it needs a build."""
@@ -255,6 +269,7 @@ class SdistBuilder:
     ) -> NoReturn:
         reason = f"building its metadata failed: {failure.reason}"
         self._count("metadata_build_failed")
+        self._failures.setdefault(record.project, []).append(failure.reason)
         self._say(
             f"building metadata of {record.project} {record.version} failed after {elapsed:.1f} s: {failure.reason}"
         )

@@ -161,6 +161,21 @@ def test_only_failures_left_is_an_error_document_naming_the_failure(build_index,
     assert "Traceback" not in document["error_msg"]
 
 
+def test_after_three_failed_builds_older_versions_of_that_package_are_not_built(build_index, tmp_cache_dir):
+    versions = ["1.6", "1.5", "1.4", "1.3", "1.2"]
+    index = build_index(
+        [Dist("oldgrpc", v, wheel=False, setup_py=FAILING_SETUP_PY) for v in versions]
+        + [Dist("oldgrpc", "1.0", requires_dist=("signals",)), Dist("signals", "1.0")]
+    )
+    document, lines = resolve(index, 'oldgrpc = "*"', tmp_cache_dir)
+    # Three builds fail; the other sdist-only versions are given up without a build, and the
+    # resolver still reaches the version that has a wheel.
+    assert builds_in(lines) == ["oldgrpc 1.6", "oldgrpc 1.5", "oldgrpc 1.4"]
+    assert locked_versions(document) == {"oldgrpc": "1.0", "signals": "1.0"}
+    skipped = [m for m in messages(document, "WARNING") if m.startswith("oldgrpc 1.3 was not used: ")]
+    assert skipped and "the builds of 3 newer versions of oldgrpc failed" in skipped[0]
+
+
 @pytest.mark.parametrize(
     "builds,reason",
     [("never", "builds are turned off"), (("other-package",), "builds are allowed only for other-package")],
