@@ -29,19 +29,25 @@ from sourcebuild.model import Interpreter
 
 ENV_PYTHONS = "THAMOS_BUILD_PYTHONS"
 MINIMUM_TARGET = (3, 7)
-_PROBE = "import json, platform, sys; print(json.dumps([platform.python_implementation(), platform.python_version()]))"
+_PROBE = (
+    "import json, platform, sys; "
+    "print(json.dumps([platform.python_implementation(), platform.python_version(), sys.executable]))"
+)
 _PROBE_TIMEOUT = 20.0
 
-_probe_cache: dict[str, tuple[str, str] | None] = {}
+_probe_cache: dict[str, tuple[str, str, str] | None] = {}
 _probe_lock = threading.Lock()
 
 
-def _probe(path: str) -> tuple[str, str] | None:
-    """(implementation, version) of the Python at ``path``, or None when it does not run."""
+def _probe(path: str) -> tuple[str, str, str] | None:
+    """(implementation, version, real executable) of the Python at ``path``, or None when it does not run.
+
+    The real executable differs from ``path`` for launchers such as pyenv's shims, which pick an
+    interpreter at every start: builds use the one the probe saw."""
     with _probe_lock:
         if path in _probe_cache:
             return _probe_cache[path]
-    result: tuple[str, str] | None = None
+    result: tuple[str, str, str] | None = None
     try:
         completed = subprocess.run(
             [path, "-I", "-c", _PROBE],
@@ -52,9 +58,10 @@ def _probe(path: str) -> tuple[str, str] | None:
             stdin=subprocess.DEVNULL,
         )
         if completed.returncode == 0:
-            implementation, version = json.loads(completed.stdout.strip().splitlines()[-1])
+            implementation, version, executable = json.loads(completed.stdout.strip().splitlines()[-1])
             Version(version)
-            result = (str(implementation), str(version))
+            real = executable if executable and os.path.isfile(executable) else path
+            result = (str(implementation), str(version), os.path.abspath(real))
     except (OSError, subprocess.SubprocessError, ValueError, IndexError, InvalidVersion):
         result = None
     with _probe_lock:
@@ -132,7 +139,8 @@ def find_interpreter(python_version: str | None, extra_paths: Sequence[str] = ()
     for path in candidates(minor, extra_paths):
         probed = _probe(path)
         if probed and _minor_of(probed[1]) == minor:
-            found.append((path, *probed))
+            implementation, version, real = probed
+            found.append((real, implementation, version))
     # max() keeps the first of equal keys, so list order (the operator's list first) breaks ties.
     best = _best(found, wanted)
     if best is None:

@@ -198,9 +198,19 @@ def test_operator_listed_interpreter_wins_and_probes_are_cached(tmp_path, monkey
     found = sourcebuild.find_interpreter(version)  # exact patch: every candidate of it ties; the list wins
 
     assert (found.path, found.version, found.matched) == (str(listed), version, True)
-    assert interpreters._probe_cache[str(listed)] == (platform.python_implementation(), version)
+    assert interpreters._probe_cache[str(listed)][:2] == (platform.python_implementation(), version)
     listed.unlink()  # a cached probe is not run again, but a vanished file is no candidate
     assert sourcebuild.find_interpreter(version).path != str(listed)
+
+
+def test_a_launcher_script_such_as_a_pyenv_shim_resolves_to_the_interpreter_it_starts(tmp_path, monkeypatch):
+    launcher = tmp_path / "shims" / "python-launcher"
+    launcher.parent.mkdir()
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    launcher.chmod(0o755)
+    monkeypatch.setenv("THAMOS_BUILD_PYTHONS", str(launcher))
+    found = sourcebuild.find_interpreter(platform.python_version())
+    assert found.path == sys.executable and found.path != str(launcher)
 
 
 def test_newest_patch_of_the_minor_and_consistency_with_the_candidates():
@@ -208,5 +218,5 @@ def test_newest_patch_of_the_minor_and_consistency_with_the_candidates():
     found = sourcebuild.find_interpreter(minor)
     versions = [interpreters._probe(path) for path in interpreters.candidates((sys.version_info[0],
                                                                                  sys.version_info[1]))]
-    same_minor = [v for _, v in filter(None, versions) if v.startswith(minor + ".")]
+    same_minor = [v for _, v, _real in filter(None, versions) if v.startswith(minor + ".")]
     assert found.matched and found.version == max(same_minor, key=lambda v: tuple(map(int, v.split("."))))
