@@ -43,6 +43,8 @@ SERVER_REQUIRES = [
     "uvicorn>=0.29",
     "resolvelib>=1.0,<2",
     "packaging>=23",
+    # The web view's pages are Jinja2 templates rendered by Starlette.
+    "Jinja2>=3.1",
 ]
 
 DEV_REQUIRES = SERVER_REQUIRES + [
@@ -59,6 +61,8 @@ DEV_REQUIRES = SERVER_REQUIRES + [
     "virtualenv>=20",
     # tests/index builds the test sdists with setuptools without build isolation; setuptools < 70.1 needs it.
     "wheel>=0.40",
+    # The web view's end-to-end tests drive Debian's chromium through its chromedriver.
+    "selenium>=4.20",
 ]
 
 setup(
@@ -70,7 +74,11 @@ setup(
     license="GPL-3.0-or-later",
     python_requires=">=3.10",
     packages=find_packages(include=["thamos*", "swagger_client*", "userapi*", "adviser*", "sourcebuild*", "stackfiles*"]),
-    package_data={"userapi": ["*.yaml", "data/*"], "thamos": ["data/*"]},
+    package_data={
+        "userapi": ["*.yaml", "data/*"],
+        "userapi.web": ["templates/*.html", "static/*", "static/vendor/*"],
+        "thamos": ["data/*"],
+    },
     include_package_data=True,
     install_requires=GENERATED_CLIENT_REQUIRES + CLIENT_REQUIRES,
     extras_require={"server": SERVER_REQUIRES, "dev": DEV_REQUIRES},

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adviser import wire
-from userapi import handlers
+from userapi import handlers, web
 from userapi.contract import SPEC_PATH
 from userapi.jobs import JobRunner
 from userapi.listings import load_container_images
@@ -141,6 +141,7 @@ def create_app(
     app = AsyncApp(__name__, specification_dir=spec_path.parent, lifespan=_lifespan(runtime, on_idle))
     _add_api(app, spec_path)
     _add_probes(app, runtime)
+    web.register(app)  # the web view of analyses at /web/
     _add_error_handlers(app)
     _add_middleware(app, runtime)
     app.runtime = runtime  # type: ignore[attr-defined]  # for run_server and tests

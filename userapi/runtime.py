@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from userapi.jobs import JobRunner
-from userapi.middleware import API_BASE, ActivityClock
+from userapi.middleware import ActivityClock
 from userapi.settings import ServerSettings
 from userapi.store import Store
+
+WEB_BASE = "/web/"  # where userapi.web serves its pages
 
 
 @dataclass
@@ -22,7 +24,10 @@ class ServerRuntime:
     clock: ActivityClock = field(default_factory=ActivityClock)
 
     def search_ui_url(self, scope: dict[str, Any]) -> str:
-        """Where a browser can look at the API: the UI of this very server, as the client reached it."""
+        """The web view's base URL (ends in /) on this very server, as the client reached it.
+
+        Thoth clients append ``advise/<id>``, ``provenance/<id>`` or ``image/<name>`` to it.
+        """
         host = None
         for key, value in scope.get("headers", []):
             if key == b"host":
@@ -32,4 +37,4 @@ class ServerRuntime:
             server = scope.get("server") or (self.settings.host, self.settings.port)
             host = f"{server[0]}:{server[1]}"
         scheme = scope.get("scheme") or ("https" if self.settings.tls else "http")
-        return f"{scheme}://{host}{API_BASE}/ui/"
+        return f"{scheme}://{host}{WEB_BASE}"

@@ -220,6 +220,18 @@ class Store:
             ).fetchone()
         return int(row[0])
 
+    def recent(self, limit: int, offset: int = 0, kind: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """A page of analyses, newest first, without their results (for the web view's list)."""
+        where, arguments = ("WHERE kind = ?", [kind]) if kind else ("", [])
+        with self._lock:
+            total = self._db.execute(f"SELECT count(*) FROM analyses {where}", arguments).fetchone()[0]
+            rows = self._db.execute(
+                "SELECT id, kind, state, reason, created_at, started_at, finished_at FROM analyses"
+                f" {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                [*arguments, limit, offset],
+            ).fetchall()
+        return [dict(row) for row in rows], int(total)
+
     # -- running analyses (called by workers) -------------------------------------------------
 
     def start_attempt(self, analysis_id: str) -> int | None:

@@ -53,7 +53,7 @@ def test_discovery_answers_with_thoth_headers(shared_server, path, method):
     status, headers, body = request(method, shared_server.base_url + path)
     assert status == 200
     assert headers["x-thoth-version"] == __version__
-    assert headers["x-thoth-search-ui-url"].endswith("/api/v1/ui/")
+    assert headers["x-thoth-search-ui-url"].endswith("/web/")
     if method == "GET":
         assert API + "/advise/python" in body
         assert API + "/provenance/python/{analysis_id}" in body
