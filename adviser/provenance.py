@@ -120,67 +120,14 @@ def _lock_sources(pipfile: dict, lock: dict) -> list[dict[str, Any]]:
 
 
 def _check(pipfile: dict, lock: dict, settings: Any, say: Log) -> tuple[list[dict], str | None]:
-    report: list[dict] = []
     sources = _lock_sources(pipfile, lock)
-
-    expected_hash = pipfile_hash(pipfile)
-    locked_hash = (
-        ((lock["_meta"].get("hash") or {}).get("sha256"))
-        if isinstance(lock["_meta"].get("hash"), dict)
-        else None
-    )
-    if locked_hash != expected_hash:
-        said = f"records {locked_hash}" if locked_hash else "records no Pipfile hash"
-        report.append(
-            _item(
-                "ERROR",
-                "LOCK_HASH_MISMATCH",
-                f"The Pipfile.lock {said} but the Pipfile hashes to {expected_hash}: the lock was not "
-                "made from this Pipfile (re-lock it).",
-            )
-        )
-
-    by_name: dict[str, IndexSource] = {}
-    for position, raw in enumerate(sources, start=1):
-        name = str(raw.get("name") or f"source-{position}")
-        url = str(raw["url"])
-        verify = bool(raw.get("verify_ssl", True))
-        scheme = urlsplit(url).scheme
-        if scheme not in ("http", "https"):
-            raise ProvenanceInputError(
-                f"source {name!r} has URL {url!r}: only http(s) indexes can be checked"
-            )
-        if scheme == "http" and not _is_loopback(url):
-            report.append(
-                _item(
-                    "WARNING",
-                    "INSECURE_SOURCE",
-                    f"Source {name!r} ({url}) uses plain http: anyone on the "
-                    "network path can change what is installed.",
-                    package_index=name,
-                    source=raw,
-                    link=url,
-                )
-            )
-        if not verify:
-            report.append(
-                _item(
-                    "WARNING",
-                    "INSECURE_SOURCE",
-                    f"Source {name!r} ({url}) is read with verify_ssl = false: "
-                    "its TLS certificate is not checked.",
-                    package_index=name,
-                    source=raw,
-                    link=url,
-                )
-            )
-        by_name[name] = IndexSource(name=name, url=url, verify_ssl=verify)
-
+    report = _lock_hash_findings(pipfile, lock)
+    by_name, source_findings = _read_sources(sources)
+    report += source_findings
     # Other indexes the backend knows are searched too when a hash is not where the lock says.
     lock_urls = {source.url.rstrip("/") for source in by_name.values()}
     extra = [s for s in getattr(settings, "known_indexes", None) or [] if s.url.rstrip("/") not in lock_urls]
     search_order = list(by_name.values()) + extra
-
     packages = [
         (section, name, entry)
         for section in ("default", "develop")
@@ -195,7 +142,7 @@ def _check(pipfile: dict, lock: dict, settings: Any, say: Log) -> tuple[list[dic
         timeout=getattr(settings, "timeout", 30.0),
         log=say,
     )
-    unreachable: dict[str, str] = {}
+    lookup = _Lookup(client, search_order)
     try:
         # Pages of each package on the source it names, in parallel; other indexes only on demand.
         for source in by_name.values():
@@ -204,16 +151,53 @@ def _check(pipfile: dict, lock: dict, settings: Any, say: Log) -> tuple[list[dic
             }
             client.prefetch_pages(names, [source])
         for _section, name, entry in packages:
-            report += _check_package(client, name, entry, by_name, search_order, sources, unreachable)
+            report += _check_package(lookup, name, entry, by_name, sources)
         say(f"provenance: checked {len(packages)} locked packages against {len(by_name)} sources")
     finally:
         client.close()
     error_msg = None
-    if unreachable:
+    if lookup.unreachable:
         error_msg = "could not check every package: " + "; ".join(
-            f"index {url} is unreachable ({cause})" for url, cause in sorted(unreachable.items())
+            f"index {url} is unreachable ({cause})" for url, cause in sorted(lookup.unreachable.items())
         )
     return report, error_msg
+
+
+def _lock_hash_findings(pipfile: dict, lock: dict) -> list[dict]:
+    """LOCK_HASH_MISMATCH when the lock's Pipfile hash is not the Pipfile's."""
+    expected_hash = pipfile_hash(pipfile)
+    recorded = lock["_meta"].get("hash")
+    locked_hash = recorded.get("sha256") if isinstance(recorded, dict) else None
+    if locked_hash == expected_hash:
+        return []
+    said = f"records {locked_hash}" if locked_hash else "records no Pipfile hash"
+    message = (
+        f"The Pipfile.lock {said} but the Pipfile hashes to {expected_hash}: the lock was not "
+        "made from this Pipfile (re-lock it)."
+    )
+    return [_item("ERROR", "LOCK_HASH_MISMATCH", message)]
+
+
+def _read_sources(sources: list[dict[str, Any]]) -> tuple[dict[str, IndexSource], list[dict]]:
+    """The lock's sources by name, and an INSECURE_SOURCE finding for each plain-http or unverified one."""
+    by_name: dict[str, IndexSource] = {}
+    findings: list[dict] = []
+    for position, raw in enumerate(sources, start=1):
+        name = str(raw.get("name") or f"source-{position}")
+        url = str(raw["url"])
+        verify = bool(raw.get("verify_ssl", True))
+        scheme = urlsplit(url).scheme
+        if scheme not in ("http", "https"):
+            raise ProvenanceInputError(f"source {name!r} has URL {url!r}: only http(s) indexes can be checked")
+        where = {"package_index": name, "source": raw, "link": url}
+        if scheme == "http" and not _is_loopback(url):
+            message = f"Source {name!r} ({url}) uses plain http: anyone on the network path can change what is installed."
+            findings.append(_item("WARNING", "INSECURE_SOURCE", message, **where))
+        if not verify:
+            message = f"Source {name!r} ({url}) is read with verify_ssl = false: its TLS certificate is not checked."
+            findings.append(_item("WARNING", "INSECURE_SOURCE", message, **where))
+        by_name[name] = IndexSource(name=name, url=url, verify_ssl=verify)
+    return by_name, findings
 
 
 def _is_loopback(url: str) -> bool:
@@ -226,164 +210,123 @@ def _non_index(entry: dict) -> bool:
     return any(key in entry for key in NON_INDEX_KEYS)
 
 
-def _page(
-    client: IndexClient, source: IndexSource, name: str, unreachable: dict[str, str]
-) -> ProjectPage | None:
-    try:
-        return client.project_page(source, name)
-    except PackageNotFound:
-        return None
-    except IndexUnreachable as exc:
-        unreachable[source.url] = exc.cause
+class _Lookup:
+    """The index pages of one check, and the indexes found unreachable on the way (url -> cause)."""
+
+    def __init__(self, client: IndexClient, search_order: list[IndexSource]) -> None:
+        self.client = client
+        self.search_order = search_order
+        self.unreachable: dict[str, str] = {}
+
+    def page(self, source: IndexSource, name: str) -> ProjectPage | None:
+        try:
+            return self.client.project_page(source, name)
+        except PackageNotFound:
+            return None
+        except IndexUnreachable as exc:
+            self.unreachable[source.url] = exc.cause
+            return None
+
+    def find_elsewhere(
+        self, name: str, version: Version, digest: str, others: list[IndexSource]
+    ) -> tuple[IndexSource, str] | None:
+        """The first other index (and the file's URL) serving that file of that version."""
+        for other in others:
+            page = self.page(other, name)
+            for link in page.files if page else []:
+                if link.version == version and (link.sha256 or "").lower() == digest:
+                    return other, link.url
         return None
 
 
 def _check_package(
-    client: IndexClient,
-    name: str,
-    entry: dict,
-    by_name: dict[str, IndexSource],
-    search_order: list[IndexSource],
-    raw_sources: list[dict],
-    unreachable: dict[str, str],
+    lookup: _Lookup, name: str, entry: dict, by_name: dict[str, IndexSource], raw_sources: list[dict]
 ) -> list[dict]:
-    raw_by_name = {str(s.get("name")): s for s in raw_sources}
+    """The findings on one locked package: where it should come from, and whether its files do."""
     index_name = entry.get("index")
     pin = str(entry.get("version") or "")
     version_text = pin[2:].strip() if pin.startswith("==") else None
     common = {"package_name": name, "package_version": version_text, "package_index": index_name}
-    if _non_index(entry):
-        return [
-            _item(
-                "INFO",
-                "NOT_FROM_INDEX",
-                f"{name} is locked from a VCS, path or URL; no index can vouch for it.",
-                **common,
-            )
-        ]
-    if version_text is None:
-        return [
-            _item(
-                "WARNING",
-                "MISSING_PACKAGE",
-                f"{name} is not pinned to one version ({pin or 'no version'}); "
-                "its artifacts cannot be checked.",
-                **common,
-            )
-        ]
-    try:
-        version = Version(version_text)
-    except InvalidVersion:
-        return [
-            _item(
-                "ERROR",
-                "MISSING_PACKAGE",
-                f"{name} is locked to an invalid version {version_text!r}.",
-                **common,
-            )
-        ]
-
+    unchecked = _unpinned_finding(name, entry, pin, version_text, common)
+    if unchecked is not None:
+        return [unchecked]
     if index_name is None:
         homes = list(by_name.values())  # no index named: any of the lock's sources will do
     elif index_name not in by_name:
         known = ", ".join(by_name) or "none"
-        return [
-            _item(
-                "ERROR",
-                "UNKNOWN_SOURCE",
-                f"{name} names index {index_name!r}, which is not one of the lock's sources ({known}).",
-                **common,
-            )
-        ]
+        message = f"{name} names index {index_name!r}, which is not one of the lock's sources ({known})."
+        return [_item("ERROR", "UNKNOWN_SOURCE", message, **common)]
     else:
         homes = [by_name[index_name]]
-        common["source"] = raw_by_name.get(index_name)
-    where = f"index {homes[0].name!r} ({homes[0].url})" if len(homes) == 1 else "any source of the lock"
-
+        common = {**common, "source": {str(s.get("name")): s for s in raw_sources}.get(index_name)}
     hashes = [str(h) for h in entry.get("hashes") or []]
     wanted = [h.split(":", 1)[1].lower() for h in hashes if h.lower().startswith("sha256:")]
     items: list[dict] = []
     if not wanted:
-        items.append(
-            _item(
-                "WARNING",
-                "ARTIFACT_HASHES_MISSING",
-                f"{name}=={version_text} is locked without sha256 hashes; where its artifacts come from "
-                "cannot be checked.",
-                **common,
-            )
+        message = (
+            f"{name}=={version_text} is locked without sha256 hashes; where its artifacts come from "
+            "cannot be checked."
         )
-
-    pages = [(home, _page(client, home, name, unreachable)) for home in homes]
-    if any(home.url in unreachable for home in homes):
+        items.append(_item("WARNING", "ARTIFACT_HASHES_MISSING", message, **common))
+    pages = [(home, lookup.page(home, name)) for home in homes]
+    if any(home.url in lookup.unreachable for home in homes):
         return items  # reported once, as the document's error
-    home_files: dict[str, str] = {}
-    project_listed = False
-    for _home, page in pages:
-        if page is None:
-            continue
-        project_listed = True
-        for link in page.files:
-            if link.version == version and link.sha256:
-                home_files[link.sha256.lower()] = link.url
-    page_link = homes[0].page_url(name) if homes else None
-    if not project_listed:
-        items.append(
-            _item("ERROR", "MISSING_PACKAGE", f"{name} is not on {where}.", link=page_link, **common)
-        )
-    elif not any(link.version == version for _home, page in pages if page for link in page.files):
-        items.append(
-            _item(
-                "ERROR",
-                "MISSING_PACKAGE",
-                f"{name} has no version {version_text} on {where}.",
-                link=page_link,
-                **common,
-            )
-        )
+    return items + _artifact_findings(lookup, name, Version(version_text), wanted, pages, common)
 
-    others = [source for source in search_order if source not in homes]
+
+def _unpinned_finding(name: str, entry: dict, pin: str, version_text: str | None, common: dict) -> dict | None:
+    """Why a locked package's artifacts cannot be checked (not from an index, no exact valid pin), or None."""
+    if _non_index(entry):
+        message = f"{name} is locked from a VCS, path or URL; no index can vouch for it."
+        return _item("INFO", "NOT_FROM_INDEX", message, **common)
+    if version_text is None:
+        message = f"{name} is not pinned to one version ({pin or 'no version'}); its artifacts cannot be checked."
+        return _item("WARNING", "MISSING_PACKAGE", message, **common)
+    try:
+        Version(version_text)
+    except InvalidVersion:
+        return _item("ERROR", "MISSING_PACKAGE", f"{name} is locked to an invalid version {version_text!r}.", **common)
+    return None
+
+
+def _artifact_findings(
+    lookup: _Lookup, name: str, version: Version, wanted: list[str], pages: list, common: dict
+) -> list[dict]:
+    """Whether the package, its version and each locked hash are on its index (``pages``: its
+    home indexes with their pages), or else on which other index a hash is."""
+    homes = [home for home, _page in pages]
+    version_text = common["package_version"]
+    where = f"index {homes[0].name!r} ({homes[0].url})" if len(homes) == 1 else "any source of the lock"
+    page_link = homes[0].page_url(name) if homes else None
+    home_files = {
+        link.sha256.lower(): link.url
+        for _home, page in pages
+        if page is not None
+        for link in page.files
+        if link.version == version and link.sha256
+    }
+    items: list[dict] = []
+    if not any(page is not None for _home, page in pages):
+        items.append(_item("ERROR", "MISSING_PACKAGE", f"{name} is not on {where}.", link=page_link, **common))
+    elif not any(link.version == version for _home, page in pages if page for link in page.files):
+        message = f"{name} has no version {version_text} on {where}."
+        items.append(_item("ERROR", "MISSING_PACKAGE", message, link=page_link, **common))
+    others = [source for source in lookup.search_order if source not in homes]
     for digest in wanted:
         if digest in home_files:
             continue
-        elsewhere = _find_elsewhere(client, name, version, digest, others, unreachable)
+        elsewhere = lookup.find_elsewhere(name, version, digest, others)
         if elsewhere is not None:
             other, url = elsewhere
-            items.append(
-                _item(
-                    "WARNING",
-                    "ARTIFACT_ON_OTHER_INDEX",
-                    f"Artifact sha256:{digest} of {name}=={version_text} is not on {where} but on index "
-                    f"{other.name!r} ({other.url}).",
-                    link=url,
-                    **common,
-                )
+            message = (
+                f"Artifact sha256:{digest} of {name}=={version_text} is not on {where} but on index "
+                f"{other.name!r} ({other.url})."
             )
+            items.append(_item("WARNING", "ARTIFACT_ON_OTHER_INDEX", message, link=url, **common))
         else:
-            items.append(
-                _item(
-                    "ERROR",
-                    "ARTIFACT_HASH_NOT_FOUND",
-                    f"No file of {name}=={version_text} on any known index has sha256:{digest}; the lock "
-                    "names an artifact no index serves.",
-                    link=page_link,
-                    **common,
-                )
+            message = (
+                f"No file of {name}=={version_text} on any known index has sha256:{digest}; the lock "
+                "names an artifact no index serves."
             )
+            items.append(_item("ERROR", "ARTIFACT_HASH_NOT_FOUND", message, link=page_link, **common))
     return items
-
-
-def _find_elsewhere(
-    client: IndexClient,
-    name: str,
-    version: Version,
-    digest: str,
-    others: list[IndexSource],
-    unreachable: dict[str, str],
-) -> tuple[IndexSource, str] | None:
-    for other in others:
-        page = _page(client, other, name, unreachable)
-        for link in page.files if page else []:
-            if link.version == version and (link.sha256 or "").lower() == digest:
-                return other, link.url
-    return None
