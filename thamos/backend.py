@@ -1,11 +1,14 @@
 """The backend facade: the User API calls thamos makes (submit, poll and fetch analyses; list what
 the backend knows), with its retry policy and deadlines.
 
-All calls go through the generated ``swagger_client``; answers are read as plain JSON (so extra keys
-the backend adds are kept). Transient failures (connection errors, 5xx answers) are retried
-THAMOS_RETRY_ON_ERROR_COUNT times with THAMOS_RETRY_ON_ERROR_SLEEP seconds between tries; 4xx
-answers are never retried. Optional query values are left out of the request when unset, never sent
-as the string "None".
+All calls go through the generated client's API classes (``Backend.apis``), with its models as
+request bodies. Answers thamos only reads a field or two of (the analysis id of a submission, a log)
+come back as the generated models; the documents thamos shows or stores as they are (analysis
+results and statuses, listings, versions) are read as the JSON the backend sent, because Thoth
+documents are loosely typed and a model would drop the fields it does not declare. Transient
+failures (connection errors, 5xx answers) are retried THAMOS_RETRY_ON_ERROR_COUNT times with
+THAMOS_RETRY_ON_ERROR_SLEEP seconds between tries; 4xx answers are never retried. Optional query
+values are left out of the request when unset, never sent as the string "None".
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import __version__
@@ -32,6 +35,9 @@ from .exceptions import (
     ConfigurationError,
 )
 from .project_files import Stack
+
+if TYPE_CHECKING:
+    import swagger_client
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -132,78 +138,85 @@ def _error_text(body: bytes | str | None) -> str | None:
     return None
 
 
+def _generated() -> Any:
+    # swagger_client (with urllib3) takes about 0.12 s to import: only commands that talk to a backend pay it.
+    import swagger_client
+
+    return swagger_client
+
+
+@dataclass(frozen=True)
+class Apis:
+    """The generated client's API classes, sharing one configured ``ApiClient``."""
+
+    advise: swagger_client.AdviseApi
+    provenance: swagger_client.ProvenanceApi
+    python_packages: swagger_client.PythonPackagesApi
+    container_images: swagger_client.ContainerImagesApi
+    service: swagger_client.ServiceApi
+
+    @classmethod
+    def on(cls, api_client: swagger_client.ApiClient) -> Apis:
+        generated = _generated()
+        return cls(
+            advise=generated.AdviseApi(api_client),
+            provenance=generated.ProvenanceApi(api_client),
+            python_packages=generated.PythonPackagesApi(api_client),
+            container_images=generated.ContainerImagesApi(api_client),
+            service=generated.ServiceApi(api_client),
+        )
+
+
+class _Retry(Exception):
+    """A transient failure (connection error, 5xx answer): worth another try."""
+
+
 class Backend:
-    """One backend connection with thamos' retry policy."""
+    """One backend connection with thamos' retry policy.
+
+    ``call`` runs one operation of the generated client (a ``*_with_http_info`` method of ``apis``):
+    it retries connection errors and 5xx answers, bounds every request by the deadline, and turns
+    every failure into a thamos exception.
+    """
 
     def __init__(self, configuration: Configuration | None = None) -> None:
         self.configuration = configuration or config
         self._api_client = None
+        self._apis: Apis | None = None
         self.base_url: str | None = None
 
     @property
-    def api_client(self):
+    def api_client(self) -> swagger_client.ApiClient:
         if self._api_client is None:
             self._api_client = build_api_client(self.configuration)
             self.base_url = self._api_client.configuration.host
         return self._api_client
 
-    def api(self, name: str):
-        import swagger_client
-
-        return getattr(swagger_client, name)(self.api_client)
+    @property
+    def apis(self) -> Apis:
+        """The typed API classes; the first use resolves the backend (and may start the embedded one)."""
+        if self._apis is None:
+            self._apis = Apis.on(self.api_client)
+        return self._apis
 
     def call(
         self,
-        api_name: str,
-        method_name: str,
+        operation: Callable[..., Any],
         *args: Any,
         deadline: Deadline | None = None,
         query: dict[str, Any] | None = None,
+        typed: bool = False,
     ) -> Response:
-        """Call one generated method; retry transient failures; map errors to thamos' exceptions."""
-        import urllib3
-
-        from swagger_client.exceptions import ApiException, ApiTypeError, ApiValueError
-
+        """Run ``operation``; ``typed``: the answer as the generated model, else as the JSON sent."""
         deadline = deadline or Deadline(None)
-        method = getattr(self.api(api_name), method_name)
         attempts = retry_count() + 1
-        last_problem = ""
         for attempt in range(1, attempts + 1):
             if deadline.expired():
                 raise AnalysisTimeoutError(self._timeout_message(deadline))
             try:
-                raw = method(
-                    *args,
-                    **without_none(query or {}),
-                    _preload_content=False,
-                    _request_timeout=deadline.request_timeout(),
-                )
-            except (ApiTypeError, ApiValueError) as exc:
-                raise BadInputError(f"invalid request: {exc}") from None
-            except ApiException as exc:
-                status = exc.status or 0
-                server_text = _error_text(exc.body)
-                if status == 0:  # TLS failure or a malformed answer: retrying will not help
-                    raise BackendUnreachableError(_talk_failure(self.base_url, exc.reason)) from None
-                if 400 <= status < 500:
-                    hint = " (set THAMOS_TOKEN to the backend's token)" if status in (401, 403) else ""
-                    raise BackendRequestError(
-                        f"The backend rejected the request (HTTP {status}): {server_text or exc.reason}{hint}",
-                        status=status,
-                    ) from None
-                last_problem = f"HTTP {status}" + (f": {server_text}" if server_text else "")
-            except AttributeError as exc:
-                # The generated client fails with AttributeError while decoding the body of its own
-                # body-less ApiException (TLS failures); the real error is the exception's context.
-                context = exc.__context__
-                if isinstance(context, ApiException) and not context.status:
-                    raise BackendUnreachableError(_talk_failure(self.base_url, context.reason)) from None
-                raise
-            except urllib3.exceptions.HTTPError as exc:
-                last_problem = _describe_connection_error(exc)
-            else:
-                return Response(status=raw.status, data=_json_body(raw), headers=dict(raw.headers or {}))
+                return self._attempt(operation, args, without_none(query or {}), deadline, typed)
+            except _Retry as retry:
+                last_problem = str(retry)
             if attempt < attempts:
                 pause = retry_sleep()
                 remaining = deadline.remaining()
@@ -215,6 +228,50 @@ class Backend:
                 )
                 time.sleep(pause)
         raise BackendUnreachableError(f"Backend at {self.base_url} is unreachable or failing: {last_problem}")
+
+    def _attempt(
+        self, operation: Callable[..., Any], args: tuple[Any, ...], query: dict[str, Any], deadline: Deadline,
+        typed: bool,
+    ) -> Response:
+        """One request: its Response, or _Retry for a transient failure, or a thamos exception."""
+        import urllib3  # loaded with swagger_client: costs nothing more here
+
+        errors = _generated().exceptions
+        try:
+            answer = operation(*args, **query, _preload_content=typed, _request_timeout=deadline.request_timeout())
+        except (errors.ApiTypeError, errors.ApiValueError) as exc:
+            raise BadInputError(f"invalid request: {exc}") from None
+        except errors.ApiException as exc:
+            raise self._http_failure(exc) from None
+        except AttributeError as exc:
+            # The generated client fails with AttributeError while decoding the body of its own
+            # body-less ApiException (TLS failures); the real error is the exception's context.
+            context = exc.__context__
+            if isinstance(context, errors.ApiException) and not context.status:
+                raise BackendUnreachableError(_talk_failure(self.base_url, context.reason)) from None
+            raise
+        except urllib3.exceptions.HTTPError as exc:
+            raise _Retry(_describe_connection_error(exc)) from None
+        except ValueError as exc:  # a generated model refused the answer (a required field missing...)
+            raise BackendUnreachableError(f"The backend's answer does not match the User API: {exc}") from None
+        if typed:
+            data, status, headers = answer
+            return Response(status=status, data=data, headers=dict(headers or {}))
+        return Response(status=answer.status, data=_json_body(answer), headers=dict(answer.headers or {}))
+
+    def _http_failure(self, exc: Any) -> Exception:
+        """The thamos exception (or _Retry) for an ApiException of the generated client."""
+        status = exc.status or 0
+        server_text = _error_text(exc.body)
+        if status == 0:  # TLS failure or a malformed answer: retrying will not help
+            return BackendUnreachableError(_talk_failure(self.base_url, exc.reason))
+        if 400 <= status < 500:
+            hint = " (set THAMOS_TOKEN to the backend's token)" if status in (401, 403) else ""
+            return BackendRequestError(
+                f"The backend rejected the request (HTTP {status}): {server_text or exc.reason}{hint}",
+                status=status,
+            )
+        return _Retry(f"HTTP {status}" + (f": {server_text}" if server_text else ""))
 
     @staticmethod
     def _timeout_message(deadline: Deadline, problem: str = "") -> str:
@@ -270,15 +327,40 @@ def _describe_connection_error(exc: Exception) -> str:
     return text.split(": ", 1)[-1][:200]
 
 
-_APIS = {
-    ADVISER_PREFIX: ("AdviseApi", "get_advise_python", "get_advise_python_status", "get_advise_python_log"),
-    PROVENANCE_PREFIX: (
-        "ProvenanceApi",
-        "get_provenance_python",
-        "get_provenance_python_status",
-        "get_provenance_python_log",
-    ),
-}
+class AnalysisOperations(NamedTuple):
+    """The generated operations on one kind of analysis (``*_with_http_info``: status and headers too)."""
+
+    result: Callable[..., Any]
+    status: Callable[..., Any]
+    log: Callable[..., Any]
+
+
+def analysis_operations(backend: Backend, analysis_id: str) -> AnalysisOperations:
+    """The operations for the analysis' kind; a malformed id is refused before the backend is reached."""
+    if analysis_kind(analysis_id) == ADVISER_PREFIX:
+        advise = backend.apis.advise
+        return AnalysisOperations(advise.get_advise_python_with_http_info,
+                                  advise.get_advise_python_status_with_http_info,
+                                  advise.get_advise_python_log_with_http_info)
+    provenance = backend.apis.provenance
+    return AnalysisOperations(provenance.get_provenance_python_with_http_info,
+                              provenance.get_provenance_python_status_with_http_info,
+                              provenance.get_provenance_python_log_with_http_info)
+
+
+def _model(model_class: Any, values: dict[str, Any]) -> Any:
+    """A generated model from a JSON object; keys the model does not declare are left out (the User API
+    ignores them)."""
+    return model_class(**{attribute: values[key] for attribute, key in model_class.attribute_map.items()
+                          if key in values})
+
+
+def _request_model(build: Callable[[], Any]) -> Any:
+    """Build a request body; a value the generated model refuses is bad input, named by the model."""
+    try:
+        return build()
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"invalid request: {exc}") from None
 
 
 def runtime_environment_payload(runtime_environment: dict[str, Any], recommendation_type: str | None) -> dict[str, Any]:
@@ -294,23 +376,20 @@ def runtime_environment_payload(runtime_environment: dict[str, Any], recommendat
 
 def get_analysis_status(analysis_id: str, backend: Backend | None = None) -> dict[str, Any]:
     backend = backend or Backend()
-    api_name, _, status_method, _ = _APIS[analysis_kind(analysis_id)]
-    response = backend.call(api_name, status_method, analysis_id)
+    response = backend.call(analysis_operations(backend, analysis_id).status, analysis_id)
     return response.data or {}
 
 
 def get_analysis_log(analysis_id: str, backend: Backend | None = None, deadline: Deadline | None = None) -> str:
     backend = backend or Backend()
-    api_name, _, _, log_method = _APIS[analysis_kind(analysis_id)]
-    response = backend.call(api_name, log_method, analysis_id, deadline=deadline)
-    return (response.data or {}).get("log") or ""
+    response = backend.call(analysis_operations(backend, analysis_id).log, analysis_id, deadline=deadline, typed=True)
+    return (response.data.log if response.data is not None else None) or ""
 
 
 def get_analysis_results(analysis_id: str, backend: Backend | None = None) -> dict[str, Any] | None:
     """The finished document, or None while the analysis is still pending or running."""
     backend = backend or Backend()
-    api_name, result_method, _, _ = _APIS[analysis_kind(analysis_id)]
-    response = backend.call(api_name, result_method, analysis_id)
+    response = backend.call(analysis_operations(backend, analysis_id).result, analysis_id)
     if response.status == 202:
         state = (((response.data or {}).get("status") or {}).get("status") or {}).get("state")
         if state == "failed":
@@ -336,13 +415,13 @@ def wait_for_results(
 
     backend = backend or Backend()
     deadline = deadline or Deadline(default_timeout())
-    api_name, result_method, _, _ = _APIS[analysis_kind(analysis_id)]
+    result = analysis_operations(backend, analysis_id).result
     pauses = poll_delays()
     # A status detail is not worth a long wait: its reads get a few seconds, never the whole deadline.
     watch = LogWatch(lambda: get_analysis_log(analysis_id, backend, Deadline(5.0))) if progress else None
     polls = 0
     while True:
-        response = backend.call(api_name, result_method, analysis_id, deadline=deadline)
+        response = backend.call(result, analysis_id, deadline=deadline)
         polls += 1
         if response.status != 202:
             _LOGGER.debug("Analysis %s finished after %d polls", analysis_id, polls)
@@ -401,17 +480,14 @@ def submit_advise(
     local_packages: list[dict[str, Any]] | None = None,
 ) -> Submitted:
     backend = backend or Backend()
-    body = without_none(
-        {
-            "application_stack": stack.to_dict(),
-            "runtime_environment": runtime_environment_payload(runtime_environment, recommendation_type),
-            "labels": labels or None,
-            "library_usage": library_usage,
-            # Only in this request, never in a file: the [[source]] URLs expanded from the environment.
-            "expanded_sources": expanded_sources or None,
-            "local_packages": local_packages or None,
-        }
-    )
+    body = _request_model(lambda: advise_input(
+        stack,
+        runtime_environment_payload(runtime_environment, recommendation_type),
+        labels=labels,
+        library_usage=library_usage,
+        expanded_sources=expanded_sources,
+        local_packages=local_packages,
+    ))
     query = {
         "recommendation_type": recommendation_type,
         "dev": dev or None,
@@ -419,11 +495,9 @@ def submit_advise(
         "debug": debug or None,
         "origin": origin,
     }
-    response = backend.call("AdviseApi", "post_advise_python", body, query=query, deadline=deadline)
-    data = response.data or {}
-    if not data.get("analysis_id"):
-        raise BackendUnreachableError("The backend accepted the request but returned no analysis id")
-    return Submitted(data["analysis_id"], bool(data.get("cached")), data.get("parameters") or {})
+    response = backend.call(backend.apis.advise.post_advise_python_with_http_info, body, query=query,
+                            deadline=deadline, typed=True)
+    return _submitted(response)
 
 
 def submit_provenance_check(
@@ -436,23 +510,56 @@ def submit_provenance_check(
     deadline: Deadline | None = None,
 ) -> Submitted:
     backend = backend or Backend()
-    body = stack.to_dict()
+    body = _request_model(lambda: _model(_generated().ProvenanceInput, stack.to_dict()))
     query = {"force": force or None, "debug": debug or None, "origin": origin}
-    response = backend.call("ProvenanceApi", "post_provenance_python", body, query=query, deadline=deadline)
-    data = response.data or {}
-    if not data.get("analysis_id"):
+    response = backend.call(backend.apis.provenance.post_provenance_python_with_http_info, body, query=query,
+                            deadline=deadline, typed=True)
+    return _submitted(response)
+
+
+def _submitted(response: Response) -> Submitted:
+    answer = response.data  # an AnalysisResponse
+    if answer is None or not answer.analysis_id:
         raise BackendUnreachableError("The backend accepted the request but returned no analysis id")
-    return Submitted(data["analysis_id"], bool(data.get("cached")), data.get("parameters") or {})
+    return Submitted(answer.analysis_id, bool(answer.cached), answer.parameters or {})
+
+
+def advise_input(
+    stack: Stack,
+    runtime_environment: dict[str, Any],
+    *,
+    labels: dict[str, str] | None = None,
+    library_usage: dict[str, Any] | None = None,
+    expanded_sources: list[dict[str, str]] | None = None,
+    local_packages: list[dict[str, Any]] | None = None,
+) -> swagger_client.AdviseInput:
+    """The body of an advise request as the generated model (unset values are left out of the JSON)."""
+    models = _generated()
+    environment = dict(runtime_environment)
+    for key, model_class in (("operating_system", models.OperatingSystem), ("hardware", models.Hardware)):
+        if isinstance(environment.get(key), dict):
+            environment[key] = _model(model_class, environment[key])
+    return models.AdviseInput(
+        application_stack=_model(models.PythonStack, stack.to_dict()),
+        runtime_environment=_model(models.RuntimeEnvironment, environment),
+        labels=labels or None,
+        library_usage=_model(models.LibraryUsage, library_usage) if library_usage else None,
+        # Only in this request, never in a file: the [[source]] URLs expanded from the environment.
+        expanded_sources=[_model(models.ExpandedSource, item) for item in expanded_sources or []] or None,
+        local_packages=[_model(models.LocalPackage, item) for item in local_packages or []] or None,
+    )
 
 
 
 # ---------------------------------------------------------------------- listings
-def _paged(backend: Backend, api_name: str, method_name: str, key: str, query: dict[str, Any]) -> list[Any]:
+# The listings are read as the JSON the backend sent: the commands print its items as they are, and a
+# Thoth backend's items carry fields the generated models do not declare (they would be dropped).
+def _paged(backend: Backend, operation: Callable[..., Any], key: str, query: dict[str, Any]) -> list[Any]:
     """Fetch pages until an empty one (the backend answers an empty page past the end)."""
     items: list[Any] = []
     page = 0
     while True:
-        response = backend.call(api_name, method_name, query={**query, "page": page})
+        response = backend.call(operation, query={**query, "page": page})
         batch = (response.data or {}).get(key) or []
         if not batch:
             return items
@@ -464,7 +571,7 @@ def _paged(backend: Backend, api_name: str, method_name: str, key: str, query: d
 
 def list_environments(backend: Backend | None = None) -> list[dict[str, Any]]:
     backend = backend or Backend()
-    response = backend.call("PythonPackagesApi", "list_python_environments")
+    response = backend.call(backend.apis.python_packages.list_python_environments_with_http_info)
     return (response.data or {}).get("environment") or []
 
 
@@ -485,19 +592,21 @@ def list_images(
         "cuda_version": cuda_version,
         "image_name": image_name,
     }
-    return _paged(backend, "ContainerImagesApi", "list_thoth_container_images", "container_images", query)
+    operation = backend.apis.container_images.list_thoth_container_images_with_http_info
+    return _paged(backend, operation, "container_images", query)
 
 
 def list_indexes(backend: Backend | None = None) -> list[dict[str, Any]]:
     backend = backend or Backend()
-    response = backend.call("PythonPackagesApi", "list_python_package_indexes")
+    response = backend.call(backend.apis.python_packages.list_python_package_indexes_with_http_info)
     return (response.data or {}).get("indexes") or []
 
 
 def whatprovides(import_name: str, backend: Backend | None = None) -> list[dict[str, Any]]:
     backend = backend or Backend()
     try:
-        response = backend.call("PythonPackagesApi", "get_package_from_imported_packages", import_name)
+        operation = backend.apis.python_packages.get_package_from_imported_packages_with_http_info
+        response = backend.call(operation, import_name)
     except BackendRequestError as exc:
         if exc.status == 404:  # "no known package provides it" is an empty answer, not a failure
             return []
@@ -507,10 +616,13 @@ def whatprovides(import_name: str, backend: Backend | None = None) -> list[dict[
 
 
 def get_versions(backend: Backend | None = None) -> dict[str, Any]:
-    """Client version, and the server's (from /version, else the X-Thoth-Version header)."""
+    """Client version, and the server's (from /version, else the X-Thoth-Version header).
+
+    Read as JSON: a Thoth backend's /version may lack ``service_version``, which the generated model
+    requires; the header is the fallback for exactly those."""
     backend = backend or Backend()
     versions: dict[str, Any] = {"client_version": __version__, "server_version": None, "api_version": None}
-    response = backend.call("ServiceApi", "get_version")
+    response = backend.call(backend.apis.service.get_version_with_http_info)
     data = response.data or {}
     versions["server_version"] = data.get("service_version") or response.headers.get("X-Thoth-Version")
     versions["api_version"] = data.get("version")

@@ -17,6 +17,8 @@ class FakeBackend:
     def __init__(self, mode: str = "pending") -> None:
         self.mode = mode
         self.document: dict | None = None
+        # What a POST answers (202) instead of a well-formed analysis response, when set.
+        self.post_answer: object | None = None
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[bytes] = []
         self.headers: list[dict[str, str]] = []
@@ -44,8 +46,8 @@ class FakeBackend:
                 elif backend.mode == "reject400":
                     self._answer(400, {"error": "bad request for the test"})
                 elif self.command == "POST":
-                    self._answer(202, {"analysis_id": ANALYSIS_ID, "cached": False, "authenticated": False,
-                                       "parameters": {}})
+                    self._answer(202, backend.post_answer if backend.post_answer is not None else {
+                        "analysis_id": ANALYSIS_ID, "cached": False, "authenticated": False, "parameters": {}})
                 elif backend.mode == "done" and backend.document is not None:
                     self._answer(200, backend.document)
                 else:

@@ -1,13 +1,18 @@
-"""Pieces of thamos.backend that need no backend: polling schedule, ids, query hygiene, retry settings."""
+"""thamos.backend: polling schedule, ids, query hygiene, retry settings, and the typed calls to the generated client."""
 
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
+import swagger_client
+from tests.thamos.fake_backend import ANALYSIS_ID, FakeBackend
 from thamos import backend
-from thamos.exceptions import BadInputError, ConfigurationError
+from thamos.config import Configuration
+from thamos.exceptions import BackendUnreachableError, BadInputError, ConfigurationError
+from thamos.project_files import Stack
 
 
 def test_polling_starts_fast_and_backs_off_to_one_second() -> None:
@@ -55,3 +60,73 @@ def test_runtime_environment_payload_drops_client_only_keys() -> None:
     payload = backend.runtime_environment_payload(
         {"name": "x", "labels": {"a": "b"}, "base_image": "", "python_version": "3.11"}, "latest")
     assert payload == {"name": "x", "base_image": None, "python_version": "3.11", "recommendation_type": "latest"}
+
+
+# ---------------------------------------------------------------------- typed calls
+STACK = Stack(requirements='[packages]\nflask = "*"\n', requirements_lock=None, requirements_format="pipenv",
+              constraints="flask<4\n")
+ENVIRONMENT = {"name": "x", "labels": {"a": "b"}, "base_image": "", "python_version": "3.11",
+               "operating_system": {"name": "fedora", "version": "40"},
+               "hardware": {"cpu_family": 6, "cpu_model": None, "gpu_model": None}}
+
+
+def _configuration(url: str) -> Configuration:
+    configuration = Configuration()
+    configuration.explicit_host = url
+    configuration.load_config_from_string("runtime_environments:\n- name: x\n")
+    return configuration
+
+
+def test_advise_body_is_the_generated_model_and_its_json() -> None:
+    body = backend.advise_input(
+        STACK, backend.runtime_environment_payload(ENVIRONMENT, "latest"), labels={"team": "thoth"},
+        expanded_sources=[{"url": "https://${U}@host/simple", "expanded_url": "https://me@host/simple"}],
+        local_packages=[{"name": "mylib", "version": "0.1", "path": "./mylib", "editable": True,
+                         "metadata": "Name: mylib\nVersion: 0.1\n"}],
+    )
+    assert isinstance(body, swagger_client.AdviseInput)
+    assert isinstance(body.runtime_environment.operating_system, swagger_client.OperatingSystem)
+    assert isinstance(body.local_packages[0], swagger_client.LocalPackage)
+    sent = swagger_client.ApiClient().sanitize_for_serialization(body)
+    # Unset values are left out; the backend reads a missing field as null.
+    assert sent == {
+        "application_stack": {"requirements": STACK.requirements, "requirements_format": "pipenv",
+                              "constraints": "flask<4\n"},
+        "runtime_environment": {"name": "x", "python_version": "3.11", "recommendation_type": "latest",
+                                "operating_system": {"name": "fedora", "version": "40"},
+                                "hardware": {"cpu_family": 6}},
+        "labels": {"team": "thoth"},
+        "expanded_sources": [{"url": "https://${U}@host/simple", "expanded_url": "https://me@host/simple"}],
+        "local_packages": [{"name": "mylib", "version": "0.1", "path": "./mylib", "editable": True,
+                            "metadata": "Name: mylib\nVersion: 0.1\n"}],
+    }
+
+
+def test_a_body_the_model_refuses_is_bad_input_before_any_request(fake_backend: FakeBackend) -> None:
+    empty = Stack(requirements="", requirements_lock=None, requirements_format="pipenv", constraints=None)
+    connection = backend.Backend(_configuration(fake_backend.url))
+    with pytest.raises(BadInputError, match="invalid request: .*requirements"):
+        backend.submit_advise(empty, {"name": "x"}, backend=connection)
+    with pytest.raises(BadInputError, match="invalid request: .*requirements"):
+        backend.submit_provenance_check(empty, backend=connection)
+    assert fake_backend.requests == []
+
+
+def test_submission_answer_is_read_through_the_model(fake_backend: FakeBackend) -> None:
+    connection = backend.Backend(_configuration(fake_backend.url))
+    submitted = backend.submit_provenance_check(STACK, force=True, backend=connection)
+    assert submitted == backend.Submitted(ANALYSIS_ID, False, {})
+    assert json.loads(fake_backend.bodies[0]) == {"requirements": STACK.requirements, "requirements_format": "pipenv",
+                                                  "constraints": "flask<4\n"}
+    # An answer the model refuses (a required field null) is one clear error, not a traceback.
+    fake_backend.post_answer = {"analysis_id": None, "cached": False, "authenticated": False, "parameters": {}}
+    with pytest.raises(BackendUnreachableError, match="does not match the User API: .*analysis_id"):
+        backend.submit_advise(STACK, {"name": "x"}, backend=connection)
+
+
+def test_pending_documents_stay_json(fake_backend: FakeBackend) -> None:
+    connection = backend.Backend(_configuration(fake_backend.url))
+    # The fake's pending answer is not an AnalysisUnfinishedResultResponse; read as JSON it still works.
+    assert backend.get_analysis_results(ANALYSIS_ID, connection) is None
+    fake_backend.mode, fake_backend.document = "done", {"result": {"report": {"extra": [1]}}, "x-thoth": "kept"}
+    assert backend.get_analysis_results(ANALYSIS_ID, connection) == fake_backend.document
