@@ -45,6 +45,11 @@ SERVER_REQUIRES = [
     "packaging>=23",
     # The web view's pages are Jinja2 templates rendered by Starlette.
     "Jinja2>=3.1",
+    # A team server: the analyses store on PostgreSQL (psycopg 3 with its prebuilt libpq, pooled)
+    # and the task queue of analyses in the same database (procrastinate).
+    "psycopg[binary]>=3.2",
+    "psycopg-pool>=3.2",
+    "procrastinate>=3.0,<4",
 ]
 
 DEV_REQUIRES = SERVER_REQUIRES + [

@@ -18,6 +18,9 @@ import pytest
 
 from tests.support.index_server import SAMPLE_DISTS, Dist, IndexServer, build_index
 
+# postgres_server, postgres_url, private_cluster: a real PostgreSQL for the store and queue tests.
+pytest_plugins = ["tests.support.postgres"]
+
 
 @pytest.fixture
 def package_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., IndexServer]]:

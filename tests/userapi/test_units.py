@@ -1,5 +1,5 @@
-"""Pieces of the server on their own: the store (a real SQLite file), the contract check,
-query normalisation and settings."""
+"""Pieces of the server on their own: the store (a real SQLite file and a real PostgreSQL
+database, the same tests for both), the contract check, query normalisation and settings."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ from adviser.wire import error_result
 from userapi.contract import contract_violation
 from userapi.middleware import normalize_query
 from userapi.settings import SettingsError, load_settings
-from userapi.store import Store, is_analysis_id, new_analysis_id
+from userapi.store import Store, is_analysis_id, new_analysis_id, open_store
 
 
-@pytest.fixture
-def store(tmp_path):
-    opened = Store(tmp_path / "analyses.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """Each store test runs against both implementations of the one interface."""
+    if request.param == "sqlite":
+        opened = open_store(tmp_path / "analyses.db")
+    else:
+        opened = open_store(request.getfixturevalue("postgres_url"))
+    assert opened.backend == request.param
     yield opened
     opened.close()
 
@@ -26,18 +31,44 @@ def test_ids_have_the_thoth_shape():
     assert not is_analysis_id("adviser-1-2") and not is_analysis_id("adviser-../../x")
 
 
-def test_an_attempt_only_finishes_its_own_run(store):
+def test_an_analysis_finished_twice_keeps_the_first_result(store):
     analysis = store.create("adviser", {"a": 1}, {"dev": False})
     first = store.start_attempt(analysis.id)
     assert first == 1 and store.start_attempt(analysis.id) is None  # already running
     assert store.requeue_unfinished() == ([analysis.id], [])
     second = store.start_attempt(analysis.id)
     assert second == 2
-    # The interrupted first run comes back late: its result is ignored.
-    assert store.finish(analysis.id, first, succeeded=True, result={"stale": True}) is False
-    assert store.finish(analysis.id, second, succeeded=True, result={"fresh": True}) is True
+    # The run thought lost comes back and finishes first: its result stays, the rerun's is refused.
+    assert store.finish(analysis.id, first, succeeded=True, result={"first": True}) is True
+    assert store.finish(analysis.id, second, succeeded=False, result={"second": True}) is False
     done = store.get(analysis.id)
-    assert done.state == "succeeded" and done.result == {"fresh": True} and done.attempts == 2
+    assert done.state == "succeeded" and done.result == {"first": True} and done.attempts == 2
+    assert store.requeue(analysis.id) is None  # finished: nothing to run again
+
+
+def test_requeue_one_analysis_until_its_attempts_are_spent(store):
+    analysis = store.create("adviser", {}, {})
+    assert store.requeue(analysis.id) is None  # pending, not running
+    outcomes = []
+    for _ in range(3):
+        assert store.start_attempt(analysis.id) is not None
+        outcomes.append(store.requeue(analysis.id, max_attempts=3))
+    assert outcomes == ["requeued", "requeued", "given up"]
+    store.fail(analysis.id, "interrupted three times")
+    failed = store.get(analysis.id)
+    assert failed.state == "failed" and failed.reason == "interrupted three times"
+
+
+def test_listings_and_counts(store):
+    first = store.create("adviser", {"n": 1}, {}, now=1000.0)
+    second = store.create("provenance-checker", {"n": 2}, {}, now=2000.0)
+    assert store.count_unfinished() == 2 and store.ids_in_state("pending") == [first.id, second.id]
+    rows, total = store.recent(10)
+    assert total == 2 and [row["id"] for row in rows] == [second.id, first.id]
+    rows, total = store.recent(10, kind="adviser")
+    assert total == 1 and rows[0]["state"] == "pending" and rows[0]["created_at"] == 1000.0
+    assert store.recent(10, offset=2) == ([], 2)
+    store.ping()
 
 
 def test_requeue_gives_up_after_max_attempts(store):
