@@ -12,8 +12,8 @@ import platform
 import sys
 from urllib.parse import urlsplit
 
-from . import __version__
-from .config import Configuration, config, env_flag
+from . import __version__, settings
+from .config import Configuration, config
 from .exceptions import BackendUnreachableError, ConfigurationError
 
 _LOGGER = logging.getLogger(__name__)
@@ -25,13 +25,6 @@ _LOCAL_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 _EMBEDDED_START_ERRORS = (OSError, RuntimeError, TimeoutError)
 
 
-def embedded_port() -> int:
-    try:
-        return int(os.getenv("THAMOS_EMBEDDED_PORT", "9876"))
-    except ValueError:
-        raise ConfigurationError("THAMOS_EMBEDDED_PORT must be a port number") from None
-
-
 def is_local_default(host: str | None) -> bool:
     """True when no host is configured or it names the embedded backend's default address."""
     if not host:
@@ -41,7 +34,8 @@ def is_local_default(host: str | None) -> bool:
         port = parts.port
     except ValueError:
         return False
-    return (parts.hostname or "") in _LOCAL_NAMES and port == embedded_port() and parts.path in ("", "/", API_PATH)
+    embedded_port = settings.port("THAMOS_EMBEDDED_PORT")
+    return (parts.hostname or "") in _LOCAL_NAMES and port == embedded_port and parts.path in ("", "/", API_PATH)
 
 
 def normalize_host(host: str) -> str:
@@ -81,7 +75,7 @@ def resolve_base_url(configuration: Configuration | None = None) -> str:
     host = configuration.host
     if is_local_default(host):
         try:
-            from .embedded import EmbeddedSettingError, ensure_local_server
+            from .embedded import ensure_local_server
         except ImportError as exc:
             raise BackendUnreachableError(
                 "No host configured and the embedded backend is not available "
@@ -90,8 +84,6 @@ def resolve_base_url(configuration: Configuration | None = None) -> str:
         _LOGGER.debug("No remote host configured, using the embedded local backend")
         try:
             host = ensure_local_server()
-        except EmbeddedSettingError as exc:
-            raise ConfigurationError(str(exc)) from None
         except _EMBEDDED_START_ERRORS as exc:
             raise BackendUnreachableError(f"Cannot start the embedded local backend: {exc}") from None
     return normalize_host(host)
@@ -125,7 +117,7 @@ def build_api_client(configuration: Configuration | None = None):
     if (
         base_url.startswith("https://")
         and not client_configuration.verify_ssl
-        and not env_flag("THAMOS_DISABLE_TLS_WARNING")
+        and not settings.flag("THAMOS_DISABLE_TLS_WARNING")
     ):
         _LOGGER.warning("TLS verification is turned off (tls_verify: false)")
         import urllib3

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from . import __version__
+from . import __version__, settings
 from .api_client import build_api_client
 from .config import Configuration, config
 from .exceptions import (
@@ -32,7 +31,6 @@ from .exceptions import (
     BackendRequestError,
     BackendUnreachableError,
     BadInputError,
-    ConfigurationError,
 )
 from .project_files import Stack
 
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 2000.0
 # Polling starts fast so a finished (or cached) analysis adds little latency, then backs off.
 POLL_START = 0.05
 POLL_MAX = 1.0
@@ -56,29 +53,16 @@ PROVENANCE_PREFIX = "provenance-checker"
 ProgressCallback = Callable[[str], None]
 
 
-def _env_number(name: str, default: float, kind: type = float) -> Any:
-    value = os.getenv(name)
-    if value is None or not value.strip():
-        return kind(default)
-    try:
-        number = kind(value)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, got {value!r}") from None
-    if number < 0:
-        raise ConfigurationError(f"{name} must not be negative, got {value!r}")
-    return number
-
-
 def retry_count() -> int:
-    return _env_number("THAMOS_RETRY_ON_ERROR_COUNT", 3, int)
+    return settings.count("THAMOS_RETRY_ON_ERROR_COUNT")
 
 
 def retry_sleep() -> float:
-    return _env_number("THAMOS_RETRY_ON_ERROR_SLEEP", 3.0)
+    return settings.number("THAMOS_RETRY_ON_ERROR_SLEEP")
 
 
 def default_timeout() -> float:
-    return _env_number("THAMOS_TIMEOUT", DEFAULT_TIMEOUT)
+    return settings.number("THAMOS_TIMEOUT")
 
 
 def without_none(values: dict[str, Any]) -> dict[str, Any]:

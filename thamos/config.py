@@ -24,9 +24,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from stackfiles.flags import parse_flag
-
-from . import machine
+from . import machine, settings
 from .exceptions import (
     ConfigExistsError,
     ConfigurationError,
@@ -111,22 +109,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 
-def env_flag(name: str, default: bool = False) -> bool:
-    """A yes/no environment variable (stackfiles.flags words); unset or blank gives ``default``.
-
-    Any other word is a ConfigurationError naming the variable, not a silent yes or no.
-    """
-    value = os.getenv(name)
-    if value is None or value.strip() == "":
-        return default
-    try:
-        return parse_flag(value, name=name)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
-
-
 def expand_env_enabled() -> bool:
-    return env_flag("THAMOS_CONFIG_EXPAND_ENV")
+    return settings.flag("THAMOS_CONFIG_EXPAND_ENV")
 
 
 def _yaml_scalar(value: Any) -> str:
@@ -295,7 +279,7 @@ def find_config_file(start: Path | None = None) -> Path | None:
 def discovery_values(runtime_environment_name: str | None = None) -> dict[str, Any]:
     """Values of the template placeholders, discovered on this machine."""
     env = machine.discover_runtime_environment(runtime_environment_name)
-    requirements_format = os.getenv("THAMOS_REQUIREMENTS_FORMAT") or "pipenv"
+    requirements_format = settings.text("THAMOS_REQUIREMENTS_FORMAT") or "pipenv"
     if requirements_format not in REQUIREMENTS_FORMATS:
         raise ConfigurationError(
             f"THAMOS_REQUIREMENTS_FORMAT: unknown requirements format {requirements_format!r}; "
@@ -382,7 +366,7 @@ class Configuration:
         if self._content is None:
             if find_config_file() is not None:
                 return self.load_config()
-            template = os.getenv("THAMOS_CONFIG_TEMPLATE")
+            template = settings.text("THAMOS_CONFIG_TEMPLATE")
             if template:
                 # Unattended builds (s2i) point at a template instead of committing .thoth.yaml;
                 # it is rendered in memory, nothing is written.
@@ -424,11 +408,11 @@ class Configuration:
         return bundle or None
 
     def get_token(self) -> str | None:
-        return self.token or os.getenv("THAMOS_TOKEN") or self.content.get("token") or None
+        return self.token or settings.text("THAMOS_TOKEN") or self.content.get("token") or None
 
     @property
     def requirements_format(self) -> str:
-        value = os.getenv("THAMOS_REQUIREMENTS_FORMAT") or self.content.get("requirements_format") or "pipenv"
+        value = settings.text("THAMOS_REQUIREMENTS_FORMAT") or self.content.get("requirements_format") or "pipenv"
         if value not in REQUIREMENTS_FORMATS:
             raise ConfigurationError(
                 f"THAMOS_REQUIREMENTS_FORMAT: unknown requirements format {value!r}; "
@@ -457,7 +441,7 @@ class Configuration:
 
     def get_runtime_environment(self, name: str | None = None) -> dict[str, Any]:
         """The named environment; without a name THAMOS_RUNTIME_ENVIRONMENT, else the first one."""
-        name = name or os.getenv("THAMOS_RUNTIME_ENVIRONMENT") or None
+        name = name or settings.text("THAMOS_RUNTIME_ENVIRONMENT") or None
         environments = self.list_runtime_environments()
         if not environments:
             raise NoRuntimeEnvironmentError(f"{self._source()}: no runtime_environments configured")
@@ -511,7 +495,7 @@ class Configuration:
         Never overwrites an existing file unless ``force``. Returns the rendered text. The result is
         validated only when it holds no placeholders left for environment expansion.
         """
-        template_path = Path(template or os.getenv("THAMOS_CONFIG_TEMPLATE") or DEFAULT_TEMPLATE)
+        template_path = Path(template or settings.text("THAMOS_CONFIG_TEMPLATE") or DEFAULT_TEMPLATE)
         try:
             template_text = template_path.read_text(encoding="utf-8")
         except OSError as exc:

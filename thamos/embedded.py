@@ -22,13 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-from thamos import __version__
+from thamos import __version__, settings
 
 LOGGER = logging.getLogger(__name__)
 
 EMBEDDED_HOST = "127.0.0.1"
-DEFAULT_EMBEDDED_PORT = 9876
-DEFAULT_IDLE_TIMEOUT = 900.0
 
 # Settings of a team server that must not leak into the private embedded one.
 _SERVER_ONLY_VARIABLES = (
@@ -46,34 +44,13 @@ class EmbeddedServerError(RuntimeError):
     """The embedded backend cannot be used; the message tells the user what to do."""
 
 
-class EmbeddedSettingError(EmbeddedServerError):
-    """A THAMOS_EMBEDDED_* variable holds a value that cannot be used."""
-
-
 def embedded_port() -> int:
-    raw = os.environ.get("THAMOS_EMBEDDED_PORT")
-    if not raw:
-        return DEFAULT_EMBEDDED_PORT
-    try:
-        port = int(raw)
-    except ValueError:
-        raise EmbeddedSettingError(f"THAMOS_EMBEDDED_PORT must be a port number, got {raw!r}") from None
-    if not 0 < port < 65536:
-        raise EmbeddedSettingError(f"THAMOS_EMBEDDED_PORT must be between 1 and 65535, got {port}")
-    return port
+    """THAMOS_EMBEDDED_PORT; a bad value is a ConfigurationError naming it."""
+    return settings.port("THAMOS_EMBEDDED_PORT")
 
 
 def idle_timeout() -> float:
-    raw = os.environ.get("THAMOS_EMBEDDED_IDLE_TIMEOUT")
-    if not raw:
-        return DEFAULT_IDLE_TIMEOUT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise EmbeddedSettingError(f"THAMOS_EMBEDDED_IDLE_TIMEOUT must be a number of seconds, got {raw!r}") from None
-    if seconds <= 0:
-        raise EmbeddedSettingError(f"THAMOS_EMBEDDED_IDLE_TIMEOUT must be positive, got {raw!r}")
-    return seconds
+    return settings.seconds("THAMOS_EMBEDDED_IDLE_TIMEOUT")
 
 
 def embedded_url(port: int | None = None) -> str:
@@ -82,8 +59,9 @@ def embedded_url(port: int | None = None) -> str:
 
 def data_dir() -> Path:
     """Same rule as the server: THAMOS_DATA_DIR, else $XDG_DATA_HOME/thamos, else ~/.local/share/thamos."""
-    if os.environ.get("THAMOS_DATA_DIR"):
-        return Path(os.environ["THAMOS_DATA_DIR"]).expanduser()
+    configured = settings.text("THAMOS_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base).expanduser() / "thamos"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -18,6 +17,8 @@ import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from . import settings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -133,9 +134,7 @@ def discover_gpu() -> str | None:
 
 def cuda_disabled() -> bool:
     """THAMOS_DISABLE_CUDA, read outside the probes: a bad word is a ConfigurationError, not "unknown"."""
-    from .config import env_flag  # imported here: thamos.config imports this module
-
-    return env_flag("THAMOS_DISABLE_CUDA")
+    return settings.flag("THAMOS_DISABLE_CUDA")
 
 
 def discover_cuda_version() -> str | None:
@@ -222,10 +221,10 @@ def discover_openblas_version() -> str | None:
 def discover_base_image() -> str | None:
     """The container image thamos runs in, from the s2i environment or container runtime markers."""
     for variable in ("THOTH_S2I_NAME", "THOTH_BASE_IMAGE"):
-        value = os.getenv(variable)
+        value = settings.text(variable)
         if value:
             name = value.strip()
-            version = os.getenv("THOTH_S2I_VERSION") if variable == "THOTH_S2I_NAME" else None
+            version = settings.text("THOTH_S2I_VERSION") if variable == "THOTH_S2I_NAME" else None
             if version and ":" not in name:
                 name = f"{name}:{version.strip()}"
             return name

@@ -29,7 +29,7 @@ from stackfiles.pipfile_lock import render_pipfile_lock as render_lock
 from stackfiles.requirements import RequirementsLine, read_requirements
 from stackfiles.requirements import render_requirements_txt as stackfiles_render_requirements_txt
 
-from .config import env_flag
+from . import settings
 from .exceptions import BadInputError, ConfigurationError, ProjectWriteError, ThamosError
 
 _LOGGER = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ class ProjectFiles:
     # -------------------------------------------------------------- last analysis id
     def remember_analysis_id(self, analysis_id: str) -> None:
         try:
-            if env_flag("THAMOS_DISABLE_LAST_ANALYSIS_ID_FILE"):
+            if settings.flag("THAMOS_DISABLE_LAST_ANALYSIS_ID_FILE"):
                 return
             atomic_write(self.last_analysis_id, analysis_id + "\n")
         except (ConfigurationError, ProjectWriteError) as exc:  # remembering is a convenience, never a failure

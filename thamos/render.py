@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -13,9 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from stackfiles.flags import parse_flag
-
-from .config import env_flag
+from . import settings
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
 
@@ -28,8 +25,9 @@ class Ui:
 
     def __init__(self, *, verbose: bool | None = None, no_emoji: bool | None = None) -> None:
         # Given by the command's options; left out (an error before they are read), the variables.
-        self.no_emoji = _reporter_flag("THAMOS_NO_EMOJI") if no_emoji is None else no_emoji
-        self.verbose = _reporter_flag("THAMOS_VERBOSE") if verbose is None else verbose
+        # (An error before they are read must still be reported: a bad word there counts as no.)
+        self.no_emoji = settings.lenient_flag("THAMOS_NO_EMOJI") if no_emoji is None else no_emoji
+        self.verbose = settings.lenient_flag("THAMOS_VERBOSE") if verbose is None else verbose
         self.out = Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -46,7 +44,7 @@ class Ui:
 
     def show_progress(self) -> bool:
         """A spinner only for people watching a terminal, never in logs or pipes."""
-        return not env_flag("THAMOS_NO_PROGRESSBAR") and sys.stdout.isatty() and sys.stderr.isatty()
+        return not settings.flag("THAMOS_NO_PROGRESSBAR") and sys.stdout.isatty() and sys.stderr.isatty()
 
     def status(self, text: str):
         """A context manager showing a spinner (or nothing) while waiting."""
@@ -64,15 +62,6 @@ class _NoStatus:
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         return None
-
-
-def _reporter_flag(name: str) -> bool:
-    """A yes/no variable the Ui needs to report errors, so never an error itself: another word
-    counts as no (click has refused it already for THAMOS_VERBOSE and THAMOS_NO_EMOJI)."""
-    try:
-        return parse_flag(os.getenv(name), name=name)
-    except ValueError:
-        return False
 
 
 def dump(data: Any, output_format: str) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from ..config import config, env_flag
+from .. import settings
+from ..config import config
 from ..exceptions import NoAnalysisIdError
 from ..project_files import ProjectFiles
 from ..render import OUTPUT_FORMATS, Ui
@@ -74,4 +75,4 @@ def resolve_analysis_id(analysis_id: str | None, runtime_environment: str | None
 
 
 def interactive() -> bool:
-    return not env_flag("THAMOS_NO_INTERACTIVE") and sys.stdin.isatty()
+    return not settings.flag("THAMOS_NO_INTERACTIVE") and sys.stdin.isatty()
