@@ -13,7 +13,7 @@ from stackfiles import lock_diff
 
 from .. import exit_codes, lib
 from ..config import RECOMMENDATION_TYPES, parse_labels
-from ..exceptions import AnalysisFailedError, BadInputError
+from ..exceptions import AnalysisFailedError, BadInputError, ThamosError
 from ..project_files import read_user_file
 from ..render import Ui, emit, key_value_rows
 from .options import (
@@ -60,6 +60,21 @@ def locked_as(entry: dict[str, Any]) -> Any:
     if entry.get("version") or not ("git" in entry or "path" in entry):
         return entry.get("version")
     return f"git {str(entry.get('ref'))[:12]}" if "git" in entry else f"path {entry['path']}"
+
+
+def analysis_link(analysis_id: str, backend: lib.Backend | None = None) -> str | None:
+    """The analysis' page in the backend's web view (its X-Thoth-Search-Ui-Url + advise/<id> or
+    provenance/<id>, as Thoth's search UI had it); None when the backend names no web view."""
+    try:
+        backend = backend or lib.Backend()
+        response = backend.call(backend.apis.service.api_discovery_head_with_http_info)
+    except ThamosError:
+        return None
+    base = next((value for key, value in response.headers.items() if key.lower() == "x-thoth-search-ui-url"), "")
+    if not base.startswith(("http://", "https://")):
+        return None
+    kind = "provenance" if analysis_id.startswith("provenance-checker-") else "advise"
+    return f"{base.rstrip('/')}/{kind}/{analysis_id}"
 
 
 def _print_failure(ui: Ui, document: dict[str, Any]) -> None:
@@ -119,7 +134,10 @@ def advise_command(
     files.read_stack(with_lock=not no_user_stack)  # bad input is reported before any request
     with ui.status(f"Submitting the {environment['name']!r} stack") as status:
 
+        used: list[lib.Backend] = []
+
         def submitted(info: lib.Submitted, backend: lib.Backend) -> None:
+            used.append(backend)
             ui.message("info", f"Analysis {info.analysis_id} ({backend.base_url})")
             status.update(f"Waiting for analysis {info.analysis_id}")
 
@@ -153,6 +171,9 @@ def advise_command(
         emit(ui, document, output_format)
     else:
         _print_advise_report(ui, document, short)
+    link = analysis_link(outcome.analysis_id, used[0] if used else None) if output_format == "table" else None
+    if link:
+        ui.message("info", f"Analysis page: {link}")
     if outcome.written:
         ui.message("ok", "Written " + ", ".join(str(path) for path in outcome.written))
     else:
@@ -219,7 +240,9 @@ def status_command(analysis_id: str | None, runtime_environment: str | None, out
     analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
     data = lib.get_analysis_status(analysis_id)
     status = data.get("status") or {}
-    emit(state().ui, data, output_format, rows=key_value_rows({"analysis_id": analysis_id, **status}),
+    link = analysis_link(analysis_id) if output_format == "table" else None
+    rows = key_value_rows({"analysis_id": analysis_id, **status, **({"page": link} if link else {})})
+    emit(state().ui, data, output_format, rows=rows,
          columns=[("Key", "key"), ("Value", "value")], title="Analysis status")
 
 

@@ -25,7 +25,7 @@
       "label": "data(markers)", "font-size": 8, "color": "#4b2d78", "text-rotation": "autorotate",
       "min-zoomed-font-size": 9, "text-background-color": "#ffffff", "text-background-opacity": 0.8 } },
     { selector: ".faded", style: { "opacity": 0.2 } },
-    { selector: "node.chosen", style: { "overlay-color": "#f5c400", "overlay-opacity": 0.35, "overlay-padding": 4 } }
+    { selector: "node.chosen", style: { "underlay-color": "#f5c400", "underlay-opacity": 0.9, "underlay-padding": 6 } }
   ];
 
   function element(tag, text, className) {
