@@ -138,6 +138,15 @@ def _metadata_notes(provider, name: str, offer) -> list[dict]:
         if newer.version > offer.version and newer.checked and newer.metadata is None:
             problem = newer.metadata_problem or "its metadata cannot be read"
             notes.append(_item("WARNING", f"{name} {newer.version} was not used: {problem}", package=name))
+    if offer.metadata_borrowed_from:
+        notes.append(
+            _item(
+                "WARNING",
+                f"{name} {offer.version}: no file for the target tells its dependencies, so they were read from "
+                f"the wheel {offer.metadata_borrowed_from}; installing it on the target builds its sdist",
+                package=name,
+            )
+        )
     build = getattr(offer.metadata, "build", None)
     if build is None:
         return notes

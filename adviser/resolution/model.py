@@ -75,6 +75,8 @@ class VersionOffer:
     tier_reasons: list[str] = field(default_factory=list)
     metadata: Any = None  # CoreMetadata once read
     metadata_problem: str | None = None
+    # The wheel of another platform whose metadata stood in for an sdist the target could not build.
+    metadata_borrowed_from: str | None = None
     metadata_demotion: str | None = None
     checked: bool = False
     direct: Any = None  # adviser.direct.DirectPackage for a local path or git package

@@ -229,10 +229,52 @@ class OfferBook:
             offer.metadata = metadata
             offer.checked = True
             return True
+        if may_build and problems and self._borrow_wheel_metadata(offer, "; ".join(problems)):
+            offer.checked = True
+            return True
         offer.metadata_problem = "; ".join(problems) or "no usable file"
         self._packages[offer.name].rejected[str(offer.version)] = offer.metadata_problem
         offer.checked = True
         return False
+
+    def _borrow_wheel_metadata(self, offer: VersionOffer, problem: str) -> bool:
+        """Use the metadata of another platform's wheel of the same version when the target's only
+        file is an sdist whose metadata could not be built (as uv does when it resolves for another
+        platform): the files of one release normally declare the same dependencies. The report
+        warns that installing it on the target still needs that build."""
+        from adviser.index import MetadataUnavailable
+
+        if any(link.is_wheel for link in offer.usable) or not _build_problem(problem):
+            return False
+        others = [link for link in offer.files if link.is_wheel and self.python_ok(link.requires_python)]
+        others.sort(key=_closeness)
+        for link in others[:3]:
+            try:
+                metadata = self.client.metadata(link)
+            except MetadataUnavailable:
+                continue
+            if canonicalize_name(metadata.name) != offer.name:
+                continue
+            offer.metadata_demotion = self.unit.demote(metadata)
+            offer.metadata, offer.metadata_borrowed_from = metadata, f"{link.filename} ({problem})"
+            return True
+        return False
+
+
+def _build_problem(problem: str) -> bool:
+    """True when the sdist's metadata failed only for want of a (working) build."""
+    return "building its metadata failed" in problem or "without building it" in problem
+
+
+def _closeness(link: Any) -> tuple[bool, int]:
+    """Sort key: wheels that do not depend on one interpreter (none, abi3) first, then the newest Python."""
+    try:
+        tags = list(link.tags)
+    except ValueError:
+        return (True, 0)
+    generic = any(tag.abi in ("none", "abi3") for tag in tags)
+    newest = max((int(tag.interpreter[2:]) for tag in tags if tag.interpreter[2:].isdigit()), default=0)
+    return (not generic, -newest)
 
 
 def _build_offers(name: str, pages: list, sources: list) -> PackageOffers:

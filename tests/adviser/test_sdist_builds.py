@@ -176,6 +176,23 @@ def test_after_three_failed_builds_older_versions_of_that_package_are_not_built(
     assert skipped and "the builds of 3 newer versions of oldgrpc failed" in skipped[0]
 
 
+def test_an_unbuildable_sdist_borrows_the_dependencies_of_another_platforms_wheel(build_index, tmp_cache_dir):
+    index = build_index(
+        [
+            Dist("oldnative", "1.27", setup_py=FAILING_SETUP_PY, requires_dist=("signals",),
+                 wheel_tags=["cp38-cp38-manylinux_2_17_x86_64"]),
+            Dist("oldnative", "1.26", requires_dist=("signals",)),
+            Dist("signals", "1.0"),
+        ]
+    )
+    document, lines = resolve(index, 'oldnative = "<1.28"', tmp_cache_dir)
+    assert builds_in(lines) == ["oldnative 1.27"]
+    assert locked_versions(document) == {"oldnative": "1.27", "signals": "1.0"}
+    [warning] = [m for m in messages(document, "WARNING") if m.startswith("oldnative 1.27: no file for the target")]
+    assert "oldnative-1.27-cp38-cp38-manylinux_2_17_x86_64.whl" in warning
+    assert "pg_config executable not found" in warning and "installing it on the target builds its sdist" in warning
+
+
 @pytest.mark.parametrize(
     "builds,reason",
     [("never", "builds are turned off"), (("other-package",), "builds are allowed only for other-package")],
