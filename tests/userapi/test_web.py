@@ -190,3 +190,49 @@ def test_logging_in_sets_an_http_only_same_site_cookie(token_server):
     assert request("GET", base, headers={**HTML, "Cookie": session})[0] == 200
     status, headers, _ = request("POST", base + "logout", headers={**form, "Cookie": session}, raw_body=b"")
     assert status == 303 and 'thamos_web=""' in headers["set-cookie"]
+
+
+def test_a_failed_analysis_says_why_in_plain_words(shared_server, sample_index):
+    status, _, body = request(
+        "POST", shared_server.api_url + "/advise/python?force=true",
+        advise_body(sample_index.url, {"no-such-project": "*"}),
+    )
+    assert status == 202
+    document = wait_for_document(shared_server.api_url, "/advise/python", body["analysis_id"])
+    assert document["result"]["error"] is True
+    status, _, page = request("GET", f"{shared_server.base_url}/web/advise/{body['analysis_id']}", headers=HTML)
+    assert status == 200 and "The analysis failed" in page and ">failed<" in page
+    assert "no-such-project" in page.split('id="error"', 1)[1].split("</div>", 1)[0]
+    assert 'id="graph-data"' not in page and "Pipfile.lock</a>" not in page
+
+
+def test_the_graph_marks_direct_packages_remarks_and_conditional_edges():
+    from userapi.web.graph import graph_of, requires_table
+
+    locked = {
+        "default": {
+            "app-core": {"version": "==2.0", "hashes": []},
+            "helper": {"version": "==1.0", "hashes": [], "markers": 'python_version < "3.12"'},
+            "Old_Lib": {"version": "==0.9", "hashes": []},
+        },
+        "develop": {},
+    }
+    project = wire.project_def({"packages": {"App_Core": "*"}}, locked, {}, [])
+    justification = [
+        wire.report_item("WARNING", "old-lib 0.9 is yanked", package="old-lib"),
+        wire.report_item("INFO", "old-lib fits", package="old-lib"),
+        wire.report_item("ERROR", "helper is affected by an advisory", "https://advisories.example/1", "helper"),
+    ]
+    product = wire.product(project, 1.0, justification, ["app-core", "helper", "old-lib"], [[0, 1], [0, 2], [5, 0]])
+    picture = graph_of({"result": wire.result({}, wire.adviser_report([product], [], {}, 1))})
+    nodes = {node["name"]: node for node in picture["nodes"]}
+    assert nodes["app-core"]["direct"] and not nodes["helper"]["direct"]
+    assert (nodes["old-lib"]["level"], nodes["helper"]["level"], nodes["app-core"]["level"]) == ("WARNING", "ERROR", "")
+    assert nodes["old-lib"]["version"] == "0.9" and len(nodes["old-lib"]["justification"]) == 2
+    assert picture["edges"] == [
+        {"id": "e0-1", "source": "n0", "target": "n1", "markers": 'python_version < "3.12"'},
+        {"id": "e0-2", "source": "n0", "target": "n2", "markers": ""},
+    ]  # the edge naming a node that does not exist is left out
+    assert requires_table(picture)[0] == {
+        "name": "app-core", "direct": True, "level": "", "requires": ['helper ; python_version < "3.12"', "old-lib"],
+    }
