@@ -27,8 +27,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adviser import wire
 from userapi import handlers, web
+from userapi.backends import open_backends
 from userapi.contract import SPEC_PATH
-from userapi.jobs import JobRunner
 from userapi.listings import load_container_images
 from userapi.middleware import (
     API_BASE,
@@ -38,9 +38,10 @@ from userapi.middleware import (
     LenientQueryMiddleware,
     TokenAuthMiddleware,
 )
+from userapi.queue import QueueUnavailable
 from userapi.runtime import ServerRuntime
 from userapi.settings import ServerSettings
-from userapi.store import Store, StoreError, claim_store
+from userapi.store import StoreError, StoreUnavailable
 
 LOGGER = logging.getLogger(__name__)
 
@@ -106,6 +107,13 @@ def _undecodable_answer(_request: ConnexionRequest, _exc: UnicodeDecodeError) ->
     return _error_response(400, "the request body is not UTF-8 encoded JSON")
 
 
+def _unavailable_answer(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """The database (store or queue) does not answer: 503, the client may try again shortly."""
+    LOGGER.error("answering 503: %s", exc)
+    message = "the analyses database does not answer; try again in a moment"
+    return _error_response(503, message, {"Retry-After": "5"})
+
+
 def _unexpected_answer(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Last resort: log the details, answer without internals."""
     LOGGER.error("unexpected error while answering a request", exc_info=exc)
@@ -154,10 +162,8 @@ def _prepare_runtime(settings: ServerSettings, spec_path: Path) -> tuple[ServerR
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     spec = _load_spec(spec_path)
-    # An embedded server may start while its idle predecessor is still letting go of the store.
-    store_claim = claim_store(settings.database, wait=10.0 if settings.idle_timeout else 0.0)
-    store = Store(settings.database)
-    runner = JobRunner(store, settings.database, settings.workers, settings.adviser_options())
+    # SQLite and the in-process pool, or PostgreSQL and the workers' queue (userapi.backends).
+    store, runner, store_claim = open_backends(settings)
     runtime = ServerRuntime(
         settings=settings,
         store=store,
@@ -214,7 +220,7 @@ def _add_probes(app: AsyncApp, runtime: ServerRuntime) -> None:
     async def readiness(_request: Request) -> JSONResponse:
         try:
             await asyncio.to_thread(runtime.store.ping)
-        except StoreError as exc:
+        except StoreError as exc:  # StoreUnavailable included
             LOGGER.error("not ready: %s", exc)
             return JSONResponse({"status": "not ready", "error": "the analyses store does not answer"}, 503)
         return JSONResponse({"status": "ready", "version": runtime.api_version})
@@ -227,6 +233,8 @@ def _add_error_handlers(app: AsyncApp) -> None:
     app.add_error_handler(ProblemException, _problem_answer)
     app.add_error_handler(HTTPException, _http_answer)
     app.add_error_handler(UnicodeDecodeError, _undecodable_answer)
+    app.add_error_handler(StoreUnavailable, _unavailable_answer)
+    app.add_error_handler(QueueUnavailable, _unavailable_answer)
     app.add_error_handler(Exception, _unexpected_answer)
 
 

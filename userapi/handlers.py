@@ -16,8 +16,9 @@ from adviser import __version__, wire
 from adviser.policies import planned_recommendation_type
 from stackfiles.flags import parse_flag
 from userapi import listings
+from userapi.queue import QueueUnavailable
 from userapi.runtime import ServerRuntime
-from userapi.store import Analysis, is_analysis_id
+from userapi.store import Analysis, StoreError, is_analysis_id
 from userapi.withheld import split_request
 
 LOGGER = logging.getLogger(__name__)
@@ -87,12 +88,33 @@ def _submit(
         earlier = runtime.store.find_reusable(kind, request, decisive, max_age=runtime.settings.result_ttl)
         if earlier is not None:
             return wire.accepted(earlier.id, True, authenticated, parameters), 202
+    if withheld and not runtime.runner.carries_withheld:
+        return error(400, WITHHELD_REFUSED, parameters)
     analysis = runtime.store.create(
         kind, request, parameters, cache_key=decisive, authenticated=authenticated
     )
-    runtime.runner.submit(analysis.id, withheld)
+    try:
+        runtime.runner.submit(analysis.id, withheld)
+    except QueueUnavailable as exc:
+        _abandon(runtime, analysis.id, str(exc))
+        raise  # answered 503 (userapi.app)
     LOGGER.info("accepted %s", analysis.id)
     return wire.accepted(analysis.id, False, authenticated, parameters), 202
+
+
+WITHHELD_REFUSED = (
+    "this server runs analyses on separate workers and does not pass them index credentials a "
+    "client expanded from its environment: give the index its credentials on the workers "
+    "(--known-index, settings file) and name it without them"
+)
+
+
+def _abandon(runtime: ServerRuntime, analysis_id: str, message: str) -> None:
+    """Fail an analysis that could not be queued, so that nobody waits for it (if the store answers)."""
+    try:
+        runtime.store.fail(analysis_id, f"the analysis could not be queued: {message}")
+    except StoreError:
+        pass
 
 
 def _body(params: dict[str, Any], *names: str) -> dict[str, Any]:

@@ -25,7 +25,8 @@ from typing import Any
 
 from adviser import wire
 from userapi.contract import contract_violation
-from userapi.store import Analysis, Store
+from userapi.queue import JobQueue
+from userapi.store import Analysis, AnalysisStore, StoreUnavailable, is_database_url, open_store
 from userapi.withheld import LOST, Redactor, merged, needs_withheld
 
 LOGGER = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ MAX_ATTEMPTS = 3
 
 # -- inside a worker process ----------------------------------------------------------------
 
-_worker_store: Store | None = None
+_worker_store: AnalysisStore | None = None
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -47,10 +48,29 @@ def _watch_parent(parent_pid: int) -> None:
             os._exit(0)
 
 
-def _init_worker(database: str, parent_pid: int) -> None:
+def _init_worker(database: str, parent_pid: int, password: str | None = None) -> None:
+    """`database`: a SQLite path or a postgresql:// URL; `password` reaches here through the
+    pool's pipe, never a command line."""
     global _worker_store
-    _worker_store = Store(database)
+    # The parent process has created or migrated the schema already.
+    options = {"password": password, "upgrade": False} if is_database_url(database) else {}
+    _worker_store = _patient(lambda: open_store(database, **options), "open the analyses database")
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _patient(call: Any, what: str, give_up_after: float = 600.0) -> Any:
+    """call() again while the database does not answer, waiting longer each time (up to 30 s),
+    and say so; after `give_up_after` seconds the StoreUnavailable goes to the caller."""
+    delay, deadline = 0.5, time.monotonic() + give_up_after
+    while True:
+        try:
+            return call()
+        except StoreUnavailable as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            LOGGER.warning("cannot %s (%s); trying again in %.0f s", what, exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def run_analysis(
@@ -62,16 +82,17 @@ def run_analysis(
     userapi.withheld); whatever this run writes to the store is cleaned of them."""
     store = _worker_store
     assert store is not None, "worker not initialised"
-    attempt = store.start_attempt(analysis_id)
+    attempt = _patient(lambda: store.start_attempt(analysis_id), "start the analysis")
     if attempt is None:
         return "skipped"  # finished or taken meanwhile
-    analysis = store.get(analysis_id)
+    analysis = _patient(lambda: store.get(analysis_id), "read the analysis")
     assert analysis is not None
 
     redactor = Redactor(withheld)
 
     def log(line: Any) -> None:
-        store.append_log(analysis_id, attempt, redactor.text(str(line)))
+        text = redactor.text(str(line))
+        _patient(lambda: store.append_log(analysis_id, attempt, text), "write the analysis log")
 
     if attempt > 1:
         log(f"analysis restarted (attempt {attempt}): the previous run was interrupted")
@@ -101,7 +122,12 @@ def run_analysis(
     document = redactor.document(document)
     error = bool(document["result"].get("error"))
     reason = (document["result"].get("error_msg") or "the analysis reported an error") if error else None
-    store.finish(analysis_id, attempt, succeeded=not error, result=document, reason=reason)
+    stored = _patient(
+        lambda: store.finish(analysis_id, attempt, succeeded=not error, result=document, reason=reason),
+        "store the result",
+    )
+    if not stored:
+        return "duplicate"  # another run finished it first; its result stays
     return "failed" if error else "succeeded"
 
 
@@ -152,7 +178,7 @@ def _call_adviser(
     return result
 
 
-def _failed_document(analysis: Analysis, message: str) -> dict[str, Any]:
+def failed_document(analysis: Analysis, message: str) -> dict[str, Any]:
     """The document of an analysis the runner gave up on (no worker produced one)."""
     metadata = wire.metadata(analysis.id, analysis.kind, analysis.parameters, datetime.now(timezone.utc))
     failed = wire.error_result(analysis.kind, analysis.parameters, message)
@@ -162,10 +188,12 @@ def _failed_document(analysis: Analysis, message: str) -> dict[str, Any]:
 # -- in the server process -------------------------------------------------------------------
 
 
-class JobRunner:
+class JobRunner(JobQueue):
     """Hands pending analyses to a process pool and recovers from interrupted runs."""
 
-    def __init__(self, store: Store, database: Path, workers: int, adviser_options: dict[str, Any]):
+    carries_withheld = True
+
+    def __init__(self, store: AnalysisStore, database: Path, workers: int, adviser_options: dict[str, Any]):
         self.store = store
         self.database = database
         self.workers = workers
@@ -201,7 +229,7 @@ class JobRunner:
         if analysis is None:
             return
         message = f"the analysis was interrupted {analysis.attempts} times (server stopped or worker crashed)"
-        self.store.fail(analysis_id, message, _failed_document(analysis, message))
+        self.store.fail(analysis_id, message, failed_document(analysis, message))
 
     def submit(self, analysis_id: str, withheld: list[dict[str, str]] | None = None) -> None:
         """Queue an analysis; ``withheld`` stays in this process' memory until it has finished."""
@@ -238,7 +266,7 @@ class JobRunner:
         analysis = self.store.get(analysis_id)
         if analysis is None or analysis.finished:
             return
-        self.store.fail(analysis_id, message, _failed_document(analysis, message))
+        self.store.fail(analysis_id, message, failed_document(analysis, message))
 
     def _recover_from_broken_pool(self) -> None:
         """A worker process died: replace the pool, requeue its runs (bounded), resubmit."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from userapi.jobs import JobRunner
 from userapi.middleware import ActivityClock
+from userapi.queue import JobQueue
 from userapi.settings import ServerSettings
-from userapi.store import Store
+from userapi.store import AnalysisStore
 
 WEB_BASE = "/web/"  # where userapi.web serves its pages
 
@@ -16,8 +16,8 @@ WEB_BASE = "/web/"  # where userapi.web serves its pages
 @dataclass
 class ServerRuntime:
     settings: ServerSettings
-    store: Store
-    runner: JobRunner
+    store: AnalysisStore
+    runner: JobQueue  # the in-process pool (embedded) or the team's queue
     api_version: str
     api_paths: list[str]
     container_images: list[dict[str, Any]] = field(default_factory=list)

@@ -129,6 +129,11 @@ class PostgresStore(AnalysisStore):
     def describe(self) -> str:
         return redact_url(self.url)
 
+    @property
+    def pool(self) -> ConnectionPool:
+        """The connection pool, shared with the task queue of the API process (userapi.team)."""
+        return self._pool
+
     @contextmanager
     def _transaction(self, write: bool = True) -> Iterator[Cursor]:
         try:

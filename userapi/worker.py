@@ -1,0 +1,174 @@
+"""``thamos worker``: run the analyses of a team's queue (procrastinate on PostgreSQL).
+
+One worker process takes up to `concurrency` jobs at a time and runs each analysis in a child
+process of its own pool (the adviser is CPU-bound Python; a crash stays in the child). It sends
+procrastinate a heartbeat every `heartbeat` seconds; a worker silent for three heartbeats is
+taken for dead and its analyses run again elsewhere (userapi.team.recover_stalled, which every
+worker runs each heartbeat). A worker that loses the database says so and tries again, waiting
+longer each time; analyses running in its children wait for the database the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+import procrastinate
+import psycopg
+from procrastinate.exceptions import ProcrastinateException
+from psycopg_pool import PoolTimeout
+
+from userapi.jobs import MAX_ATTEMPTS, _init_worker, run_analysis
+from userapi.store import StoreError, StoreUnavailable
+from userapi.store_pg import PostgresStore
+from userapi.team import QUEUE, TASK, give_up, recover_stalled
+
+LOGGER = logging.getLogger("userapi.worker")
+LOST_DATABASE = (ProcrastinateException, psycopg.Error, PoolTimeout, OSError, StoreUnavailable)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    database_url: str
+    adviser_options: dict[str, Any]
+    password: str | None = field(default=None, repr=False)
+    concurrency: int = 2
+    heartbeat: float = 10.0  # seconds between heartbeats; silent for 3 of them = stalled
+
+    @property
+    def stalled_after(self) -> float:
+        return 3 * self.heartbeat
+
+
+class _Analyses:
+    """The child processes that run analyses; replaced when one of them dies."""
+
+    def __init__(self, settings: WorkerSettings, store: PostgresStore):
+        self.settings = settings
+        self.store = store
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.settings.concurrency,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.settings.database_url, os.getpid(), self.settings.password),
+        )
+
+    async def run(self, analysis_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            pool = self.pool
+            try:
+                outcome = await loop.run_in_executor(
+                    pool, run_analysis, analysis_id, self.settings.adviser_options, None
+                )
+                LOGGER.info("%s: %s", analysis_id, outcome)
+                return
+            except BrokenProcessPool:
+                if self.pool is pool:  # the first job to notice replaces the pool
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self.pool = self._new_pool()
+            outcome = await asyncio.to_thread(self.store.requeue, analysis_id, MAX_ATTEMPTS)
+            if outcome == "given up":
+                await asyncio.to_thread(give_up, self.store, analysis_id)
+            if outcome != "requeued":
+                return
+            LOGGER.warning("the process running %s exited; running it again", analysis_id)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in multiprocessing.active_children():
+            process.terminate()
+
+
+def open_store(settings: WorkerSettings, give_up_after: float = 300.0) -> PostgresStore:
+    """The store, once the database answers (schema created or migrated); waits and says so."""
+    delay, deadline = 1.0, time.monotonic() + give_up_after
+    while True:
+        try:
+            return PostgresStore(settings.database_url, password=settings.password, upgrade=True)
+        except StoreUnavailable as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            LOGGER.warning("%s; trying again in %.0f s", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+def run_worker(settings: WorkerSettings) -> int:
+    """Run analyses until SIGINT/SIGTERM; return an exit code. Raises StoreError at start."""
+    store = open_store(settings)
+    analyses = _Analyses(settings, store)
+    try:
+        asyncio.run(_work(settings, store, analyses))
+    finally:
+        analyses.close()
+        store.close()
+    return 0
+
+
+def _procrastinate_app(settings: WorkerSettings, analyses: _Analyses) -> procrastinate.App:
+    kwargs: dict[str, Any] = {"application_name": "thamos-worker", "connect_timeout": 5}
+    if settings.password is not None:
+        kwargs["password"] = settings.password
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=settings.database_url, kwargs=kwargs))
+
+    @app.task(name=TASK, queue=QUEUE)
+    async def run_analysis_job(analysis_id: str) -> None:
+        await analyses.run(analysis_id)
+
+    return app
+
+
+async def _work(settings: WorkerSettings, store: PostgresStore, analyses: _Analyses) -> None:
+    app = _procrastinate_app(settings, analyses)
+    delay = 1.0
+    while True:
+        started = time.monotonic()
+        try:
+            async with app.open_async():
+                recovery = asyncio.create_task(_recover_forever(app, store, settings))
+                LOGGER.info("worker ready: %d at a time, database %s", settings.concurrency, store.describe())
+                try:
+                    await app.run_worker_async(
+                        queues=[QUEUE],
+                        concurrency=settings.concurrency,
+                        update_heartbeat_interval=settings.heartbeat,
+                        stalled_worker_timeout=settings.stalled_after,
+                        delete_jobs="successful",
+                        shutdown_graceful_timeout=settings.stalled_after,
+                    )
+                finally:
+                    recovery.cancel()
+            return  # stopped by SIGINT/SIGTERM
+        except LOST_DATABASE as exc:
+            if time.monotonic() - started > 60:
+                delay = 1.0  # it had worked for a while: start waiting short again
+            LOGGER.warning("lost the database %s (%s); trying again in %.0f s", store.describe(), _reason(exc), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def _recover_forever(app: procrastinate.App, store: PostgresStore, settings: WorkerSettings) -> None:
+    while True:
+        await asyncio.sleep(settings.heartbeat)
+        try:
+            await recover_stalled(app, store, settings.stalled_after)
+        except (*LOST_DATABASE, StoreError) as exc:
+            LOGGER.warning("cannot look for stalled analyses now: %s", _reason(exc))
+
+
+def _reason(exc: BaseException) -> str:
+    from userapi.database import redact_text
+
+    lines = str(exc).strip().splitlines()
+    return redact_text(lines[0] if lines else type(exc).__name__)
