@@ -83,6 +83,8 @@ setup(
         "userapi": ["*.yaml", "data/*"],
         "userapi.web": ["templates/*.html", "static/*", "static/vendor/*"],
         "thamos": ["data/*"],
+        # The PyPA advisory snapshot (CC-BY-4.0) with its LICENSE and NOTICE.
+        "adviser": ["data/*"],
     },
     include_package_data=True,
     install_requires=GENERATED_CLIENT_REQUIRES + CLIENT_REQUIRES,

@@ -9,6 +9,11 @@ used. A version is affected when it is listed in ``versions`` or falls in an ``E
 Other layouts and archives are parsed whole (thousands of YAML files take seconds), so their
 parsed index is cached as JSON in the cache directory, keyed by a signature of the snapshot (file
 names, sizes and modification times); a changed snapshot is parsed again.
+
+With no database named, the snapshot shipped in the package is used (``adviser.advisory_bundle``:
+a prebuilt index by package name, read per package); ``none`` means no advisory data at all.
+A snapshot's date is the newest ``modified`` of its documents (or the date its bundle states);
+data older than ``STALE_DAYS`` is reported as stale.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date as Date
+from datetime import datetime, timezone
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -31,6 +39,10 @@ from stackfiles.atomic import write_file_atomically
 
 CACHE_FORMAT = 1
 _SUFFIXES = (".yaml", ".yml", ".json")
+STALE_DAYS = 30
+NONE = "none"  # the advisory database setting that turns advisory data off
+# The "modified" field of a YAML or JSON OSV document, read without parsing it.
+_MODIFIED = re.compile(rb'^\s*"?modified"?\s*:\s*[\'"]?([0-9]{4}-[0-9]{2}-[0-9]{2}[^\'",\n]*)', re.MULTILINE)
 
 
 class AdvisoryDatabaseError(ValueError):
@@ -67,6 +79,12 @@ class Advisory:
     def names(self) -> set[str]:
         return {self.id, *self.aliases}
 
+    def fixed_in(self, version: Version) -> str | None:
+        """The lowest version above ``version`` an ECOSYSTEM range names as fixed, if any."""
+        fixes = [_parse(bound) for events in self.ranges for event, bound in events if event == "fixed"]
+        above = [fix for fix in fixes if fix is not None and fix > version]
+        return str(min(above)) if above else None
+
 
 @functools.lru_cache(maxsize=65536)
 def _parse(version: str) -> Version | None:
@@ -96,14 +114,23 @@ class AdvisoryDatabase:
     # Per-package directory layout: the documents of each package, parsed when first asked for.
     package_files: dict[str, list[str]] | None = None
     package_cache: Path | None = None  # where parsed per-package records are kept between runs
+    loader: Callable[[str], list[dict]] | None = None  # a prebuilt index's records of one package
+    date: str | None = None  # the snapshot's date (YYYY-MM-DD), when known
+    packages: int = 0
 
     def __post_init__(self) -> None:
         self._built: dict[str, list[Advisory]] = {}
+        if self.date is None and self.newest_modified:
+            self.date = self.newest_modified[:10]
+        if not self.packages:
+            self.packages = len(self.package_files) if self.package_files is not None else len(self.records)
 
     def for_package(self, name: str) -> list[Advisory]:
         name = canonicalize_name(name)
         built = self._built.get(name)
         if built is None:
+            if self.loader is not None and name not in self.records:
+                self.records[name] = self.loader(name)
             if self.package_files is not None and name not in self.records:
                 self.records[name] = self._package_records(name)
             built = self._built[name] = [_advisory(record) for record in self.records.get(name, ())]
@@ -133,15 +160,39 @@ class AdvisoryDatabase:
     def describe(self) -> str:
         if not self.count and not self.source:
             return "no advisory database configured"
+        dated = f"of {self.date}" if self.date else "(date unknown)"
         if self.package_files is not None:
             return (
-                f"advisory snapshot {self.source}: {self.count} documents for {len(self.package_files)} "
+                f"advisory snapshot {self.source} {dated}: {self.count} documents for {len(self.package_files)} "
                 f"packages (read per package on demand), signature {self.signature[:12]}"
             )
         return (
-            f"advisory snapshot {self.source}: {self.count} PyPI advisories, newest modified "
-            f"{self.newest_modified or 'unknown'}, signature {self.signature[:12]}"
+            f"advisory snapshot {self.source} {dated}: {self.count} PyPI advisories for {self.packages} "
+            f"packages, signature {self.signature[:12]}"
         )
+
+    def age_days(self, today: Date | None = None) -> int | None:
+        """Days since the snapshot's date, None when the date is unknown."""
+        try:
+            taken = Date.fromisoformat(self.date[:10]) if self.date else None
+        except ValueError:
+            return None
+        if taken is None:
+            return None
+        return ((today or datetime.now(timezone.utc).date()) - taken).days
+
+    def info(self) -> dict:
+        """What the backend has, for the advisories endpoint: source, date, age, counts."""
+        age = self.age_days()
+        return {
+            "source": self.source or None,
+            "date": self.date,
+            "age_days": age,
+            "stale": bool(age is not None and age > STALE_DAYS),
+            "advisories": self.count,
+            "packages": self.packages,
+            "signature": self.signature[:12] or None,
+        }
 
 
 EMPTY = AdvisoryDatabase(source="", count=0, newest_modified=None, signature="", records={})
@@ -272,6 +323,11 @@ def _parse_snapshot(path: Path) -> tuple[list[dict], str | None]:
     return records, newest
 
 
+def parse_snapshot(path: Path) -> tuple[list[dict], str | None]:
+    """Every record of a directory or archive of OSV documents, and their newest ``modified``."""
+    return _parse_snapshot(path)
+
+
 def _package_layout(path: Path) -> dict[str, list[str]] | None:
     """``<root>/<package>/<id>.yaml`` (the PyPA database layout), else None."""
     layout: dict[str, list[str]] = {}
@@ -287,26 +343,101 @@ def _package_layout(path: Path) -> dict[str, list[str]] | None:
     return layout or None
 
 
-def load_advisories(path: Path | None, cache_dir: Path | None) -> AdvisoryDatabase:
-    """Load (from the parsed cache when the snapshot is unchanged) the advisory database."""
+def _layout_newest(layout: dict[str, list[str]], cache: Path | None) -> str | None:
+    """The newest ``modified`` of a per-package tree, found by a scan (no parsing), kept in the cache."""
+    marker = cache / "_newest_modified" if cache is not None else None
+    if marker is not None and marker.is_file():
+        return marker.read_text().strip() or None
+    newest = ""
+    for files in layout.values():
+        for name in files:
+            with open(name, "rb") as handle:
+                found = _MODIFIED.search(handle.read())
+            if found:
+                newest = max(newest, found.group(1).decode().strip())
+    if marker is not None:
+        try:
+            write_file_atomically(marker, newest)
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return newest or None
+
+
+# Bundles are immutable once built: one open database per bundle file and version of it, shared by
+# the analyses of a process (the records of a package are read from the archive once).
+_BUNDLES: dict[tuple[str, str], AdvisoryDatabase] = {}
+
+
+def _load_bundle(path: Path) -> AdvisoryDatabase:
+    key = (str(Path(path).resolve()), snapshot_signature(path))
+    database = _BUNDLES.get(key)
+    if database is None:
+        database = _BUNDLES[key] = _open_bundle(path, key[1])
+        for old in [k for k in _BUNDLES if k[0] == key[0] and k != key]:
+            del _BUNDLES[old]  # a replaced file (a refreshed download): the old copy is not used again
+    return database
+
+
+def _open_bundle(path: Path, signature: str) -> AdvisoryDatabase:
+    from adviser.advisory_bundle import Bundle, BundleError
+
+    try:
+        bundle = Bundle(path)
+    except BundleError as exc:
+        raise AdvisoryDatabaseError(str(exc)) from None
+    index = bundle.index
+    return AdvisoryDatabase(
+        source=str(index.get("source") or path),
+        count=int(index.get("advisories") or 0),
+        newest_modified=None,
+        signature=signature,
+        records={},
+        loader=bundle.records,
+        date=index.get("date"),
+        packages=int(index.get("packages") or 0),
+    )
+
+
+def shipped_advisories() -> AdvisoryDatabase:
+    """The snapshot shipped in the package (EMPTY when an installation left it out)."""
+    from adviser.advisory_bundle import SHIPPED
+
+    if not SHIPPED.is_file():
+        return EMPTY
+    return _load_bundle(SHIPPED)
+
+
+def load_advisories(path: Path | str | None, cache_dir: Path | None) -> AdvisoryDatabase:
+    """Load (from the parsed cache when the snapshot is unchanged) the advisory database.
+
+    None: the shipped snapshot; ``none``: no advisory data."""
+    from adviser.advisory_bundle import is_bundle
+
     if path is None:
+        return shipped_advisories()
+    if str(path).strip().lower() == NONE:
         return EMPTY
     path = Path(path)
     if not path.exists():
         raise AdvisoryDatabaseError(f"advisory database {path} does not exist")
+    if path.is_file() and path.name.endswith(".zip") and is_bundle(path):
+        return _load_bundle(path)
+    if path.is_dir() and (path / "vulns").is_dir():
+        path = path / "vulns"  # a checkout of the PyPA database: its documents are under vulns/
     signature = snapshot_signature(path)
     layout = _package_layout(path) if path.is_dir() else None
     if layout is not None:
         # Thousands of YAML files take seconds to parse; a resolution needs a few dozen packages.
+        # The signature covers every file's size and mtime, so a changed snapshot gets a new place.
+        cache = Path(cache_dir) / "advisories" / signature if cache_dir else None
         return AdvisoryDatabase(
             source=str(path),
             count=sum(len(files) for files in layout.values()),
-            newest_modified=None,
+            newest_modified=_layout_newest(layout, cache),
             signature=signature,
             records={},
             package_files=layout,
-            # The signature covers every file's size and mtime, so a changed snapshot gets a new place.
-            package_cache=Path(cache_dir) / "advisories" / signature if cache_dir else None,
+            package_cache=cache,
         )
     cache_file = Path(cache_dir) / "advisories" / f"{signature}.json" if cache_dir else None
     data = None
@@ -334,3 +465,21 @@ def load_advisories(path: Path | None, cache_dir: Path | None) -> AdvisoryDataba
         signature=signature,
         records=records,
     )
+
+
+def snapshot_notes(database: AdvisoryDatabase, relies_on_advisories: bool) -> list[tuple[str, str]]:
+    """(level, message) lines for stack_info: which snapshot is used, and a WARNING when a policy
+    that avoids advisories has no advisory data or stale data."""
+    description = database.describe()
+    notes = [("INFO", description[:1].upper() + description[1:])]
+    if not relies_on_advisories:
+        return notes
+    if database is EMPTY or not database.count:
+        notes.append(("WARNING", "No advisory data: known vulnerabilities are NOT avoided by this recommendation "
+                                 "(give the backend an advisory database, e.g. thamos serve --advisory-db)"))
+        return notes
+    age = database.age_days()
+    if age is not None and age > STALE_DAYS:
+        notes.append(("WARNING", f"The advisory data is {age} days old (snapshot of {database.date}): "
+                                 "advisories published since are not avoided (refresh it: thamos serve --advisory-db)"))
+    return notes

@@ -240,7 +240,7 @@ class AdviseRun:
 
     def _plan_rules(self, plan: Plan) -> None:
         """The policy, the advisories and the labels, each named in the stack_info with the indexes."""
-        from adviser.advisories import load_advisories
+        from adviser.advisories import load_advisories, snapshot_notes
         from adviser.policies import allowed_advisory_ids
         from adviser.resolution.units import PolicyUnit
 
@@ -249,8 +249,8 @@ class AdviseRun:
             project.pipfile.setdefault("requires", {"python_version": plan.target.python_version})
         self.stack_info.extend(PolicyUnit(plan.policy).stack_info())
         plan.advisories = load_advisories(self.settings.advisory_db, self.settings.cache_dir)
-        description = plan.advisories.describe()
-        self.stack_info.append(_item("INFO", description[:1].upper() + description[1:]))
+        for level, message in snapshot_notes(plan.advisories, plan.policy.advisories_block):
+            self.stack_info.append(_item(level, message))
         plan.allowed_advisories = allowed_advisory_ids(plan.labels)
         if plan.labels:
             echoed = ", ".join(f"{k}={v}" for k, v in sorted(plan.labels.items()))

@@ -7,6 +7,7 @@ from typing import Any
 from packaging.version import Version
 
 from adviser import wire
+from adviser.security_notes import advisory_choice_notes
 from adviser.wire import report_item as _item
 from stackfiles.pipfile_lock import build_pipfile_lock, direct_entry, package_entry
 
@@ -186,13 +187,14 @@ def build_product(
     pipfile, justification = _with_adjusted_sources(project.pipfile, result, names)
     default, develop = _lock_sections(result, provider, project, roots, dev, identifiers_of)
     tier0 = 0
+    requirements_of = _requirements_by_name(provider, roots)
     for name in names:
         if name in result.mapping:
             offer = result.mapping[name].offer
             tier0 += offer.direct is not None or (offer.tier == 0 and not offer.metadata_demotion)
             justification.extend(_choice_notes(name, offer, provider, policy, target, known_indexes))
+            justification.extend(advisory_choice_notes(name, offer, provider, policy, requirements_of.get(name, [])))
     if lock is not None:
-        requirements_of = _requirements_by_name(provider, roots)
         justification.extend(_lock_changes(lock, default, develop, dev, provider, policy, requirements_of))
     runtime_out = dict(runtime)
     runtime_out.setdefault("python_version", target.python_version)

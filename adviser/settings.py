@@ -77,7 +77,8 @@ class AdviserSettings:
     default_index: IndexSource | None = None
     # Other URLs of known indexes: "alias_url=canonical_url,..." or {alias: canonical} (adviser.aliases).
     index_aliases: dict[str, str] | str | None = None
-    advisory_db: Path | None = None
+    # OSV advisories (adviser.advisories): None is the snapshot shipped in the package, "none" no data.
+    advisory_db: Path | str | None = None
     max_workers: int = 16
     timeout: float = 30.0
     builds: str | tuple[str, ...] = BUILDS_ALWAYS
