@@ -86,6 +86,9 @@ def test_diff_of_two_analyses_is_the_thamos_diff_table(shared_server, sample_ind
     assert status == 200
     assert re.search(r"<td>webapp-framework</td><td>downgraded</td><td>2\.1</td><td>1\.0</td>", page)
     assert "different projects" not in page
+    # The analysis page offers the other analyses to compare with.
+    _, _, page = request("GET", f"{shared_server.base_url}/web/advise/{older}", headers=HTML)
+    assert f'<option value="{newer}">' in page and f'<option value="{older}">' not in page
     status, _, page = request("GET", f"{shared_server.base_url}/web/diff?base={newer}&other=nope", headers=HTML)
     assert status == 404 and "&#39;nope&#39; is not the id" in page
 

@@ -34,7 +34,7 @@ KINDS = {"advise": "adviser", "provenance": "provenance-checker"}
 PATHS = {kind: path for path, kind in KINDS.items()}
 PER_PAGE = 25
 LOG_TAIL_LINES = 400
-# No inline script and nothing from another origin; the graph library sets inline styles.
+# No inline script and nothing from another origin; the graph library adds a style element.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
@@ -156,8 +156,17 @@ async def analysis_page(request: Request) -> Response:
     found = await _analysis(request, request.path_params["kind"], request.path_params["analysis_id"])
     if not isinstance(found, Analysis):
         return found
-    log = await asyncio.to_thread(_runtime(request).store.log_text, found.id)
-    return page(request, "analysis.html", _analysis_context(found, log))
+    store = _runtime(request).store
+    log = await asyncio.to_thread(store.log_text, found.id)
+    context = _analysis_context(found, log)
+    if found.kind == "adviser" and found.finished:
+        recent, _ = await asyncio.to_thread(store.recent, 20, 0, "adviser")
+        context["others"] = [
+            {"id": row["id"], "created": views.when(row["created_at"])}
+            for row in recent
+            if row["id"] != found.id and row["state"] == "succeeded"
+        ]
+    return page(request, "analysis.html", context)
 
 
 @guarded

@@ -5,13 +5,23 @@
 (function () {
   "use strict";
   var registered = false;
+  var FONT = "system-ui, -apple-system, Segoe UI, Roboto, DejaVu Sans, sans-serif";
+  var LINE = 13;
+  var measure = null;
+
+  // Node boxes sized from their text here, once, rather than by the library on every style pass.
+  function textWidth(text, bold) {
+    if (!measure) { measure = document.createElement("canvas").getContext("2d"); }
+    measure.font = (bold ? "bold " : "") + "11px " + FONT;
+    return measure.measureText(text).width;
+  }
 
   var STYLE = [
     { selector: "node", style: {
       "shape": "round-rectangle", "label": "data(label)", "text-wrap": "wrap",
-      "text-valign": "center", "text-halign": "center", "font-size": 11, "color": "#16202b",
-      "background-color": "#e6edf6", "border-width": 1, "border-color": "#7b8ba3",
-      "width": "label", "height": "label", "padding": "6px" } },
+      "text-valign": "center", "text-halign": "center", "font-size": 11, "font-family": FONT,
+      "color": "#16202b", "background-color": "#e6edf6", "border-width": 1, "border-color": "#7b8ba3",
+      "width": "data(w)", "height": "data(h)" } },
     { selector: "node.direct", style: {
       "background-color": "#1f5fa8", "color": "#ffffff", "border-color": "#0c3566",
       "border-width": 2, "font-weight": "bold" } },
@@ -41,8 +51,11 @@
       var classes = [node.direct ? "direct" : "transitive"];
       if (node.level === "WARNING") { classes.push("warning"); }
       if (node.level === "ERROR") { classes.push("error"); }
+      var lines = node.version ? [node.name, node.version] : [node.name];
+      var widest = Math.max.apply(null, lines.map(function (line) { return textWidth(line, node.direct); }));
       elements.push({ group: "nodes", classes: classes.join(" "), data: {
-        id: node.id, label: node.version ? node.name + "\n" + node.version : node.name, info: node } });
+        id: node.id, label: lines.join("\n"), info: node,
+        w: Math.ceil(widest) + 14, h: lines.length * LINE + 10 } });
     });
     data.edges.forEach(function (edge) {
       elements.push({ group: "edges", classes: edge.markers ? "conditional" : "", data: edge });
@@ -119,7 +132,7 @@
     var fit = root.querySelector("#graph-fit");
     var cy = window.cytoscape({
       container: holder, elements: elementsOf(data), style: STYLE, minZoom: 0.05, maxZoom: 4,
-      wheelSensitivity: 0.3, boxSelectionEnabled: false, autoungrabify: true,
+      boxSelectionEnabled: false, autoungrabify: true, textureOnViewport: true,
       layout: { name: "dagre", rankDir: "LR", nodeSep: 8, rankSep: 70, edgeSep: 4, animate: false }
     });
     function choose(node, centre) {
