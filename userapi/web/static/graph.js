@@ -79,7 +79,7 @@
     return block;
   }
 
-  function showDetails(panel, cy, node, choose) {
+  function showDetails(panel, node, choose) {
     var info = node.data("info");
     panel.textContent = "";
     panel.appendChild(element("h3", info.name + (info.version ? " " + info.version : "")));
@@ -141,7 +141,7 @@
       node.addClass("chosen");
       if (select) { select.value = node.id(); }
       if (centre) { cy.animate({ center: { eles: node }, zoom: Math.max(cy.zoom(), 1) }, { duration: 200 }); }
-      showDetails(panel, cy, node, function (other) { choose(other, true); });
+      showDetails(panel, node, function (other) { choose(other, true); });
     }
     cy.on("tap", "node", function (event) { choose(event.target, false); });
     cy.on("tap", function (event) {
