@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from userapi.database import DatabaseSettingError, check_url, read_password_file
+from userapi.database import DatabaseSettingError, check_url, read_password_file, url_has_password
 from userapi.queue import JobQueue
 from userapi.store import AnalysisStore, SqliteStore, StoreError, StoreUnavailable, claim_store
 
@@ -37,6 +37,12 @@ def connect(url: str, password: str | None, *, wait: float = 60.0, upgrade: bool
         check_url(url)
     except DatabaseSettingError as exc:
         raise StoreError(str(exc)) from None
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # a lost database is told once, by us
+    if url_has_password(url):
+        LOGGER.warning(
+            "the database URL carries a password, which other users of this machine can read in the "
+            "process list: prefer --database-password-file, PGPASSWORD or PGPASSFILE"
+        )
     delay, deadline = 1.0, time.monotonic() + wait
     while True:
         try:

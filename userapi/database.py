@@ -26,6 +26,14 @@ def is_database_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(SCHEMES)
 
 
+def url_has_password(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return bool(parts.password) or any(key.lower() == "password" for key, _ in parse_qsl(parts.query))
+    except ValueError:
+        return False
+
+
 def redact_url(url: str) -> str:
     """The URL with its password (in the user part or as a query parameter) shown as ***."""
     if not is_database_url(url):

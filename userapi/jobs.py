@@ -68,7 +68,7 @@ def _patient(call: Any, what: str, give_up_after: float = 600.0) -> Any:
         except StoreUnavailable as exc:
             if time.monotonic() + delay > deadline:
                 raise
-            LOGGER.warning("cannot %s (%s); trying again in %.0f s", what, exc, delay)
+            LOGGER.warning("cannot %s (%s); trying again in %.1f s", what, exc, delay)
             time.sleep(delay)
             delay = min(delay * 2, 30.0)
 
@@ -146,7 +146,8 @@ def build_adviser_settings(options: dict[str, Any], force: bool = False):
         known_indexes=[source(entry) for entry in options["known_indexes"]],
         index_aliases=options.get("index_aliases") or None,  # absent from an older server's options
         default_index=source(options["default_index"]),
-        advisory_db=Path(options["advisory_db"]) if options.get("advisory_db") else None,
+        # A path, a URL (its last good copy is read) or "none"; None: the shipped snapshot.
+        advisory_db=options.get("advisory_db") or None,
         # Options stored by an older server lack the build settings: the adviser's defaults apply.
         **{key: options[key] for key in BUILD_OPTIONS if key in options},
     )

@@ -99,13 +99,30 @@ def open_store(settings: WorkerSettings, give_up_after: float = 300.0) -> Postgr
         except StoreUnavailable as exc:
             if time.monotonic() + delay > deadline:
                 raise
-            LOGGER.warning("%s; trying again in %.0f s", exc, delay)
+            LOGGER.warning("%s; trying again in %.1f s", exc, delay)
             time.sleep(delay)
             delay = min(delay * 2, 30.0)
 
 
+class _OneLineDatabaseErrors(logging.Filter):
+    """procrastinate logs each lost connection with its traceback: keep one line that says why."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("procrastinate") and record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            cause = error.__cause__ or error
+            record.msg = f"the task queue lost the database: {_reason(cause)}; trying again"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def run_worker(settings: WorkerSettings) -> int:
     """Run analyses until SIGINT/SIGTERM; return an exit code. Raises StoreError at start."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_OneLineDatabaseErrors())
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # our own messages say it once
     store = open_store(settings)
     analyses = _Analyses(settings, store)
     try:
