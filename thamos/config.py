@@ -31,6 +31,7 @@ from .exceptions import (
     NoConfigurationError,
     NoRuntimeEnvironmentError,
 )
+from .project_files import atomic_write
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -514,8 +515,6 @@ class Configuration:
         target = (directory or Path.cwd()) / CONFIG_NAME
         if target.exists() and not force:
             raise ConfigExistsError(f"{target} already exists; use --force (or THAMOS_FORCE=1) to replace it")
-        from .project_files import atomic_write  # imported here: thamos.project_files imports this module
-
         atomic_write(target, rendered)
         _LOGGER.debug("Configuration written to %s", target)
         self.reset()

@@ -24,6 +24,9 @@ from pathlib import Path
 
 from thamos import __version__, settings
 
+if sys.platform != "win32":
+    import fcntl  # POSIX only: the lock serialising the embedded backend's start
+
 LOGGER = logging.getLogger(__name__)
 
 EMBEDDED_HOST = "127.0.0.1"
@@ -121,8 +124,6 @@ class _FileLock:
         self._handle = None
 
     def __enter__(self) -> _FileLock:
-        import fcntl
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = open(self.path, "a+")  # noqa: SIM115 - held until __exit__
         deadline = time.monotonic() + self.timeout
@@ -140,8 +141,6 @@ class _FileLock:
                 time.sleep(0.1)
 
     def __exit__(self, *_exc: object) -> None:
-        import fcntl
-
         if self._handle is not None:
             fcntl.flock(self._handle, fcntl.LOCK_UN)
             self._handle.close()

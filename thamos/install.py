@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from dotenv import dotenv_values
 from packaging.markers import InvalidMarker, Marker
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -32,6 +33,7 @@ from .project_files import (
     read_user_file,
     render_requirements_txt,
 )
+from .source_urls import expand_url, lock_source_urls, requirements_source_urls
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -219,8 +221,6 @@ def _pip_install(python: Path, requirements_text: str, no_deps: bool, pip_args: 
 
 def _with_expanded_sources(lock: dict[str, Any], name: str) -> dict[str, Any]:
     """A copy of the lock whose ``_meta.sources`` URLs are expanded from the environment."""
-    from .source_urls import lock_source_urls
-
     expanded = lock_source_urls(lock, name)
     meta = dict(lock.get("_meta") or {})
     meta["sources"] = [
@@ -248,8 +248,6 @@ def _split_direct(lock: dict[str, Any], directory: Path) -> tuple[dict[str, Any]
 
 def _expanded_requirements(text: str, name: str) -> str:
     """requirements.txt with the URLs of its index options expanded from the environment."""
-    from .source_urls import expand_url, requirements_source_urls
-
     for where, url in requirements_source_urls(text, name):
         text = text.replace(url, expand_url(url, where))
     return text
@@ -360,8 +358,6 @@ def read_dotenv(path: Path) -> dict[str, str]:
     """Variables of a ``.env`` file (NAME=VALUE lines, # comments); empty when there is no file."""
     if not path.is_file():
         return {}
-    from dotenv import dotenv_values
-
     values = dotenv_values(path)
     return {key: value for key, value in values.items() if value is not None}
 

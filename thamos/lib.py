@@ -32,7 +32,8 @@ from .backend import (
 )
 from .config import Configuration, config
 from .exceptions import AnalysisFailedError
-from .project_files import Stack, check_writable
+from .project_files import ProjectFiles, Stack, check_writable, parse_pipfile
+from .source_urls import expand_url, expanded_sources, pipfile_source_urls, requirements_source_urls
 
 __all__ = [
     "AdviseOutcome",
@@ -102,8 +103,6 @@ def advise_here(
     atomically. Raises AnalysisFailedError (files untouched) when the analysis reports an error.
     ``.thoth.yaml`` is never written.
     """
-    from .project_files import ProjectFiles
-
     configuration = configuration or config
     environment = configuration.get_runtime_environment(runtime_environment_name)
     files = ProjectFiles(configuration.files_dir(environment["name"]), configuration.requirements_format)
@@ -150,14 +149,8 @@ def stack_extras(files: Any, stack: Stack, environment: dict[str, Any]) -> dict[
     """What an advise request carries beside the files: the index URLs expanded from the environment
     (``${VAR}`` placeholders; an unset variable is a BadInputError) and the prepared metadata of
     local path packages. Computed before any request, so bad input leaves every file untouched."""
+    # zipfile and email.parser: about 8 ms that only an advise of a Pipfile needs, not every command.
     from .local_packages import pipfile_path_entries, prepare_local_packages
-    from .project_files import parse_pipfile
-    from .source_urls import (
-        expand_url,
-        expanded_sources,
-        pipfile_source_urls,
-        requirements_source_urls,
-    )
 
     if not files.is_pipenv:
         urls = requirements_source_urls(stack.requirements, files.input_file.name)

@@ -22,6 +22,13 @@ from .exceptions import BadInputError, ThamosError
 
 _LOGGER = logging.getLogger(__name__)
 
+try:  # pip's own default index, read from its internals: missing when pip is, or when they move
+    from pip._internal.models.index import PyPI
+
+    _PIP_DEFAULT_INDEX: str | None = PyPI.simple_url
+except Exception:  # noqa: BLE001 - any failure means "unknown", reported where it is needed
+    _PIP_DEFAULT_INDEX = None
+
 
 def pipfile_path_entries(pipfile: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """(section, name, entry) of every Pipfile package given by ``path``."""
@@ -75,7 +82,7 @@ def _metadata(source: Path, where: str, python_version: str | None, index_urls: 
     if source.is_file() and source.name.endswith(".whl"):
         return _wheel_metadata(source, where)
     try:
-        import sourcebuild
+        import sourcebuild  # about 22 ms, for local path packages only; missing in a broken installation
     except ImportError as exc:  # an incomplete installation of thamos
         raise ThamosError(f"{where}: the build tools needed for local path packages are missing ({exc})") from None
     interpreter = sourcebuild.find_interpreter(python_version)
@@ -112,9 +119,7 @@ def _default_index_url() -> str:
     configured = os.environ.get("PIP_INDEX_URL")
     if configured:
         return configured
-    try:
-        from pip._internal.models.index import PyPI
-    except Exception:  # pip missing or its internals moved
+    if _PIP_DEFAULT_INDEX is None:
         raise BadInputError("the Pipfile has no [[source]] and pip's default index cannot be read; "
                             "add a [[source]] or set PIP_INDEX_URL") from None
-    return PyPI.simple_url
+    return _PIP_DEFAULT_INDEX

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import distro
+
 from . import settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -99,8 +101,6 @@ def _normalize_os_version(name: str, version: str) -> str:
 @_probe
 def discover_distribution() -> tuple[str | None, str | None]:
     """Return (name, version) of the operating system, e.g. ("fedora", "38") or ("ubuntu", "22.04")."""
-    import distro
-
     name = (distro.id() or "").strip().lower() or None
     version = (distro.version() or "").strip() or None
     if name and version:

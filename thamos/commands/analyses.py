@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import click
+from rich.tree import Tree
 
 from stackfiles import lock_diff
 
@@ -374,8 +375,6 @@ def diff_command(analysis_id: str | None, runtime_environment: str | None, outpu
 @output_format_option
 def graph_command(analysis_id: str | None, runtime_environment: str | None, output_format: str) -> None:
     """Show the dependency graph of the advised stack (default: the last analysis)."""
-    from rich.tree import Tree
-
     analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
     product = _advised_lock(analysis_id)
     graph = product.get("dependency_graph") or {"nodes": [], "edges": []}

@@ -4,6 +4,7 @@ the project's imports (discover) and reports for bug reports (support, version).
 from __future__ import annotations
 
 import os
+import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import click
 from .. import __version__, lib
 from ..config import CONFIG_NAME, config, find_config_file
 from ..exceptions import ConfigExistsError, ConfigurationError, ThamosError
+from ..machine import discover_runtime_environment
+from ..project_imports import imported_modules
 from ..redact import redact_secrets
 from ..render import emit, key_value_rows
 from .options import interactive, output_format_option, runtime_environment_option, state
@@ -42,8 +45,6 @@ def config_command(template: str | None, force: bool, to_stdout: bool) -> None:
 @runtime_environment_option
 def check_command(runtime_environment: str | None) -> None:
     """Validate .thoth.yaml and compare a runtime environment with this machine."""
-    from ..machine import discover_runtime_environment
-
     ui = state().ui
     config.load_config()
     environment = config.get_runtime_environment(runtime_environment)
@@ -101,8 +102,6 @@ def show_command(runtime_environment: str | None, output_format: str) -> None:
 @output_format_option
 def discover_command(no_lookup: bool, path: str | None, output_format: str) -> None:
     """Find the third-party modules the project imports and the packages providing them."""
-    from ..project_imports import imported_modules
-
     root = Path(path) if path else config.project_root
     modules = imported_modules(root)
     rows = []
@@ -119,10 +118,6 @@ def discover_command(no_lookup: bool, path: str | None, output_format: str) -> N
 @output_format_option
 def support_command(output_format: str) -> None:
     """A report for bug reports: versions, configuration and environment (secrets redacted)."""
-    import platform
-
-    from ..machine import discover_runtime_environment
-
     # A broken .thoth.yaml is a common reason to ask for support: report it instead of failing.
     try:
         configuration: Any = redact_secrets(config.content)
@@ -141,7 +136,7 @@ def support_command(output_format: str) -> None:
         "discovered": discover_runtime_environment(),
     }
     try:
-        import swagger_client
+        import swagger_client  # about 0.12 s: only this report needs it among the local commands
 
         report["swagger_client"] = getattr(swagger_client, "__version__", None)
     except ImportError:
