@@ -68,6 +68,7 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
     from adviser.environment import TargetEnvironmentError
     from adviser.index import IndexAccessError, IndexUnreachable
     from adviser.policies import UnknownRecommendationType
+    from adviser.prescriptions.request import PrescriptionStop
     from adviser.project import ProjectError
 
     log = log or (lambda _message: None)
@@ -77,7 +78,8 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
         plan = run.plan()
         result, rounds = run.resolve(plan)
         return run.product(plan, result, rounds)
-    except (ProjectError, TargetEnvironmentError, AdvisoryDatabaseError, UnknownRecommendationType) as exc:
+    except (ProjectError, TargetEnvironmentError, AdvisoryDatabaseError, UnknownRecommendationType,
+            PrescriptionStop) as exc:
         return run.error(str(exc))
     except ResolutionImpossible as exc:
         return run.error(run.explain(exc.causes))
@@ -116,6 +118,7 @@ class Plan:
     lock: Any = None
     locked: dict = field(default_factory=dict)  # package name -> version in the existing lock
     roots: list = field(default_factory=list)  # the direct requirements whose markers hold
+    prescriptions: Any = None  # adviser.prescriptions.evaluator.PrescriptionUnit when a knowledge base is set
 
     def sources_for(self, name: str) -> list:
         if name in self.pins:
@@ -141,10 +144,12 @@ class AdviseRun:
         self.provider = None
         self.client = None
         self.conflicts = None  # explain.ConflictHistory once resolution starts
+        self.prescriptions = None  # the request's PrescriptionUnit, once planned
 
     def error(self, message: str) -> dict[str, Any]:
-        """The error document, with the stack_info gathered so far."""
-        return _error_document(self.parameters, message, self.stack_info)
+        """The error document, with the stack_info gathered so far (prescriptions' too)."""
+        gathered = self.stack_info + (self.prescriptions.report_stack_info() if self.prescriptions else [])
+        return _error_document(self.parameters, message, gathered)
 
     def close(self) -> None:
         if self.provider is not None:
@@ -187,7 +192,18 @@ class AdviseRun:
         self._plan_rules(plan)
         self._plan_lock(plan)
         self._plan_roots(plan)
+        self._plan_prescriptions(plan)
         return plan
+
+    def _plan_prescriptions(self, plan: Plan) -> None:
+        """The prescriptions of the request (when the settings name a knowledge base): boots run now."""
+        from adviser.prescriptions.request import prescriptions_for
+
+        # Set before the boots run: a boot that ends the request still has its stack_info reported.
+        plan.prescriptions = prescriptions_for(
+            self.request, self.parameters, plan, self.settings, self.log,
+            started=lambda unit: setattr(self, "prescriptions", unit),
+        )
 
     def _plan_target(self, runtime: dict, project: Any) -> Any:
         from adviser.environment import build_target, target_python
@@ -320,7 +336,10 @@ class AdviseRun:
             locked=plan.locked,
             log=self.log,
             prefetch_workers=self.settings.max_workers,
+            units=[plan.prescriptions] if plan.prescriptions is not None else (),
         )
+        if plan.prescriptions is not None:
+            plan.prescriptions.introducers = self.provider.introducers
         self.provider.add_direct(self._direct_packages(plan))
         self.log(
             f"resolving {len(plan.roots)} direct requirements for {target.platform} Python {target.python_full_version}"
@@ -329,6 +348,7 @@ class AdviseRun:
             self.provider.prefetch(plan.roots)
             self.conflicts = ConflictHistory(self.log)
             reporter = AdviseReporter(self.conflicts)
+            self.provider.follow(reporter)
             result = Resolver(self.provider, reporter).resolve(plan.roots, max_rounds=MAX_ROUNDS)
         finally:  # aliases found by redirects are known once pages were read, failed or not
             self.stack_info.extend(_item("INFO", note) for note in plan.aliases.notes(plan.sources))
@@ -356,6 +376,10 @@ class AdviseRun:
         from adviser.report import build_product
 
         target = plan.target
+        if plan.prescriptions is not None:
+            rejection = plan.prescriptions.settlement.settle(result.mapping)
+            if rejection:
+                return self.error(rejection)
         product = build_product(
             result=result,
             provider=self.provider,
@@ -368,6 +392,11 @@ class AdviseRun:
             known_indexes=plan.known,
             lock=plan.lock,
         )
+        if plan.prescriptions is not None:
+            product["justification"].extend(plan.prescriptions.settlement.stack_items)
+            product["advised_manifest_changes"] = list(plan.prescriptions.settlement.manifest_changes)
+            self.stack_info.extend(plan.prescriptions.report_stack_info())
+            self.prescriptions = None  # reported: error() must not add them again
         resolved = len(product["dependency_graph"]["nodes"])
         self.stack_info.append(_item("INFO", f"Resolved {resolved} packages in {rounds} resolver rounds"))
         pipeline = {

@@ -86,6 +86,12 @@ class AdviserSettings:
     build_memory_mb: int = 2048
     build_max_source_mb: int = 1024
     build_pythons: tuple[str, ...] = ()
+    # Prescriptions: the compiled knowledge base (adviser.prescriptions.compiled), the units
+    # switched off by name ({full name: reason}; None: adviser.prescriptions.request.DEFAULT_DENIED)
+    # and the base of short justification links.
+    prescriptions: Path | None = None
+    prescriptions_denied: dict[str, str] | None = None
+    prescriptions_link_base: str | None = None
 
     def __post_init__(self) -> None:
         self.builds = parse_builds(self.builds)

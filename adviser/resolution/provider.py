@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from packaging.specifiers import SpecifierSet
 from resolvelib.providers import AbstractProvider
+from resolvelib.resolvers import Criterion, RequirementInformation, RequirementsConflicted
 
 from adviser.environment import TargetEnvironment
 from adviser.policies import Policy
@@ -60,6 +62,21 @@ class AdviserProvider(AbstractProvider):
         )
         self.dependencies = Dependencies(self.offers, target, log or (lambda _message: None))
         self.prefetcher = Prefetcher(self.selection, self.dependencies, prefetch_workers)
+        # The partial stack resolvelib works on (see reporter.AdviseReporter); set by ``follow``.
+        self.pinned: Callable[[], Mapping[str, Candidate]] = dict
+
+    def follow(self, reporter: Any) -> None:
+        """Read the pins of the partial stack from ``reporter`` (decision units judge candidates against them)."""
+        self.pinned = lambda: reporter.pinned
+
+    def introducers(self, name: str) -> set[str]:
+        """The pinned packages whose dependencies name ``name``."""
+        found = set()
+        for candidate in list(self.pinned().values()):
+            dependencies = self.dependencies.known_for(candidate) or ()
+            if any(r.name == name for r in dependencies):
+                found.add(candidate.name)
+        return found
 
     # ------------------------------------------------------------ resolvelib interface
 
@@ -92,6 +109,9 @@ class AdviserProvider(AbstractProvider):
 
         def candidates() -> Iterator[Candidate]:
             offers = self.selection.iter_admissible(name, reqs, excluded)
+            if self.unit.ranks(name):  # scored versions: positive first, negative last (stable otherwise)
+                pinned = self.pinned()
+                offers = iter(sorted(offers, key=lambda o: -_sign(self.unit.score(o, pinned))))
             return self.selection.candidates((o for o in offers if agrees_with_base(o)), extras)
 
         return candidates
@@ -102,7 +122,15 @@ class AdviserProvider(AbstractProvider):
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
-        dependencies = self.dependencies.of(candidate)
+        pinned = self.pinned()
+        rejection = self.unit.reject_stack(candidate, pinned)
+        if rejection:
+            raise RequirementsConflicted(_rejected(candidate, rejection, pinned))
+        dependencies = [r for r in self.dependencies.of(candidate) if not self.unit.skip(r, candidate, pinned)]
+        for package in self.unit.added(candidate, pinned):
+            pin = package["locked_version"]
+            dependencies.append(Requirement(package["name"], frozenset(), SpecifierSet(pin), parent=candidate,
+                                            text=f"{package['name']}{pin}"))
         self.prefetcher.prefetch(dependencies)
         return dependencies
 
@@ -153,3 +181,21 @@ class AdviserProvider(AbstractProvider):
     def took_prerelease_fallback(self, name: str) -> bool:
         """Whether pre-releases of the package were offered because no final release fits."""
         return name in self.selection.prerelease_fallback
+
+
+def _sign(value: float) -> int:
+    return (value > 0) - (value < 0)
+
+
+def _rejected(candidate: Candidate, reason: str, pinned: Mapping[str, Candidate]) -> Criterion:
+    """What resolvelib backtracks on when a unit rejects ``candidate``: one requirement of it per
+    pinned package the reason blames (so the resolver goes back to those pins), saying why."""
+    by_name = {c.name: c for c in pinned.values()}
+    information = []
+    for name in getattr(reason, "blames", ()) or (candidate.name,):
+        other = by_name.get(name, candidate)
+        text = f"{other.name}!={other.version} ({reason})"
+        requirement = Requirement(other.name, frozenset(), SpecifierSet(f"!={other.version}"), parent=candidate,
+                                  text=text)
+        information.append(RequirementInformation(requirement, candidate))
+    return Criterion(candidates=[], information=information, incompatibilities=[])

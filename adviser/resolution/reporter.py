@@ -1,4 +1,4 @@
-"""The resolver's reporter: counts rounds and keeps the conflicts met on the way."""
+"""The resolver's reporter: counts rounds, keeps the conflicts met on the way and the current pins."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ class AdviseReporter(BaseReporter):
     def __init__(self, conflicts: Any = None) -> None:
         self.rounds = 0
         self.conflicts = conflicts
+        self.pinned: Any = {}  # the current state's pins (identifier -> candidate), for decision units
+
+    def ending_round(self, index: int, state: Any) -> None:
+        # resolvelib ends every round (pinned or backtracked) with the state the next round works on.
+        self.pinned = state.mapping
 
     def starting_round(self, index: int) -> None:
         self.rounds = index + 1

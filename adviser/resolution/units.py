@@ -15,9 +15,14 @@ Where each hook is called:
 * ``demote`` (order, from core metadata) -- ``offers.OfferBook.check`` once a version's metadata is
   read; a demoted version waits behind a few older versions of its tier
   (``selection.METADATA_LOOKAHEAD``);
-* ``reject_stack`` (backtrack) -- reserved: not called by the resolution yet. Its place is
-  ``provider.AdviserProvider.get_dependencies``, with the pins of the partial stack kept by
-  ``reporter.AdviseReporter`` from resolvelib's ``ending_round``;
+* ``reject_stack`` (backtrack) -- ``provider.AdviserProvider.get_dependencies``, when resolvelib
+  pins a candidate, with the pins of the partial stack (kept by ``reporter.AdviseReporter`` from
+  ``ending_round``); a reason makes the candidate fail and the resolver backtrack, blaming the
+  pinned packages the reason names in ``blames`` (a ``str`` subclass may carry them);
+* ``skip`` (prune) and ``added`` (grow) -- the same place: a dependency a unit skips is left out
+  with what it brings; ``added`` names exact packages (name, locked_version) joining the dependencies;
+* ``ranks``/``score`` (order) -- ``provider.AdviserProvider.find_matches``: for a package a unit
+  ranks, versions with a positive score are tried first and those with a negative score last;
 * ``justify`` and ``stack_info`` -- the report (``adviser.report``) and the engine's plan
   (``adviser.engine``) add what they return to the product's justification and the stack_info.
 
@@ -56,6 +61,22 @@ class DecisionUnit:
     def reject_stack(self, candidate: Any, pinned: Mapping[str, Any]) -> str | None:
         """Backtrack: a reason why ``candidate`` cannot join the partial stack ``pinned``."""
         return None
+
+    def skip(self, requirement: Any, parent: Any, pinned: Mapping[str, Any]) -> str | None:
+        """Prune: a reason to leave out the dependency ``requirement`` of ``parent`` (None: the application)."""
+        return None
+
+    def added(self, candidate: Any, pinned: Mapping[str, Any]) -> list[dict]:
+        """Grow: exact packages (``name``, ``locked_version``) that join the dependencies of ``candidate``."""
+        return []
+
+    def ranks(self, name: str) -> bool:
+        """Whether ``score`` orders the versions of ``name`` (False: the order is left alone)."""
+        return False
+
+    def score(self, offer: Any, pinned: Mapping[str, Any]) -> float:
+        """Order: positive tries the version earlier, negative later (only asked when ``ranks``)."""
+        return 0.0
 
     def justify(self, name: str, offer: Any) -> list[dict]:
         """Justification items for the version of ``name`` chosen in the product."""
@@ -110,6 +131,18 @@ class UnitChain(DecisionUnit):
 
     def reject_stack(self, candidate: Any, pinned: Mapping[str, Any]) -> str | None:
         return next((r for r in (u.reject_stack(candidate, pinned) for u in self.units) if r), None)
+
+    def skip(self, requirement: Any, parent: Any, pinned: Mapping[str, Any]) -> str | None:
+        return next((r for r in (u.skip(requirement, parent, pinned) for u in self.units) if r), None)
+
+    def added(self, candidate: Any, pinned: Mapping[str, Any]) -> list[dict]:
+        return [item for unit in self.units for item in unit.added(candidate, pinned)]
+
+    def ranks(self, name: str) -> bool:
+        return any(unit.ranks(name) for unit in self.units)
+
+    def score(self, offer: Any, pinned: Mapping[str, Any]) -> float:
+        return sum(unit.score(offer, pinned) for unit in self.units if unit.ranks(offer.name))
 
     def justify(self, name: str, offer: Any) -> list[dict]:
         return [item for unit in self.units for item in unit.justify(name, offer)]

@@ -1,0 +1,261 @@
+"""The compiled knowledge base: prescriptions in one SQLite file, keyed by the package names they route on.
+
+Compiling reads every repository once (``loader``) and stores each unit (marshal, its compiled
+form) under every key that can make it relevant to a request: ``pkg:<name>`` for each package
+it matches, and for units naming no package a static selector of their ``should_include``
+(``image:``, ``label:``, ``lib:``, ``os:``, ``rtype:`` or ``always``). A request then reads only
+the units of the packages it meets and the selectors it has. The index records a fingerprint of
+its sources (paths, mtimes and sizes, or a git commit) and is rebuilt only when that changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from adviser.prescriptions.loader import Repository, load_tree
+
+FORMAT = f"1/{sys.version_info[0]}.{sys.version_info[1]}"  # marshal's format follows the interpreter
+_SCHEMA = """
+CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE repositories (position INTEGER, name TEXT, release TEXT, source TEXT, path TEXT, commit_id TEXT,
+                           files INTEGER, counts TEXT, errors TEXT, warnings TEXT);
+CREATE TABLE units (id INTEGER PRIMARY KEY, name TEXT, body BLOB);
+CREATE TABLE routes (key TEXT, unit INTEGER);
+"""
+_INDEXES = "CREATE INDEX routes_key ON routes (key); CREATE INDEX units_name ON units (name);"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A prescription source ready to read: a local directory, how the user named it, its git commit."""
+
+    label: str  # as configured (a path or a git URL with any credentials removed)
+    path: str
+    commit: str | None = None
+    problem: str | None = None  # why it could not be fetched (then path may be a last good copy or "")
+
+
+def fingerprint(sources: Sequence[Source]) -> str:
+    """Changes whenever a source file is added, removed, touched or resized (or the commit moves)."""
+    digest = hashlib.sha256(FORMAT.encode())
+    for source in sources:
+        digest.update(f"\0{source.label}\0{source.path}\0{source.commit or ''}\0".encode())
+        if source.path and os.path.isdir(source.path):
+            for entry in _scan(source.path):
+                digest.update(entry)
+    return digest.hexdigest()
+
+
+def _scan(top: str) -> Iterable[bytes]:
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            elif entry.name.endswith((".yaml", ".yml")):
+                info = entry.stat()
+                yield f"{entry.path}\0{info.st_mtime_ns}\0{info.st_size}\n".encode()
+
+
+def index_path(cache_dir: Path, sources: Sequence[Source]) -> Path:
+    key = hashlib.sha256("\0".join(s.label for s in sources).encode()).hexdigest()[:16]
+    return Path(cache_dir) / "prescriptions" / f"index-{key}.sqlite"
+
+
+def compile_sources(sources: Sequence[Source], cache_dir: Path, log=None) -> Path:
+    """The compiled index of ``sources`` under ``cache_dir``, compiled again only if they changed."""
+    log = log or (lambda _message: None)
+    path = index_path(cache_dir, sources)
+    current = fingerprint(sources)
+    if path.is_file() and _stored_fingerprint(path) == current:
+        return path
+    started = time.monotonic()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    repositories: list[tuple[Source, Repository]] = []
+    for source in sources:
+        if source.problem and not source.path:
+            broken = Repository("UNKNOWN", "UNKNOWN", "")
+            broken.errors.append(source.problem)
+            repositories.append((source, broken))
+            continue
+        for repository in load_tree(source.path, source.label):
+            if source.problem:
+                repository.errors.insert(0, source.problem)
+            repositories.append((source, repository))
+    _write(temporary, repositories, current)
+    os.replace(temporary, path)
+    units = sum(len(r.units) for _s, r in repositories)
+    log(f"prescriptions compiled: {units} units from {len(repositories)} repositories in {time.monotonic() - started:.1f}s")
+    return path
+
+
+def _stored_fingerprint(path: Path) -> str | None:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            rows = dict(connection.execute("SELECT key, value FROM info"))
+    except sqlite3.Error:
+        return None
+    return rows.get("fingerprint") if rows.get("format") == FORMAT else None
+
+
+def _write(path: Path, repositories: list[tuple[Source, Repository]], current: str) -> None:
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        compiled_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        connection.executemany("INSERT INTO info VALUES (?, ?)",
+                               [("fingerprint", current), ("format", FORMAT), ("compiled_at", compiled_at)])
+        unit_id = 0
+        for position, (source, repository) in enumerate(repositories):
+            connection.execute(
+                "INSERT INTO repositories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (position, repository.name, repository.release, source.label, repository.path, source.commit,
+                 repository.files, json.dumps(repository.counts()), json.dumps(repository.errors),
+                 json.dumps(repository.warnings)),
+            )
+            rows, routes = [], []
+            for unit in repository.units:
+                unit_id += 1
+                unit["repository"] = position
+                rows.append((unit_id, unit["name"], marshal.dumps(unit)))
+                routes.extend((key, unit_id) for key in routes_of(unit))
+            connection.executemany("INSERT INTO units VALUES (?, ?, ?)", rows)
+            connection.executemany("INSERT INTO routes VALUES (?, ?)", routes)
+        connection.executescript(_INDEXES)
+        connection.commit()
+    finally:
+        connection.close()
+
+
+# -- routing ----------------------------------------------------------------------------------
+
+
+def package_names(unit: dict) -> set[str]:
+    """Every package whose presence can make the unit fire."""
+    names: set[str] = set()
+    for entry in unit["match"]:
+        if entry.get("package_name"):
+            names.add(entry["package_name"])
+        if entry.get("package_version", {}).get("name"):
+            names.add(entry["package_version"]["name"])
+        names.update(member["name"] for member in entry.get("group", ()))
+        state = entry.get("state", {})
+        for key in ("resolved_dependencies", "package_version_from"):
+            names.update(pv["name"] for pv in state.get(key, ()))
+    return names
+
+
+def routes_of(unit: dict) -> set[str]:
+    names = package_names(unit)
+    if names:
+        return {f"pkg:{name}" for name in names}
+    return selectors_of(unit["should_include"])
+
+
+def selectors_of(should_include: dict) -> set[str]:
+    """Static keys for a unit naming no package: the first selective condition it has."""
+    environment = should_include.get("runtime_environments", {})
+    images = environment.get("base_images")
+    if images and not images["not"] and all(images["items"]):
+        return {f"image:{str(item).split(':', 1)[0]}" for item in images["items"]}
+    if should_include.get("labels"):
+        return {f"label:{k}={v}" for k, v in should_include["labels"].items()}
+    if should_include.get("library_usage"):
+        return {f"lib:{next(iter(should_include['library_usage']))}"}
+    systems = environment.get("operating_systems")
+    if systems and all(s.get("name") for s in systems):
+        return {f"os:{s['name']}" for s in systems}
+    types = should_include.get("recommendation_types")
+    if types and not types["not"]:
+        return {f"rtype:{t}" for t in types["items"]}
+    return {"always"}
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+class KnowledgeBase:
+    """A compiled index opened read-only; units are read per key and decoded once per process."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._decoded: dict[int, dict] = {}
+        self._keys: dict[str, list[dict]] = {}
+        with self._lock:
+            self.info = dict(self._connection.execute("SELECT key, value FROM info"))
+            self._repositories = self._connection.execute(
+                "SELECT name, release, source, path, commit_id, files, counts, errors, warnings "
+                "FROM repositories ORDER BY position"
+            ).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def repositories(self) -> list[dict[str, Any]]:
+        """What was loaded, for listings: name, release, source, commit, counts, errors, compiled_at."""
+        out = []
+        for name, release, source, path, commit, files, counts, errors, warnings in self._repositories:
+            out.append({
+                "name": name, "release": release, "source": source, "path": path, "commit": commit,
+                "files": files, "units": json.loads(counts), "errors": json.loads(errors),
+                "warnings": json.loads(warnings), "compiled_at": self.info.get("compiled_at"),
+            })
+        return out
+
+    def release_of(self, unit: dict) -> tuple[str, str]:
+        name, release, *_rest = self._repositories[unit["repository"]]
+        return name, release
+
+    def units(self, key: str) -> list[dict]:
+        """The units stored under ``key`` (``pkg:<name>`` or a selector), in compile order."""
+        found = self._keys.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT u.id, u.body FROM routes r JOIN units u ON u.id = r.unit WHERE r.key = ? ORDER BY u.id",
+                (key,),
+            ).fetchall()
+        found = [self._decode(unit_id, body) for unit_id, body in rows]
+        if len(self._keys) > 50_000:  # a long-running worker: keep the memo bounded
+            self._keys.clear()
+            self._decoded.clear()
+        self._keys[key] = found
+        return found
+
+    def named(self, name: str) -> dict | None:
+        with self._lock:
+            row = self._connection.execute("SELECT id, body FROM units WHERE name = ? ORDER BY id DESC",
+                                           (name,)).fetchone()
+        return self._decode(*row) if row else None
+
+    def _decode(self, unit_id: int, body: bytes) -> dict:
+        unit = self._decoded.get(unit_id)
+        if unit is None:
+            unit = self._decoded[unit_id] = marshal.loads(body)
+            unit["id"] = unit_id
+        return unit
