@@ -117,6 +117,7 @@ class AdvisoryDatabase:
     loader: Callable[[str], list[dict]] | None = None  # a prebuilt index's records of one package
     date: str | None = None  # the snapshot's date (YYYY-MM-DD), when known
     packages: int = 0
+    note: str | None = None  # a problem with the source, reported as a WARNING
 
     def __post_init__(self) -> None:
         self._built: dict[str, list[Advisory]] = {}
@@ -407,16 +408,39 @@ def shipped_advisories() -> AdvisoryDatabase:
     return _load_bundle(SHIPPED)
 
 
+def _downloaded(url: str, cache_dir: Path | None) -> AdvisoryDatabase:
+    """The last good copy of an advisory URL (the server's refresher fetches it), else the shipped
+    snapshot; a note says when the last refresh failed or no copy exists yet."""
+    from dataclasses import replace
+
+    from adviser.advisory_source import last_failure, local_copy, redact_url
+
+    copy = local_copy(url, cache_dir) if cache_dir is not None else None
+    failure = last_failure(copy) if copy is not None else None
+    if copy is not None and copy.is_file():
+        database = _load_bundle(copy)
+        if failure:
+            database = replace(database, note=f"The last refresh of {redact_url(url)} failed ({failure}); "
+                                              f"the copy of {database.date or 'unknown date'} is used")
+        return database
+    reason = f"its last refresh failed: {failure}" if failure else "it has not been fetched yet"
+    return replace(shipped_advisories(), note=f"No copy of the advisory source {redact_url(url)} ({reason}); "
+                                              "the snapshot shipped with thamos is used")
+
+
 def load_advisories(path: Path | str | None, cache_dir: Path | None) -> AdvisoryDatabase:
     """Load (from the parsed cache when the snapshot is unchanged) the advisory database.
 
     None: the shipped snapshot; ``none``: no advisory data."""
     from adviser.advisory_bundle import is_bundle
+    from adviser.advisory_source import is_url
 
     if path is None:
         return shipped_advisories()
     if str(path).strip().lower() == NONE:
         return EMPTY
+    if is_url(path):
+        return _downloaded(str(path), cache_dir)
     path = Path(path)
     if not path.exists():
         raise AdvisoryDatabaseError(f"advisory database {path} does not exist")
@@ -472,6 +496,8 @@ def snapshot_notes(database: AdvisoryDatabase, relies_on_advisories: bool) -> li
     that avoids advisories has no advisory data or stale data."""
     description = database.describe()
     notes = [("INFO", description[:1].upper() + description[1:])]
+    if database.note:
+        notes.append(("WARNING", database.note))
     if not relies_on_advisories:
         return notes
     if database is EMPTY or not database.count:

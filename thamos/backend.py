@@ -598,6 +598,13 @@ def whatprovides(import_name: str, backend: Backend | None = None) -> list[dict[
     return data.get("package_names") or []
 
 
+def get_advisories(backend: Backend | None = None) -> dict[str, Any]:
+    """The advisory data the backend uses (GET /advisories): source, date, staleness, counts."""
+    backend = backend or Backend()
+    response = backend.call(backend.apis.service.get_advisories_with_http_info)
+    return dict(response.data or {})
+
+
 def get_versions(backend: Backend | None = None) -> dict[str, Any]:
     """Client version, and the server's (from /version, else the X-Thoth-Version header).
 

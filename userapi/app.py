@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adviser import wire
 from userapi import handlers, web
+from userapi.advisories import log_snapshot, start_refresher
 from userapi.backends import open_backends
 from userapi.contract import SPEC_PATH
 from userapi.listings import load_container_images
@@ -182,6 +183,8 @@ def _lifespan(runtime: ServerRuntime, on_idle: Callable[[], None] | None):
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         await asyncio.to_thread(runtime.runner.start)
+        await asyncio.to_thread(log_snapshot, settings)
+        refresher = start_refresher(settings)  # an --advisory-db URL is fetched and kept fresh
         watcher = None
         if settings.idle_timeout and on_idle is not None:
             watcher = asyncio.create_task(_watch_idle(runtime, settings.idle_timeout, on_idle))
@@ -191,6 +194,8 @@ def _lifespan(runtime: ServerRuntime, on_idle: Callable[[], None] | None):
         finally:
             if watcher is not None:
                 watcher.cancel()
+            if refresher is not None:
+                refresher.stop()
             runtime.runner.stop()
             runtime.store.close()
 

@@ -58,6 +58,19 @@ def get_version(**_: Any) -> Answer:
     return wire.version_answer(_runtime().api_version, __version__), 200
 
 
+def get_advisories(**_: Any) -> Answer:
+    """The advisory data analyses use now (an unreadable database is reported, not an error)."""
+    from userapi.advisories import advisory_info
+
+    settings = _runtime().settings
+    try:
+        return advisory_info(settings), 200
+    except ValueError as exc:
+        info = {"source": None, "date": None, "age_days": None, "stale": False, "advisories": 0,
+                "packages": 0, "signature": None, "configured": None, "refresh_interval": None}
+        return dict(info, note=f"the advisory database cannot be read: {exc}"), 200
+
+
 # -- analyses --------------------------------------------------------------------------------
 
 

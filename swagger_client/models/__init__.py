@@ -19,6 +19,7 @@ from swagger_client.models.adviser_product import AdviserProduct
 from swagger_client.models.adviser_report import AdviserReport
 from swagger_client.models.adviser_result import AdviserResult
 from swagger_client.models.adviser_result_response import AdviserResultResponse
+from swagger_client.models.advisory_database_info import AdvisoryDatabaseInfo
 from swagger_client.models.analysis_log_response import AnalysisLogResponse
 from swagger_client.models.analysis_metadata import AnalysisMetadata
 from swagger_client.models.analysis_response import AnalysisResponse

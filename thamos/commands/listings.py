@@ -62,4 +62,25 @@ def whatprovides_command(imports: tuple[str, ...], output_format: str) -> None:
          title="Providers")
 
 
-COMMANDS = (environments_command, images_command, indexes_command, whatprovides_command)
+@click.command("advisories")
+@output_format_option
+def advisories_command(output_format: str) -> None:
+    """Show the advisory data the backend avoids known vulnerabilities with: source, date, counts."""
+    from ..backend import get_advisories
+    from ..render import key_value_rows
+
+    ui = state().ui
+    info = get_advisories()
+    emit(ui, info, output_format, rows=key_value_rows(info), columns=[("Key", "key"), ("Value", "value")],
+         title="Advisory data")
+    if not info.get("advisories"):
+        ui.message("warn", "The backend has no advisory data: security recommendations cannot avoid known "
+                           "vulnerabilities (thamos serve --advisory-db PATH|URL)")
+    elif info.get("stale"):
+        ui.message("warn", f"The advisory data is {info.get('age_days')} days old (snapshot of {info.get('date')}); "
+                           "refresh it with thamos serve --advisory-db PATH|URL")
+    if info.get("note"):
+        ui.message("warn", str(info["note"]))
+
+
+COMMANDS = (environments_command, images_command, indexes_command, whatprovides_command, advisories_command)
