@@ -1,8 +1,8 @@
-"""`python -m userapi`: serve the User API (see userapi.server.main for the flags)."""
+"""`python -m userapi`: serve the User API (see userapi.cli for the flags)."""
 
 import sys
 
-from userapi.server import main
+from userapi.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())
