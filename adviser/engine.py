@@ -267,6 +267,7 @@ class AdviseRun:
         plan.advisories = load_advisories(self.settings.advisory_db, self.settings.cache_dir)
         for level, message in snapshot_notes(plan.advisories, plan.policy.advisories_block):
             self.stack_info.append(_item(level, message))
+        self.log(f"using {plan.advisories.describe()}")  # the analysis log names the snapshot too
         plan.allowed_advisories = allowed_advisory_ids(plan.labels)
         if plan.labels:
             echoed = ", ".join(f"{k}={v}" for k, v in sorted(plan.labels.items()))

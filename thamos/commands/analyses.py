@@ -42,6 +42,9 @@ def _print_advise_report(ui: Ui, document: dict[str, Any], short: bool) -> None:
             counts[row["type"] or "INFO"] = counts.get(row["type"] or "INFO", 0) + 1
         summary = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items())) or "no remarks"
         ui.message("info", f"Report: {summary}")
+        for item in stack_info:  # what limits the whole advice (no or stale advisory data...) is shown anyway
+            if item.get("type") in ("WARNING", "ERROR"):
+                ui.message("warn", str(item.get("message") or ""))
         return
     emit(ui, rows, "table", columns=[("Type", "type"), ("Package", "package"), ("Message", "message"),
                                      ("Link", "link")], title="Justification")
