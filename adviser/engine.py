@@ -337,6 +337,7 @@ class AdviseRun:
             locked=plan.locked,
             log=self.log,
             prefetch_workers=self.settings.max_workers,
+            own_sources=plan.sources,  # a package they have is never taken from a known index
             units=[plan.prescriptions] if plan.prescriptions is not None else (),
         )
         if plan.prescriptions is not None:

@@ -280,8 +280,10 @@ def _choice_notes(name: str, offer, provider, policy, target, known_indexes) -> 
     if note:
         notes.append(_item("INFO", note, package=name))
     if known_indexes and offer.index.url in {k.url for k in known_indexes}:
-        message = f"{name} {version} taken from index {offer.index.name} known to the backend"
-        notes.append(_item("INFO", message, package=name))
+        # Not one of the project's indexes: worth a look (dependency confusion), so a warning.
+        message = (f"{name} {version} taken from index {offer.index.name} ({offer.index.url}) known to the backend: "
+                   "the project's sources do not provide it")
+        notes.append(_item("WARNING", message, package=name))
     notes.extend(_metadata_notes(provider, name, offer))
     notes.extend(provider.unit.justify(name, offer))  # further decision units (adviser.resolution.units)
     return notes

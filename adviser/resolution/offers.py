@@ -35,8 +35,11 @@ class OfferBook:
         advisories: Any,
         allowed_advisories: set[str],
         now: datetime,
+        own_sources: list | None = None,
     ) -> None:
         self.client = client
+        # The project's own indexes: a package one of them has is never taken from another index.
+        self.own_urls = {source.url.rstrip("/") for source in own_sources or ()}
         self.target = target
         self.unit = unit
         self.sources_for = sources_for
@@ -83,6 +86,9 @@ class OfferBook:
                 pages = self.client.project_pages(name, sources)
             except PackageNotFound:
                 pages = []
+            own = [page for page in pages if page.index.url.rstrip("/") in self.own_urls]
+            if own:  # dependency confusion: other indexes only supply what the project's do not have
+                pages = own
             offers = _build_offers(name, pages, sources)
             self._packages[name] = offers
             return offers

@@ -47,6 +47,7 @@ class AdviserProvider(AbstractProvider):
         now: datetime | None = None,
         prefetch_workers: int = 16,
         units: Sequence[DecisionUnit] = (),
+        own_sources: Sequence[Any] = (),
     ) -> None:
         """``policy`` is the first decision unit; ``units`` are further ones (see ``units``)."""
         self.target = target
@@ -54,6 +55,7 @@ class AdviserProvider(AbstractProvider):
         self.offers = OfferBook(
             client, target, self.unit, sources_for=sources_for, advisories=advisories,
             allowed_advisories=allowed_advisories, now=now or datetime.now(timezone.utc),
+            own_sources=list(own_sources),
         )
         self.selection = Selection(
             self.offers, self.unit, prereleases_all=prereleases_all, prerelease_packages=prerelease_packages,

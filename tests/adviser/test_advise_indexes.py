@@ -106,3 +106,18 @@ def test_unresolvable_source_fails_in_moments_naming_it(tmp_cache_dir):
     assert document["error"] is True
     assert url in document["error_msg"]
     assert "host name no-such-mirror.invalid could not be resolved" in document["error_msg"]
+
+
+def test_a_known_index_never_supplies_a_package_the_projects_sources_have(package_index, tmp_cache_dir):
+    # Dependency confusion: a secondary index offers a newer "six" than the project's own index.
+    main = package_index([Dist("app", "1.0", requires_dist=("six", "rare")), Dist("six", "1.17.0")], name="main")
+    known = package_index([Dist("six", "1.99.0"), Dist("rare", "1.0")], name="known")
+    settings = {"known_indexes": [IndexSource("known", known.url, False)]}
+    document = run(pipfile([("main", main.url)], 'app = "*"'), tmp_cache_dir, settings=settings)
+    lock = product(document)["project"]["requirements_locked"]["default"]
+    assert locked_versions(document) == {"app": "1.0", "six": "1.17.0", "rare": "1.0"}
+    assert lock["six"]["index"] == "main" and lock["rare"]["index"] == "known"
+    warnings = messages(document, "WARNING")
+    assert f"rare 1.0 taken from index known ({known.url}) known to the backend: the project's sources do not " \
+           "provide it" in warnings
+    assert not any("six" in m for m in warnings)
