@@ -14,6 +14,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,9 +27,10 @@ from procrastinate.exceptions import ProcrastinateException
 from psycopg_pool import PoolTimeout
 
 from userapi.jobs import MAX_ATTEMPTS, _init_worker, run_analysis
+from userapi.queue import QueueUnavailable
 from userapi.store import StoreError, StoreUnavailable
 from userapi.store_pg import PostgresStore
-from userapi.team import QUEUE, TASK, give_up, recover_stalled
+from userapi.team import QUEUE, TASK, TeamQueue, give_up, recover_stalled
 
 LOGGER = logging.getLogger("userapi.worker")
 LOST_DATABASE = (ProcrastinateException, psycopg.Error, PoolTimeout, OSError, StoreUnavailable)
@@ -54,16 +56,24 @@ class _Analyses:
         self.settings = settings
         self.store = store
         self.pool = self._new_pool()
+        self.interrupted: set[str] = set()  # cut short by the worker's stop: handed back at the end
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self.settings.concurrency,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
+            initializer=_init_child,
             initargs=(self.settings.database_url, os.getpid(), self.settings.password),
         )
 
     async def run(self, analysis_id: str) -> None:
+        try:
+            await self._run(analysis_id)
+        except asyncio.CancelledError:  # the stop's grace period is over
+            self.interrupted.add(analysis_id)
+            raise
+
+    async def _run(self, analysis_id: str) -> None:
         loop = asyncio.get_running_loop()
         while True:
             pool = self.pool
@@ -85,9 +95,36 @@ class _Analyses:
             LOGGER.warning("the process running %s exited; running it again", analysis_id)
 
     def close(self) -> None:
+        """Stop the children (they ignore SIGTERM, which the worker's stop handles) and hand back
+        the analyses they were running, to run again on another worker."""
         self.pool.shutdown(wait=False, cancel_futures=True)
         for process in multiprocessing.active_children():
-            process.terminate()
+            process.kill()
+            process.join(5)
+        if not self.interrupted:
+            return
+        queue = TeamQueue(self.store)
+        queue.start()
+        try:
+            for analysis_id in sorted(self.interrupted):
+                outcome = self.store.requeue(analysis_id, MAX_ATTEMPTS)
+                if outcome == "requeued":
+                    queue.submit(analysis_id)
+                elif outcome == "given up":
+                    give_up(self.store, analysis_id)
+            LOGGER.info("handed back %d analyses cut short by the stop", len(self.interrupted))
+        except (StoreError, QueueUnavailable) as exc:  # they are recovered as stalled instead
+            LOGGER.warning("cannot hand back the analyses cut short by the stop: %s", exc)
+        finally:
+            queue.stop()
+
+
+def _init_child(database: str, parent_pid: int, password: str | None) -> None:
+    """A child running analyses: the worker decides when it stops (SIGTERM and Ctrl-C reach the
+    whole process group, and would kill analyses the worker still means to finish)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _init_worker(database, parent_pid, password)
 
 
 def open_store(settings: WorkerSettings, give_up_after: float = 300.0) -> PostgresStore:
@@ -108,9 +145,9 @@ class _OneLineDatabaseErrors(logging.Filter):
     """procrastinate logs each lost connection with its traceback: keep one line that says why."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith("procrastinate") and record.exc_info and record.exc_info[1] is not None:
-            error = record.exc_info[1]
-            cause = error.__cause__ or error
+        error = record.exc_info[1] if record.exc_info else None
+        cause = (error.__cause__ or error) if error is not None else None
+        if record.name.startswith("procrastinate") and isinstance(cause, (psycopg.Error, OSError)):
             record.msg = f"the task queue lost the database: {_reason(cause)}; trying again"
             record.args = None
             record.exc_info = None
@@ -163,6 +200,8 @@ async def _work(settings: WorkerSettings, store: PostgresStore, analyses: _Analy
                         stalled_worker_timeout=settings.stalled_after,
                         delete_jobs="successful",
                         shutdown_graceful_timeout=settings.stalled_after,
+                        # Jobs a recovery put back are not announced: look for work at least this often.
+                        fetch_job_polling_interval=min(5.0, settings.heartbeat),
                     )
                 finally:
                     recovery.cancel()
