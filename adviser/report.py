@@ -122,9 +122,18 @@ def _change_reason(provider, policy, name: str, old: str, requirements: list[Any
     ]
     if unmet:
         return f"locked version no longer satisfies {', '.join(unmet)}"
+    # Options outside pipenv's hash (constraints, pre-releases, [thoth]) may have changed since the lock.
+    excluding = [f"{c.text} (constraints line {c.line})" for c in provider.constraints_for(name)
+                 if not c.specifier.contains(old_version, prereleases=True)]
+    if excluding:
+        return f"locked version is excluded by the constraint {', '.join(excluding)}"
+    if old_version.is_prerelease and not provider.prereleases_allowed(name, requirements):
+        return "locked version is a pre-release and pre-releases are not allowed now ([pipenv] allow_prereleases)"
     by_rule = policy.lock_change_reason(offer.facts.blocking_advisories, offer.tier_reasons)
     if by_rule:
         return by_rule
+    if package.rejected.get(str(old_version)):
+        return f"locked version is not admitted now ({package.rejected[str(old_version)]})"
     if offer.metadata_problem:
         return f"locked version's metadata cannot be used ({offer.metadata_problem})"
     return "needed to satisfy the other packages"

@@ -180,6 +180,10 @@ class AdviserProvider(AbstractProvider):
         """The constraints (holding on the target) that name the package."""
         return self.selection.constraints_for(name)
 
+    def prereleases_allowed(self, name: str, requirements: Sequence[Any]) -> bool:
+        """Whether pre-releases of the package are allowed by the options ([pipenv], requirements)."""
+        return self.selection.prerelease_allowed(name, requirements)
+
     def took_prerelease_fallback(self, name: str) -> bool:
         """Whether pre-releases of the package were offered because no final release fits."""
         return name in self.selection.prerelease_fallback

@@ -43,7 +43,7 @@ class Selection:
     def constraints_for(self, name: str) -> list[Any]:
         return [c for c in self.constraints if c.name == name]
 
-    def _prerelease_allowed(self, name: str, requirements: Sequence[Requirement]) -> bool:
+    def prerelease_allowed(self, name: str, requirements: Sequence[Requirement]) -> bool:
         if self.prereleases_all or self.prerelease_packages.get(name):
             return True
         return any(r.specifier.prereleases for r in requirements if str(r.specifier))
@@ -79,7 +79,7 @@ class Selection:
             return offers
 
         locked = self.locked.get(name)
-        if self._prerelease_allowed(name, requirements):
+        if self.prerelease_allowed(name, requirements):
             yield from _tier_order(fitting(None), locked, usable)
             return
         found = False
