@@ -338,7 +338,7 @@ class AdviseRun:
             log=self.log,
             prefetch_workers=self.settings.max_workers,
             own_sources=plan.sources,  # a package they have is never taken from a known index
-            units=[plan.prescriptions] if plan.prescriptions is not None else (),
+            units=[unit for unit in (plan.prescriptions, self._cuda_unit(plan)) if unit is not None],
         )
         if plan.prescriptions is not None:
             plan.prescriptions.introducers = self.provider.introducers
@@ -357,6 +357,15 @@ class AdviseRun:
         elapsed = time.monotonic() - self.started
         self.log(f"resolved {len(result.mapping)} nodes in {reporter.rounds} rounds, {elapsed:.2f}s")
         return result, reporter.rounds
+
+    @staticmethod
+    def _cuda_unit(plan: Plan) -> Any:
+        """For a target stating CUDA: builds needing a newer CUDA are left out or warned about."""
+        from adviser.cuda import CudaUnit
+
+        if not plan.target.cuda_version:
+            return None
+        return CudaUnit(plan.target.cuda_version, plan.policy.name, plan.target.markers)
 
     def _direct_packages(self, plan: Plan) -> dict[str, Any]:
         """Local path packages (metadata sent by the client) and git packages (built here)."""
