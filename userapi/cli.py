@@ -71,7 +71,7 @@ def serve(**flags: Any) -> int:
         settings = load_from_flags(flags)
     except SettingsError as exc:
         return _refused(exc)
-    # Imported when serving, not with this module: see the module's docstring.
+    # Imported when serving: connexion and uvicorn (~1 s) are not for thamos or the spawned workers.
     from userapi.server import ServerError, run_server
 
     try:
