@@ -40,6 +40,7 @@ from userapi.middleware import (
     TokenAuthMiddleware,
 )
 from userapi.queue import QueueUnavailable
+from userapi.request_checks import ContentTypeMiddleware, nested_answer, quiet_unknown_parameters
 from userapi.runtime import ServerRuntime
 from userapi.settings import ServerSettings
 from userapi.store import StoreError, StoreUnavailable
@@ -147,6 +148,7 @@ def create_app(
     # Tokens are checked by TokenAuthMiddleware (the spec marks them optional); connexion would
     # warn once per operation that it has no verifier of its own for the bearer scheme.
     logging.getLogger("connexion.security").setLevel(logging.ERROR)
+    quiet_unknown_parameters()  # any client can send unknown query parameters: not an ERROR line
     app = AsyncApp(__name__, specification_dir=spec_path.parent, lifespan=_lifespan(runtime, on_idle))
     _add_api(app, spec_path)
     _add_probes(app, runtime)
@@ -238,6 +240,7 @@ def _add_error_handlers(app: AsyncApp) -> None:
     app.add_error_handler(ProblemException, _problem_answer)
     app.add_error_handler(HTTPException, _http_answer)
     app.add_error_handler(UnicodeDecodeError, _undecodable_answer)
+    app.add_error_handler(RecursionError, nested_answer)
     app.add_error_handler(StoreUnavailable, _unavailable_answer)
     app.add_error_handler(QueueUnavailable, _unavailable_answer)
     app.add_error_handler(Exception, _unexpected_answer)
@@ -257,6 +260,7 @@ def _add_middleware(app: AsyncApp, runtime: ServerRuntime) -> None:
         expose_headers=["X-Thoth-Version", "X-Thoth-Search-Ui-Url"],
     )
     app.add_middleware(BodyLimitMiddleware, position=outer, max_bytes=settings.max_request_bytes)
+    app.add_middleware(ContentTypeMiddleware, position=outer)
     app.add_middleware(TokenAuthMiddleware, position=outer, token=settings.token)
     app.add_middleware(LenientQueryMiddleware, position=outer)
     app.add_middleware(ApiRootSlashMiddleware, position=outer)

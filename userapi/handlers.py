@@ -17,6 +17,7 @@ from adviser.policies import planned_recommendation_type
 from stackfiles.flags import parse_flag
 from userapi import listings
 from userapi.queue import QueueUnavailable
+from userapi.request_checks import check_body
 from userapi.runtime import ServerRuntime
 from userapi.store import Analysis, StoreError, is_analysis_id
 from userapi.withheld import split_request
@@ -69,6 +70,13 @@ def get_advisories(**_: Any) -> Answer:
         info = {"source": None, "date": None, "age_days": None, "stale": False, "advisories": 0,
                 "packages": 0, "signature": None, "configured": None, "refresh_interval": None}
         return dict(info, note=f"the advisory database cannot be read: {exc}"), 200
+
+
+def list_prescriptions(**_: Any) -> Answer:
+    """The prescription repositories analyses apply (a source that failed is reported in them)."""
+    from userapi.prescriptions import listing
+
+    return listing(_runtime().prescriptions), 200
 
 
 # -- analyses --------------------------------------------------------------------------------
@@ -133,6 +141,7 @@ def _abandon(runtime: ServerRuntime, analysis_id: str, message: str) -> None:
 def _body(params: dict[str, Any], *names: str) -> dict[str, Any]:
     for name in (*names, "body"):
         if isinstance(params.get(name), dict):
+            check_body(params[name])  # too deep or not valid Unicode: a 400 naming where
             return params[name]
     return {}
 
