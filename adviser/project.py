@@ -8,20 +8,20 @@ requirements file, because the lock and its hash are always Pipfile-based.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.markers import InvalidMarker, Marker
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from stackfiles.errors import StackFileError
 from stackfiles.pipfile import read_pipfile
-from stackfiles.requirements import logical_lines
+from stackfiles.pipfile_lock import lock_hash, read_pipfile_lock
+from stackfiles.requirements import logical_lines, parse_requirement, split_hashes
 
 # Markers constraints may use (the seed's supported list); everything else is refused.
 SUPPORTED_CONSTRAINT_MARKERS = frozenset(
@@ -324,15 +324,15 @@ _OPTION_WITH_VALUE = re.compile(
 
 
 def _split_hashes(line: str) -> tuple[str, list[str]]:
-    hashes = re.findall(r"--hash[=\s]+(\S+)", line)
-    return re.sub(r"--hash[=\s]+\S+", "", line).strip(), hashes
+    body, hashes = split_hashes(line)
+    return body, list(hashes)
 
 
 def _parse_requirement_line(line: str, number: int, what: str) -> Requirement:
     try:
-        return Requirement(line)
-    except InvalidRequirement as exc:
-        raise ProjectError(f"{what} line {number}: {line!r} is not a valid requirement ({exc})") from None
+        return parse_requirement(line, f"{what} line {number}")
+    except StackFileError as exc:
+        raise ProjectError(exc.message) from None
 
 
 @dataclass
@@ -503,6 +503,18 @@ def parse_project(
     return project
 
 
+def _locked_packages(lock: dict[str, Any]) -> dict[str, LockedPackage]:
+    """The pinned packages of a Pipfile.lock (default first); path and git entries have no version."""
+    packages: dict[str, LockedPackage] = {}
+    for section, dev in (("default", False), ("develop", True)):
+        for name, entry in (lock.get(section) or {}).items():
+            version = str(entry.get("version", "")).lstrip("=")
+            key = canonicalize_name(name)
+            if version and key not in packages:
+                packages[key] = LockedPackage(key, version, entry.get("index"), tuple(entry.get("hashes") or ()), dev)
+    return packages
+
+
 def parse_lock(text: str | None, requirements_format: str) -> ExistingLock | None:
     """Read a user's lock: Pipfile.lock JSON, or a pinned requirements.txt."""
     if not text or not text.strip():
@@ -510,36 +522,10 @@ def parse_lock(text: str | None, requirements_format: str) -> ExistingLock | Non
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ProjectError(f"requirements_lock is not valid Pipfile.lock JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ProjectError("requirements_lock must be a JSON object (Pipfile.lock)")
-        packages: dict[str, LockedPackage] = {}
-        for section, dev in (("default", False), ("develop", True)):
-            section_entries = data.get(section) or {}
-            if not isinstance(section_entries, dict):
-                raise ProjectError(f"requirements_lock: {section!r} must be a table of packages")
-            for name, entry in section_entries.items():
-                if not isinstance(entry, dict):
-                    continue
-                version = str(entry.get("version", "")).lstrip("=")
-                if not version:
-                    continue
-                key = canonicalize_name(name)
-                if key in packages:
-                    continue
-                packages[key] = LockedPackage(
-                    key, version, entry.get("index"), tuple(entry.get("hashes") or ()), dev
-                )
-        meta = data.get("_meta") or {}
-        meta_hash = (meta.get("hash") or {}) if isinstance(meta, dict) else None
-        if not isinstance(meta_hash, dict):
-            raise ProjectError("requirements_lock: '_meta.hash' must be a table holding 'sha256'")
-        digest = meta_hash.get("sha256")
-        if digest is not None and not isinstance(digest, str):
-            raise ProjectError("requirements_lock: '_meta.hash.sha256' must be a string")
-        return ExistingLock(packages=packages, pipfile_hash=digest)
+            data = read_pipfile_lock(text, "requirements_lock")
+        except StackFileError as exc:
+            raise ProjectError(exc.message) from None
+        return ExistingLock(packages=_locked_packages(data), pipfile_hash=lock_hash(data))
     packages = {}
     for number, line in logical_lines(text):
         if line.startswith("-"):

@@ -73,12 +73,16 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
+def split_hashes(line: str) -> tuple[str, tuple[str, ...]]:
+    """A requirement line without its ``--hash`` options, and those hashes."""
+    return _HASH_OPTION.sub("", line).strip(), tuple(_HASH_OPTION.findall(line))
+
+
 def read_requirements(text: str, source: str) -> list[RequirementsLine]:
     """Every logical line of a requirements file; StackFileError naming the line pip could not read."""
     result = []
     for number, line in logical_lines(text):
-        hashes = tuple(_HASH_OPTION.findall(line))
-        body = _HASH_OPTION.sub("", line).strip()
+        body, hashes = split_hashes(line)
         if body.startswith("-"):
             result.append(RequirementsLine(number, body))
             continue
