@@ -67,6 +67,7 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
     from adviser.advisories import AdvisoryDatabaseError
     from adviser.environment import TargetEnvironmentError
     from adviser.index import IndexAccessError, IndexUnreachable
+    from adviser.index.http import AnalysisDeadline
     from adviser.policies import UnknownRecommendationType
     from adviser.prescriptions.request import PrescriptionStop
     from adviser.project import ProjectError
@@ -85,6 +86,9 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
         return run.error(run.explain(exc.causes))
     except ResolutionTooDeep:
         return run.error(f"The resolver gave up after {MAX_ROUNDS} rounds without a stack; relax some pins")
+    except AnalysisDeadline as exc:
+        return run.error(f"The analysis was stopped: {exc}; an index answering slowly, or a large project "
+                         "(the deadline is the server's analysis_deadline setting)")
     except IndexUnreachable as exc:
         return run.error(f"Package index {exc.url} could not be read: {exc.cause}")
     except IndexAccessError as exc:
@@ -197,13 +201,17 @@ class AdviseRun:
 
     def _plan_prescriptions(self, plan: Plan) -> None:
         """The prescriptions of the request (when the settings name a knowledge base): boots run now."""
-        from adviser.prescriptions.request import prescriptions_for
+        from adviser.prescriptions.request import PrescriptionsUnavailable, prescriptions_for
 
-        # Set before the boots run: a boot that ends the request still has its stack_info reported.
-        plan.prescriptions = prescriptions_for(
-            self.request, self.parameters, plan, self.settings, self.log,
-            started=lambda unit: setattr(self, "prescriptions", unit),
-        )
+        try:
+            # Set before the boots run: a boot that ends the request still has its stack_info reported.
+            plan.prescriptions = prescriptions_for(
+                self.request, self.parameters, plan, self.settings, self.log,
+                started=lambda unit: setattr(self, "prescriptions", unit),
+            )
+        except PrescriptionsUnavailable as exc:
+            self.log(str(exc))
+            self.stack_info.append(_item("WARNING", str(exc)))
 
     def _plan_target(self, runtime: dict, project: Any) -> Any:
         from adviser.environment import build_target, target_python
@@ -245,6 +253,8 @@ class AdviseRun:
             timeout=self.settings.timeout,
             log=self.log,
             aliases=plan.aliases,
+            response_budget=self.settings.response_budget,
+            deadline=self.settings.analysis_deadline,
             # Build requirements come from the same indexes as the resolution.
             builds=BuildOptions.from_settings(self.settings, [s.network_url for s in everywhere]),
         )

@@ -605,6 +605,13 @@ def get_advisories(backend: Backend | None = None) -> dict[str, Any]:
     return dict(response.data or {})
 
 
+def list_prescriptions(backend: Backend | None = None) -> dict[str, Any]:
+    """The prescription repositories the backend applies (GET /prescriptions)."""
+    backend = backend or Backend()
+    response = backend.call(backend.apis.service.list_prescriptions_with_http_info)
+    return dict(response.data or {})
+
+
 def get_versions(backend: Backend | None = None) -> dict[str, Any]:
     """Client version, and the server's (from /version, else the X-Thoth-Version header).
 

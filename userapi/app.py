@@ -39,6 +39,7 @@ from userapi.middleware import (
     LenientQueryMiddleware,
     TokenAuthMiddleware,
 )
+from userapi.prescriptions import start_prescriptions
 from userapi.queue import QueueUnavailable
 from userapi.request_checks import ContentTypeMiddleware, nested_answer, quiet_unknown_parameters
 from userapi.runtime import ServerRuntime
@@ -184,6 +185,9 @@ def _lifespan(runtime: ServerRuntime, on_idle: Callable[[], None] | None):
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
+        # Prescriptions compiled (first start) or checked in the background, then kept fresh;
+        # before the runner, so analyses left pending by the last stop have them.
+        runtime.prescriptions = await asyncio.to_thread(start_prescriptions, settings)
         await asyncio.to_thread(runtime.runner.start)
         await asyncio.to_thread(log_snapshot, settings)
         refresher = start_refresher(settings)  # an --advisory-db URL is fetched and kept fresh
@@ -198,6 +202,8 @@ def _lifespan(runtime: ServerRuntime, on_idle: Callable[[], None] | None):
                 watcher.cancel()
             if refresher is not None:
                 refresher.stop()
+            if runtime.prescriptions is not None:
+                runtime.prescriptions.stop()
             runtime.runner.stop()
             runtime.store.close()
 

@@ -104,6 +104,8 @@ def run_analysis(
             result = wire.error_result(analysis.kind, analysis.parameters, LOST)
         else:
             request = merged(analysis.request, withheld)
+            # Prescriptions may apply only to authenticated requests (should_include.authenticated).
+            request = dict(request, authenticated=analysis.authenticated) if analysis.kind == "adviser" else request
             result = _call_adviser(analysis.kind, request, analysis.parameters, adviser_options, log)
     except Exception as exc:  # the adviser failed: the analysis fails, the server does not
         log(f"the {analysis.kind} stopped with an error: {type(exc).__name__}: {exc}")
@@ -151,10 +153,13 @@ def build_adviser_settings(options: dict[str, Any], force: bool = False):
         advisory_db=options.get("advisory_db") or None,
         # Options stored by an older server lack the build settings: the adviser's defaults apply.
         **{key: options[key] for key in BUILD_OPTIONS if key in options},
+        # The compiled knowledge base (absent: no prescriptions), units switched off, link base.
+        **{key: options[key] for key in PRESCRIPTION_OPTIONS if key in options},
     )
 
 
 BUILD_OPTIONS = ("builds", "build_timeout", "build_memory_mb", "build_max_source_mb", "build_pythons")
+PRESCRIPTION_OPTIONS = ("prescriptions", "prescriptions_denied", "prescriptions_link_base")
 
 
 def _call_adviser(

@@ -194,6 +194,33 @@ def _mappings(value: Any, key: str) -> tuple[dict[str, Any], ...]:
     return tuple(value)
 
 
+def _sources(value: Any, key: str) -> tuple[str, ...]:
+    """Prescription sources (paths or git URLs) from a list, or one string separated by commas."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise SettingsError(f"{key} must be a list of paths or git URLs, got {value!r}")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _denied(value: Any, key: str) -> tuple[tuple[str, str], ...]:
+    """Units switched off: {name: reason}, a list of NAME[=REASON], or one string of them separated by ';'."""
+    if isinstance(value, dict):
+        pairs = [(str(name), str(reason or "disabled by the server's settings")) for name, reason in value.items()]
+    elif isinstance(value, (str, list, tuple)):
+        items = value.split(";") if isinstance(value, str) else value
+        pairs = []
+        for item in items:
+            name, _, reason = str(item).partition("=")
+            if name.strip():
+                pairs.append((name.strip(), reason.strip() or "disabled by the server's settings"))
+    else:
+        raise SettingsError(f"{key} must map unit names to reasons (or list NAME=REASON), got {value!r}")
+    for name, _reason in pairs:
+        if "." not in name:
+            raise SettingsError(f"{key}: {name!r} is not a full unit name (<prescription name>.<unit name>)")
+    return tuple(pairs)
+
+
 def _words(value: Any, _key: str) -> tuple[str, ...]:
     return tuple([value] if isinstance(value, str) else value)
 
@@ -555,6 +582,43 @@ OPTIONS: dict[str, Option] = _table(
         env="THAMOS_BUILD_PYTHONS",
         metavar="PATH",
         repeatable=True,
+    ),
+    Option(
+        "prescriptions",
+        help="Prescription repository: a directory or a git URL (cloned into the cache, refreshed); repeatable",
+        convert=_sources,
+        default=(),
+        flag="--prescriptions",
+        env="THAMOS_PRESCRIPTIONS",
+        metavar="PATH|GIT_URL",
+        repeatable=True,
+    ),
+    Option(
+        "prescriptions_refresh",
+        help="Seconds between refreshes of git prescription repositories (and checks of directories)",
+        convert=_number,
+        check=_positive_or_none,
+        default=3600.0,
+        flag="--prescriptions-refresh",
+        env="THAMOS_PRESCRIPTIONS_REFRESH",
+        metavar="SECONDS",
+    ),
+    Option(
+        "prescriptions_denied",
+        help="Prescription units switched off, with the reason reports give (NAME=REASON;...)",
+        convert=_denied,
+        shown_default="thoth.Jinja2300Flask100Step (over-broad)",
+        flag="--deny-prescription",
+        env="THAMOS_PRESCRIPTIONS_DENIED",
+        metavar="NAME[=REASON]",
+        repeatable=True,
+    ),
+    Option(
+        "prescriptions_link_base",
+        help="Base URL of short justification links (slug -> BASE/slug)",
+        convert=_text,
+        default="https://thoth-station.ninja/j",
+        env="THAMOS_PRESCRIPTIONS_LINK_BASE",
     ),
     Option(
         "config_file",

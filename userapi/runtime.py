@@ -22,6 +22,7 @@ class ServerRuntime:
     api_paths: list[str]
     container_images: list[dict[str, Any]] = field(default_factory=list)
     clock: ActivityClock = field(default_factory=ActivityClock)
+    prescriptions: Any = None  # userapi.prescriptions.PrescriptionService when prescriptions are configured
 
     def search_ui_url(self, scope: dict[str, Any]) -> str:
         """The web view's base URL (ends in /) on this very server, as the client reached it.

@@ -71,6 +71,13 @@ class ServerSettings:
     build_max_source_mb: int = _default("build_max_source_mb")  # largest sdist downloaded to be built
     # Interpreters to build with besides those found on the machine (the target's version is used).
     build_pythons: tuple[str, ...] = _default("build_pythons")
+    # Prescription repositories (directories, git URLs), compiled into the cache (userapi.prescriptions).
+    prescriptions: tuple[str, ...] = _default("prescriptions")
+    prescriptions_refresh: float = _default("prescriptions_refresh")
+    # Units switched off ((name, reason), ...); None: the adviser's default list.
+    prescriptions_denied: tuple[tuple[str, str], ...] | None = _default("prescriptions_denied")
+    prescriptions_link_base: str = _default("prescriptions_link_base")
+
 
     @property
     def database(self) -> Path:
@@ -113,6 +120,7 @@ class ServerSettings:
             "build_memory_mb": self.build_memory_mb,
             "build_max_source_mb": self.build_max_source_mb,
             "build_pythons": list(self.build_pythons),
+            **prescription_options(self),
         }
 
 
@@ -157,3 +165,20 @@ def _coerce(raw: dict[str, Any]) -> ServerSettings:
     if values.get("container_images") is None:
         values.pop("container_images", None)
     return replace(ServerSettings(), **values)
+
+
+def prescription_options(settings: ServerSettings) -> dict[str, Any]:
+    """The adviser's prescription settings: where the compiled knowledge base of the configured
+    sources is (userapi.prescriptions compiles it there), the units switched off, the link base."""
+    if not settings.prescriptions:
+        return {}
+    from adviser.prescriptions.compiled import index_path
+    from adviser.prescriptions.sources import source_label
+
+    labels = [source_label(text) for text in settings.prescriptions]
+    denied = settings.prescriptions_denied
+    return {
+        "prescriptions": str(index_path(settings.cache_dir, labels)),
+        "prescriptions_denied": dict(denied) if denied is not None else None,
+        "prescriptions_link_base": settings.prescriptions_link_base,
+    }

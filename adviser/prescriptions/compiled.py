@@ -76,8 +76,10 @@ def _scan(top: str) -> Iterable[bytes]:
                 yield f"{entry.path}\0{info.st_mtime_ns}\0{info.st_size}\n".encode()
 
 
-def index_path(cache_dir: Path, sources: Sequence[Source]) -> Path:
-    key = hashlib.sha256("\0".join(s.label for s in sources).encode()).hexdigest()[:16]
+def index_path(cache_dir: Path, sources: Sequence[Source | str]) -> Path:
+    """Where the index of these sources (or their labels) is kept: one file per list of sources."""
+    labels = [s if isinstance(s, str) else s.label for s in sources]
+    key = hashlib.sha256("\0".join(labels).encode()).hexdigest()[:16]
     return Path(cache_dir) / "prescriptions" / f"index-{key}.sqlite"
 
 
@@ -92,21 +94,15 @@ def compile_sources(sources: Sequence[Source], cache_dir: Path, log=None) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
     temporary.unlink(missing_ok=True)
-    repositories: list[tuple[Source, Repository]] = []
-    for source in sources:
-        if source.problem and not source.path:
-            broken = Repository("UNKNOWN", "UNKNOWN", "")
-            broken.errors.append(source.problem)
-            repositories.append((source, broken))
-            continue
-        for repository in load_tree(source.path, source.label):
-            if source.problem:
-                repository.errors.insert(0, source.problem)
-            repositories.append((source, repository))
-    _write(temporary, repositories, current)
+    writer = _Writer(temporary)
+    try:
+        for source in sources:
+            writer.add_source(source)
+        units = writer.finish(current)
+    finally:
+        writer.close()
     os.replace(temporary, path)
-    units = sum(len(r.units) for _s, r in repositories)
-    log(f"prescriptions compiled: {units} units from {len(repositories)} repositories in {time.monotonic() - started:.1f}s")
+    log(f"prescriptions compiled: {units} units in {time.monotonic() - started:.1f}s")
     return path
 
 
@@ -119,33 +115,78 @@ def _stored_fingerprint(path: Path) -> str | None:
     return rows.get("fingerprint") if rows.get("format") == FORMAT else None
 
 
-def _write(path: Path, repositories: list[tuple[Source, Repository]], current: str) -> None:
-    connection = sqlite3.connect(path)
-    try:
-        connection.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
-        compiled_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        connection.executemany("INSERT INTO info VALUES (?, ?)",
-                               [("fingerprint", current), ("format", FORMAT), ("compiled_at", compiled_at)])
-        unit_id = 0
-        for position, (source, repository) in enumerate(repositories):
-            connection.execute(
+class _Writer:
+    """Units go to the database file by file, as the loader reads them (memory stays flat)."""
+
+    def __init__(self, path: Path) -> None:
+        self.connection = sqlite3.connect(path)
+        self.connection.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        self.position = -1
+        self.positions: dict[int, int] = {}  # id(Repository) -> its position
+        self.rows: list[tuple] = []
+        self.routes: list[tuple] = []
+        self.unit_id = 0
+
+    def add_source(self, source: Source) -> None:
+        if source.problem and not source.path:
+            broken = Repository("UNKNOWN", "UNKNOWN", "")
+            broken.errors.append(source.problem)
+            self._record(source, [broken])
+            return
+        repositories = load_tree(source.path, source.label, sink=self._take)
+        for repository in repositories:
+            if source.problem:
+                repository.errors.insert(0, source.problem)
+        self._record(source, repositories)
+
+    def _take(self, repository: Repository, units: list[dict]) -> None:
+        position = self.positions.get(id(repository))
+        if position is None:
+            self.position += 1
+            position = self.positions[id(repository)] = self.position
+        for unit in units:
+            self.unit_id += 1
+            unit["repository"] = position
+            self.rows.append((self.unit_id, unit["name"], marshal.dumps(unit)))
+            self.routes.extend((key, self.unit_id) for key in routes_of(unit))
+        if len(self.rows) > 5000:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.connection.executemany("INSERT INTO units VALUES (?, ?, ?)", self.rows)
+        self.connection.executemany("INSERT INTO routes VALUES (?, ?)", self.routes)
+        self.rows, self.routes = [], []
+
+    def _record(self, source: Source, repositories: list[Repository]) -> None:
+        for repository in repositories:
+            position = self.positions.get(id(repository))
+            if position is None:  # a repository without units
+                self.position += 1
+                position = self.positions[id(repository)] = self.position
+            self.connection.execute(
                 "INSERT INTO repositories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (position, repository.name, repository.release, source.label, repository.path, source.commit,
                  repository.files, json.dumps(repository.counts()), json.dumps(repository.errors),
                  json.dumps(repository.warnings)),
             )
-            rows, routes = [], []
-            for unit in repository.units:
-                unit_id += 1
-                unit["repository"] = position
-                rows.append((unit_id, unit["name"], marshal.dumps(unit)))
-                routes.extend((key, unit_id) for key in routes_of(unit))
-            connection.executemany("INSERT INTO units VALUES (?, ?, ?)", rows)
-            connection.executemany("INSERT INTO routes VALUES (?, ?)", routes)
-        connection.executescript(_INDEXES)
-        connection.commit()
-    finally:
-        connection.close()
+
+    def finish(self, current: str) -> int:
+        """Indexes built, later duplicates kept (a unit of the same full name replaces an earlier one)."""
+        self._flush()
+        self.connection.executescript(_INDEXES)
+        replaced = self.connection.execute(
+            "SELECT id FROM units WHERE id NOT IN (SELECT MAX(id) FROM units GROUP BY name)").fetchall()
+        if replaced:
+            self.connection.executemany("DELETE FROM units WHERE id = ?", replaced)
+            self.connection.executemany("DELETE FROM routes WHERE unit = ?", replaced)
+        compiled_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.connection.executemany("INSERT INTO info VALUES (?, ?)",
+                                    [("fingerprint", current), ("format", FORMAT), ("compiled_at", compiled_at)])
+        self.connection.commit()
+        return self.unit_id - len(replaced)
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 # -- routing ----------------------------------------------------------------------------------

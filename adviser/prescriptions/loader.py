@@ -9,6 +9,7 @@ problem is reported (file, unit and key named) and skipped; the others load.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,16 +30,14 @@ class Repository:
     name: str
     release: str
     path: str
-    units: list[dict] = field(default_factory=list)
+    units: list[dict] = field(default_factory=list)  # kept only when no sink takes them (see load_tree)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     files: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for unit in self.units:
-            counts[unit["type"]] = counts.get(unit["type"], 0) + 1
-        return dict(sorted(counts.items()))
+        return dict(sorted(self.by_type.items()))
 
 
 def read_yaml(path: Path) -> Any:
@@ -104,8 +103,14 @@ def load_file(path: Path, label: str, namespace: str, warnings: list[str]) -> li
     return units
 
 
-def load_tree(top: str | Path, source: str | None = None) -> list[Repository]:
-    """Every prescription root under ``top`` (itself included), each with its units and problems."""
+Sink = Callable[[Repository, list[dict]], None]
+
+
+def load_tree(top: str | Path, source: str | None = None, sink: Sink | None = None) -> list[Repository]:
+    """Every prescription root under ``top`` (itself included), each with its units and problems.
+
+    With ``sink``, each file's units go to it as soon as they are read (memory stays flat) and
+    duplicates are the sink's to settle; without, they are kept in ``Repository.units``."""
     top = Path(top)
     repositories: dict[str, Repository] = {}
     if not top.is_dir():
@@ -121,8 +126,9 @@ def load_tree(top: str | Path, source: str | None = None) -> list[Repository]:
                 orphan.errors.append(f"{source or top}: no {METADATA_FILE} at its top; units named {UNKNOWN}.<name>")
             root = orphan
         for file_name in files:
-            _load_into(root, Path(directory) / file_name, top)
-    _overwrite_duplicates(repositories.values())
+            _load_into(root, Path(directory) / file_name, top, sink)
+    if sink is None:
+        _overwrite_duplicates(repositories.values())
     return list(repositories.values())
 
 
@@ -151,15 +157,22 @@ def _root_of(directory: str, top: Path, repositories: dict[str, Repository]) -> 
         current = os.path.dirname(current)
 
 
-def _load_into(repository: Repository, path: Path, top: Path) -> None:
+def _load_into(repository: Repository, path: Path, top: Path, sink: Sink | None) -> None:
     if path.name == METADATA_FILE:
         return
     label = str(path.relative_to(top))
     repository.files += 1
     try:
-        repository.units.extend(load_file(path, label, repository.name, repository.warnings))
+        units = load_file(path, label, repository.name, repository.warnings)
     except UnitError as exc:
         repository.errors.append(f"{exc} (file skipped)")
+        return
+    for unit in units:
+        repository.by_type[unit["type"]] = repository.by_type.get(unit["type"], 0) + 1
+    if sink is None:
+        repository.units.extend(units)
+    else:
+        sink(repository, units)
 
 
 def _overwrite_duplicates(repositories) -> None:
@@ -172,6 +185,7 @@ def _overwrite_duplicates(repositories) -> None:
                 earlier = kept[by_name[unit["name"]]]
                 repository.warnings.append(f"{unit['file']}: unit {unit['name']} replaces the one in {earlier['file']}")
                 kept[by_name[unit["name"]]] = unit
+                repository.by_type[earlier["type"]] -= 1
             else:
                 by_name[unit["name"]] = len(kept)
                 kept.append(unit)

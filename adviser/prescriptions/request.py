@@ -4,6 +4,7 @@ request, and the boots and root pruning done while the request is planned."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,10 @@ DEFAULT_DENIED = {
 
 _OPEN: dict[str, tuple[float, KnowledgeBase]] = {}
 _LOCK = threading.Lock()
+
+
+class PrescriptionsUnavailable(Exception):
+    """The knowledge base the settings name cannot be read (not compiled yet, removed)."""
 
 
 class PrescriptionStop(Exception):
@@ -56,7 +61,10 @@ def prescriptions_for(request: dict, parameters: dict, plan: Any, settings: Any,
     path = getattr(settings, "prescriptions", None)
     if not path:
         return None
-    knowledge = knowledge_for(path)
+    try:
+        knowledge = knowledge_for(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise PrescriptionsUnavailable(f"The prescriptions cannot be read ({type(exc).__name__}); advising without them") from None
     context = context_for(request, parameters["recommendation_type"], plan.runtime, plan.target.python_version)
     denied = getattr(settings, "prescriptions_denied", None)
     unit = PrescriptionUnit(

@@ -35,6 +35,12 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
+def source_label(text: str) -> str:
+    """How a configured source is named in listings and messages (git credentials removed)."""
+    text = str(text).strip()
+    return redacted(text) if is_git_url(text) else text
+
+
 def resolve_sources(configured: Sequence[str], cache_dir: Path, refresh: float = 3600.0, log=None) -> list[Source]:
     """Each configured source as a local directory to read (git sources cloned or refreshed)."""
     log = log or (lambda _message: None)

@@ -39,6 +39,8 @@ from swagger_client.models.justification_item import JustificationItem
 from swagger_client.models.library_usage import LibraryUsage
 from swagger_client.models.local_package import LocalPackage
 from swagger_client.models.operating_system import OperatingSystem
+from swagger_client.models.prescription_repositories import PrescriptionRepositories
+from swagger_client.models.prescription_repository import PrescriptionRepository
 from swagger_client.models.project_def import ProjectDef
 from swagger_client.models.project_runtime_environment import ProjectRuntimeEnvironment
 from swagger_client.models.provenance_input import ProvenanceInput

@@ -56,7 +56,8 @@ class LibraryUsage(object):
         self.discriminator = None
 
         self.report = report
-        self.version = version
+        if version is not None:
+            self.version = version
 
     @property
     def report(self):
@@ -103,8 +104,6 @@ class LibraryUsage(object):
         :param version: The version of this LibraryUsage.  # noqa: E501
         :type version: str
         """
-        if self.local_vars_configuration.client_side_validation and version is None:  # noqa: E501
-            raise ValueError("Invalid value for `version`, must not be `None`")  # noqa: E501
 
         self._version = version
 

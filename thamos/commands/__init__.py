@@ -6,6 +6,7 @@
 - ``environments``: this machine's runtime environments and .thoth.yaml (config, check, list, show,
   discover, support, version)
 - ``listings``: what the backend knows (environments, images, indexes, whatprovides)
+- ``prescriptions``: the prescription repositories the backend applies
 - ``serve``: the User API backend
 - ``options``: the options, arguments and state the groups share
 """
