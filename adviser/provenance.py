@@ -16,7 +16,6 @@ Checks, each reported as a typed item of the report:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,9 @@ from adviser.index import (
 )
 from adviser.project import ProjectError, load_toml
 from adviser.wire import provenance_finding as _item
+from stackfiles.errors import StackFileError
 from stackfiles.pipfile import pipfile_hash
+from stackfiles.pipfile_lock import read_pipfile_lock
 
 Log = Callable[[str], None]
 NON_INDEX_KEYS = ("git", "hg", "svn", "bzr", "path", "file", "editable")
@@ -96,17 +97,11 @@ def _parse_input(request: Any) -> tuple[dict, dict]:
     except ProjectError as exc:
         raise ProvenanceInputError(str(exc)) from None
     try:
-        lock = json.loads(lock_text)
-    except ValueError as exc:
-        raise ProvenanceInputError(f"the Pipfile.lock is not valid JSON: {exc}") from None
-    if not isinstance(lock, dict) or not isinstance(lock.get("_meta"), dict):
+        lock = read_pipfile_lock(lock_text, "the Pipfile.lock")
+    except StackFileError as exc:
+        raise ProvenanceInputError(exc.message) from None
+    if "_meta" not in lock:
         raise ProvenanceInputError("the Pipfile.lock has no _meta section; is it a Pipfile.lock?")
-    for section in ("default", "develop"):
-        entries = lock.get(section, {})
-        if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
-            raise ProvenanceInputError(
-                f"the Pipfile.lock section {section!r} must map package names to tables"
-            )
     return pipfile, lock
 
 

@@ -10,7 +10,7 @@ checker, the job runner and the HTTP handlers from drifting apart. The sections:
 * the server's small answers: accepted (202), unfinished (202), status, log, version, errors.
 
 The adviser imports this module, and the server imports it from here (never the reverse). Heavy
-imports (distro, packaging, tomlkit) wait until a function needs them.
+imports (distro, packaging) wait until a function needs them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ import sys
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
+
+from stackfiles.errors import StackFileError
+from stackfiles.toml import load_toml
 
 ADVISER = "adviser"
 PROVENANCE = "provenance-checker"
@@ -318,11 +321,9 @@ def _complete_adviser_result(result: dict[str, Any]) -> None:
 def provenance_project(request: dict[str, Any]) -> dict[str, Any]:
     """The checked stack as a ProjectDef (1.x reads it from ``result.parameters.project``)."""
     stack = request.get("application_stack") if isinstance(request.get("application_stack"), dict) else {}
-    import tomlkit
-
     try:
-        requirements = tomlkit.parse(stack.get("requirements") or "").unwrap()
-    except Exception:  # tomlkit raises several parse error classes; the check itself reports them
+        requirements = load_toml(stack.get("requirements") or "", "Pipfile")
+    except StackFileError:  # the check itself reports it
         requirements = {}
     try:
         locked = json.loads(stack.get("requirements_lock") or "{}")

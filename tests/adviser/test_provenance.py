@@ -225,11 +225,11 @@ def test_unreachable_index_is_an_error_document(settings, main):
         ({"application_stack": {"requirements": "[packages\n", "requirements_lock": "{}"}}, "not valid TOML"),
         (
             {"application_stack": {"requirements": "[packages]\n", "requirements_lock": "{nope"}},
-            "not valid JSON",
+            "not a valid Pipfile.lock (JSON)",
         ),
         (
             {"application_stack": {"requirements": "[packages]\n", "requirements_lock": "[]"}},
-            "no _meta section",
+            "not a Pipfile.lock document",
         ),
         (
             {
@@ -238,7 +238,7 @@ def test_unreachable_index_is_an_error_document(settings, main):
                     "requirements_lock": '{"_meta": {}, "default": {"a": 1}}',
                 }
             },
-            "must map package names to tables",
+            "the Pipfile.lock: default.a must be an object",
         ),
         (
             {
