@@ -13,7 +13,7 @@ import sys
 import click
 
 from . import exit_codes
-from .commands import analyses, environments, listings, prescriptions, project, serve
+from .commands import analyses, environments, listings, prescriptions, project, serve, team
 from .commands.options import State
 from .config import config
 from .exceptions import ThamosError
@@ -48,7 +48,7 @@ def cli(ctx: click.Context, verbose: bool, debug: bool, no_emoji: bool, host: st
         config.explicit_host = host
 
 
-for _group in (project, analyses, environments, listings, prescriptions, serve):
+for _group in (project, analyses, environments, listings, prescriptions, serve, team):
     for _command in _group.COMMANDS:
         cli.add_command(_command)
 

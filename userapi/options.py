@@ -171,6 +171,21 @@ def parse_index(value: Any, key: str) -> IndexEntry:
     raise SettingsError(f"{key} entry {value!r} is neither a URL nor a mapping with a url")
 
 
+def _database_url(value: Any, key: str) -> str | None:
+    """A postgresql:// URL libpq can read; the message shows it without its password."""
+    from userapi.database import DatabaseSettingError, check_url, is_database_url, redact_url
+
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    if not is_database_url(text):
+        raise SettingsError(f"{key} must be a postgresql:// URL (the SQLite file is --db), got {redact_url(text)!r}")
+    try:
+        return check_url(text)
+    except DatabaseSettingError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _index_or_none(value: Any, key: str) -> IndexEntry | None:
     return parse_index(value, key) if value else None
 
@@ -381,6 +396,25 @@ OPTIONS: dict[str, Option] = _table(
         metavar="FILE",
     ),
     Option(
+        "database_url",
+        help="PostgreSQL database of a team server (postgresql://USER@HOST/NAME; its password better in "
+        "--database-password-file or PGPASSWORD): analyses then run in `thamos worker` processes",
+        convert=_database_url,
+        shown_default="none: SQLite and workers in this process",
+        flag="--database",
+        env="THAMOS_DATABASE_URL",
+        metavar="URL",
+    ),
+    Option(
+        "database_password_file",
+        help="Read the PostgreSQL password from this file (keeps it out of URLs and the process list)",
+        convert=_path,
+        check=_existing_file("database password file"),
+        flag="--database-password-file",
+        env="THAMOS_DATABASE_PASSWORD_FILE",
+        metavar="FILE",
+    ),
+    Option(
         "token",
         help="Require this bearer token to submit and read analyses",
         convert=_text,
@@ -503,6 +537,16 @@ OPTIONS: dict[str, Option] = _table(
         flag="--advisory-db",
         env="THAMOS_ADVISORY_DB",
         metavar="PATH|URL",
+    ),
+    Option(
+        "analysis_deadline",
+        help="Seconds an analysis may take in all; its index reads stop after it (none: no limit)",
+        convert=_seconds_or_none,
+        check=_positive_or_none,
+        default=300.0,
+        flag="--analysis-deadline",
+        env="THAMOS_ANALYSIS_DEADLINE",
+        metavar="SECONDS",
     ),
     Option(
         "advisory_refresh",

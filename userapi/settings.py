@@ -59,6 +59,8 @@ class ServerSettings:
     # "none", or None for the snapshot shipped with thamos.
     advisory_db: Path | str | None = _default("advisory_db")
     advisory_refresh: float = _default("advisory_refresh")
+    # Seconds one analysis may take (its index reads stop after it); None: no limit.
+    analysis_deadline: float | None = _default("analysis_deadline")
     # Seconds index pages stay fresh in the adviser's cache.
     page_ttl: float = _default("page_ttl")
     # Allowed CORS origins; "*" lets browser tools call the API (no credentials are shared).
@@ -115,6 +117,7 @@ class ServerSettings:
             "index_aliases": dict(self.index_aliases),
             "default_index": self.default_index.as_dict() if self.default_index else None,
             "advisory_db": str(self.advisory_db) if self.advisory_db else None,
+            "analysis_deadline": self.analysis_deadline,
             "builds": self.builds,
             "build_timeout": self.build_timeout,
             "build_memory_mb": self.build_memory_mb,

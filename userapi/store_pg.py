@@ -120,8 +120,9 @@ class PostgresStore(AnalysisStore):
         try:
             if upgrade:
                 self.upgrade()
-            else:
-                self.ping()
+            else:  # the schema may not be there yet (thamos db upgrade makes it)
+                with self._transaction(write=False) as db:
+                    db.one("SELECT 1")
         except BaseException:
             self._pool.close()
             raise

@@ -8,5 +8,6 @@
 - ``listings``: what the backend knows (environments, images, indexes, whatprovides)
 - ``prescriptions``: the prescription repositories the backend applies
 - ``serve``: the User API backend
+- ``team``: a team server's workers and database (worker, db upgrade)
 - ``options``: the options, arguments and state the groups share
 """
