@@ -81,6 +81,10 @@ class AdviserSettings:
     advisory_db: Path | str | None = None
     max_workers: int = 16
     timeout: float = 30.0
+    # Seconds one index answer may take in all (a slow drip passes every read timeout), and one
+    # analysis' index reads in all (AnalysisDeadline after it); None: no limit.
+    response_budget: float | None = 120.0
+    analysis_deadline: float | None = 300.0
     builds: str | tuple[str, ...] = BUILDS_ALWAYS
     build_timeout: float = 120.0
     build_memory_mb: int = 2048

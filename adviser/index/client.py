@@ -66,6 +66,8 @@ class IndexClient:
         log: Log | None = None,
         builds: BuildOptions | None = None,
         aliases: IndexAliases | None = None,
+        response_budget: float | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.sources = list(sources)
         self.aliases = aliases if aliases is not None else IndexAliases()
@@ -78,7 +80,9 @@ class IndexClient:
             timeout=timeout,
             ca_certs=ca_bundle(),
             proxy=pip_config_value("proxy"),
+            response_budget=response_budget,
         )
+        self._http.set_deadline(deadline)  # past it, requests raise AnalysisDeadline
         for source in self.sources:  # indexes reached with credentials (basic authentication)
             self._http.add_credentials(source.network_url)
         self._cache = IndexCache(Path(cache_dir), log=log)

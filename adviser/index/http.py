@@ -47,6 +47,14 @@ class TransportError(Exception):
         super().__init__(f"{url}: {cause}")
 
 
+class AnalysisDeadline(Exception):
+    """The analysis' total deadline passed: no further index request is made."""
+
+    def __init__(self, seconds: float, url: str) -> None:
+        self.seconds, self.url = seconds, url
+        super().__init__(f"the analysis did not finish within its deadline of {seconds:g} s (last waiting on {url})")
+
+
 class ResponseTooLarge(Exception):
     """The body is bigger than the caller agreed to read."""
 
@@ -74,8 +82,12 @@ class HttpSession:
         ca_certs: str | None = None,
         retries: int = 2,
         proxy: str | None = None,
+        response_budget: float | None = None,
     ) -> None:
         self.timeout = timeout
+        # A response must be complete within this many seconds, however steadily it drips in.
+        self.response_budget = response_budget
+        self.deadline: tuple[float, float] | None = None  # (monotonic end, seconds) of the analysis
         self._pool_kwargs = {
             "num_pools": 32,
             # Callers may run their own threads beside the client's pool: leave room so that
@@ -212,6 +224,8 @@ class HttpSession:
         for _hop in range(MAX_REDIRECTS + 1):
             url, headers = self._authorized(url, {"Accept-Encoding": "identity"})
             manager = self._manager(url, verify)
+            until, left = self._budget(url)
+            extra = {"timeout": self._timeout(left)} if self._timeout(left) is not None else {}
             try:
                 response = manager.request(
                     "GET",
@@ -219,6 +233,7 @@ class HttpSession:
                     headers=headers,
                     preload_content=False,
                     redirect=False,
+                    **extra,
                 )
             except HTTPError as exc:
                 raise TransportError(url, describe(exc, self.timeout)) from None
@@ -233,8 +248,12 @@ class HttpSession:
                 response.release_conn()
                 return response.status
             try:
-                _stream_body(response, url, target, max_bytes)
+                _stream_body(response, url, target, max_bytes, until)
+            except TransportError:
+                self._past_deadline(url)
+                raise
             except HTTPError as exc:
+                self._past_deadline(url)
                 raise TransportError(url, describe(exc, self.timeout)) from None
             return response.status
         raise TransportError(url, f"more than {MAX_REDIRECTS} redirects")
@@ -250,15 +269,36 @@ class HttpSession:
                 result[f"{kind}_max_ms"] = round(1000 * ordered[-1], 1)
             return result
 
+    def set_deadline(self, seconds: float | None) -> None:
+        """Every request from now on ends by ``seconds`` from now (AnalysisDeadline after that)."""
+        self.deadline = (time.monotonic() + seconds, seconds) if seconds else None
+
+    def _budget(self, url: str) -> tuple[float | None, float | None]:
+        """(monotonic time the response must be complete by, seconds that is) for a request now."""
+        now = time.monotonic()
+        until = now + self.response_budget if self.response_budget else None
+        if self.deadline is not None:
+            if now >= self.deadline[0]:
+                raise AnalysisDeadline(self.deadline[1], url)
+            until = min(until, self.deadline[0]) if until is not None else self.deadline[0]
+        return until, (until - now if until is not None else None)
+
+    def _timeout(self, left: float | None) -> urllib3.Timeout | None:
+        if left is None or left >= self.timeout:
+            return None  # the pool's
+        return urllib3.Timeout(connect=max(left, 0.1), read=max(left, 0.1))
+
     def _get_once(
         self, url: str, headers: dict[str, str] | None, verify: bool, max_bytes: int | None
     ) -> HttpResponse:
         url, headers = self._authorized(url, headers)
         manager = self._manager(url, verify)
+        until, left = self._budget(url)
+        extra = {"timeout": self._timeout(left)} if self._timeout(left) is not None else {}
         # A kept-alive connection the server closed meanwhile shows up as a ProtocolError: retry once.
         for attempt in (1, 2):
             try:
-                response = manager.request("GET", url, headers=headers, preload_content=False, redirect=False)
+                response = manager.request("GET", url, headers=headers, preload_content=False, redirect=False, **extra)
             except MaxRetryError as exc:
                 raise TransportError(url, describe(exc.reason, self.timeout)) from None
             except ProtocolError as exc:
@@ -268,8 +308,12 @@ class HttpSession:
             except HTTPError as exc:
                 raise TransportError(url, describe(exc, self.timeout)) from None
             try:
-                body = _read_body(response, url, max_bytes)
+                body = _read_body(response, url, max_bytes, until)
+            except TransportError:
+                self._past_deadline(url)  # the analysis' deadline, not this index's budget, ran out
+                raise
             except ReadTimeoutError as exc:
+                self._past_deadline(url)
                 raise TransportError(url, describe(exc, self.timeout)) from None
             except ProtocolError as exc:
                 if attempt == 1:
@@ -280,6 +324,11 @@ class HttpSession:
             headers_out = {name.lower(): value for name, value in response.headers.items()}
             return HttpResponse(response.status, headers_out, body, url)
         raise AssertionError("unreachable")
+
+    def _past_deadline(self, url: str) -> None:
+        """A read that ran out of time because the analysis' deadline came: say so."""
+        if self.deadline is not None and time.monotonic() >= self.deadline[0] - 0.05:
+            raise AnalysisDeadline(self.deadline[1], url)
 
     def close(self) -> None:
         with self._lock:
@@ -453,46 +502,40 @@ def verifying_context(ca_certs: str | None) -> ssl.SSLContext:
         return context
 
 
-def _read_body(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int | None) -> bytes:
-    if max_bytes is None:
-        try:
-            return response.read()
-        finally:
-            response.release_conn()
+def _chunks(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int | None, until: float | None):
+    """The body as it arrives (each piece one read, so a slow drip is seen), within ``max_bytes``
+    and the time budget ``until`` (monotonic); the connection is dropped when either is passed."""
     declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if max_bytes is not None and declared and declared.isdigit() and int(declared) > max_bytes:
         response.close()  # drop the connection rather than read a body we do not want
         response.release_conn()
         raise ResponseTooLarge(url, int(declared), max_bytes)
-    parts, size = [], 0
-    for chunk in response.stream(CHUNK):
-        parts.append(chunk)
-        size += len(chunk)
-        if size > max_bytes:
-            response.close()
-            response.release_conn()
-            raise ResponseTooLarge(url, None, max_bytes)
-    response.release_conn()
-    return b"".join(parts)
-
-
-def _stream_body(
-    response: urllib3.BaseHTTPResponse, url: str, target: BinaryIO, max_bytes: int | None
-) -> None:
-    declared = response.headers.get("content-length")
-    if max_bytes is not None and declared and declared.isdigit() and int(declared) > max_bytes:
-        response.close()
-        response.release_conn()
-        raise ResponseTooLarge(url, int(declared), max_bytes)
-    size = 0
-    for chunk in response.stream(CHUNK):
+    started, size = time.monotonic(), 0
+    while chunk := response.read1(CHUNK):
         size += len(chunk)
         if max_bytes is not None and size > max_bytes:
             response.close()
             response.release_conn()
             raise ResponseTooLarge(url, None, max_bytes)
-        target.write(chunk)
+        if until is not None and time.monotonic() > until:
+            response.close()
+            response.release_conn()
+            raise TransportError(url, f"the answer was not complete after {time.monotonic() - started:.0f} s "
+                                      f"({size} bytes): its time budget ran out")
+        yield chunk
     response.release_conn()
+
+
+def _read_body(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int | None,
+               until: float | None = None) -> bytes:
+    return b"".join(_chunks(response, url, max_bytes, until))
+
+
+def _stream_body(
+    response: urllib3.BaseHTTPResponse, url: str, target: BinaryIO, max_bytes: int | None, until: float | None = None
+) -> None:
+    for chunk in _chunks(response, url, max_bytes, until):
+        target.write(chunk)
 
 
 def describe(error: BaseException | None, timeout: float) -> str:
