@@ -37,6 +37,9 @@ class ServerSettings:
     cache_dir: Path = _default("cache_dir")
     # SQLite file of the analyses store; None -> data_dir/analyses.db.
     db_path: Path | None = _default("db_path")
+    # A team server: PostgreSQL holds the analyses and the queue of `thamos worker` (userapi.backends).
+    database_url: str | None = _default("database_url")
+    database_password_file: Path | None = _default("database_password_file")
     # Bearer token; when set, submitting analyses and reading their results require it.
     token: str | None = _default("token")
     certfile: Path | None = _default("certfile")
@@ -79,7 +82,6 @@ class ServerSettings:
     # Units switched off ((name, reason), ...); None: the adviser's default list.
     prescriptions_denied: tuple[tuple[str, str], ...] | None = _default("prescriptions_denied")
     prescriptions_link_base: str = _default("prescriptions_link_base")
-
 
     @property
     def database(self) -> Path:
