@@ -72,7 +72,8 @@ def advise(request: dict[str, Any], settings: AdviserSettings, log: Log | None =
     from adviser.prescriptions.request import PrescriptionStop
     from adviser.project import ProjectError
 
-    log = log or (lambda _message: None)
+    given = log or (lambda _message: None)
+    log = lambda message: given(wire.redact_urls(str(message)))  # noqa: E731 - no credentials in logs
     parameters = _parameters(request if isinstance(request, dict) else {})
     run = AdviseRun(request, settings, log, parameters)
     try:

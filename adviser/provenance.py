@@ -54,7 +54,8 @@ def _document(parameters: dict, report: list[dict], error_msg: str | None = None
 
 def check_provenance(request: dict[str, Any], settings: Any, log: Log | None = None) -> dict[str, Any]:
     """Check the lock in ``request["application_stack"]``; never raises, errors become the document."""
-    say = log or (lambda _message: None)
+    given = log or (lambda _message: None)
+    say = lambda message: given(wire.redact_urls(str(message)))  # noqa: E731 - no credentials in logs
     parameters = (
         {key: value for key, value in (request or {}).items() if key != "application_stack"}
         if isinstance(request, dict)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import socket
 import sys
 from collections.abc import Iterable
@@ -39,9 +40,18 @@ DEPLOYMENT_NAME_VARIABLE = "THOTH_DEPLOYMENT_NAME"
 # -- report items ------------------------------------------------------------------------------
 
 
+# user[:password]@ in a URL: never in a message, a report or a log (the request keeps the real URL).
+_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the credentials of every URL in it replaced by ***."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text) if "@" in text else text
+
+
 def report_item(kind: str, message: str, link: str = "", package: str | None = None) -> dict[str, Any]:
     """A justification or stack_info entry: ``type`` (INFO/WARNING/ERROR), ``message``, ``link``."""
-    item = {"type": kind, "message": message, "link": link or ""}
+    item = {"type": kind, "message": redact_urls(message), "link": redact_urls(link or "")}
     if package is not None:
         item["package_name"] = package
     return item
@@ -59,15 +69,17 @@ def provenance_finding(
     link: str | None = None,
 ) -> dict[str, Any]:
     """One finding of a provenance check: ``type``, ``id`` (e.g. LOCK_HASH_MISMATCH) and the rest."""
+    if isinstance(source, dict) and isinstance(source.get("url"), str):
+        source = dict(source, url=redact_urls(source["url"]))
     return {
         "type": kind,
         "id": finding,
-        "justification": justification,
+        "justification": redact_urls(justification),
         "package_name": package_name,
         "package_version": package_version,
         "package_index": package_index,
         "source": source,
-        "link": link,
+        "link": redact_urls(link) if link else link,
     }
 
 
@@ -136,6 +148,7 @@ def error_result(
     with the error); a provenance check's findings, kept as they are (the message is about the
     check, not a finding about the lock).
     """
+    message = redact_urls(message)
     if kind == ADVISER:
         report: Any = adviser_report([], [*gathered, report_item("ERROR", message)], {}, 0)
     else:

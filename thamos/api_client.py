@@ -17,6 +17,7 @@ import certifi
 from . import __version__, settings
 from .config import Configuration, config
 from .exceptions import BackendUnreachableError, ConfigurationError
+from .redact import redact_url_credentials
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def build_api_client(configuration: Configuration | None = None):
     if token:
         client_configuration.access_token = token
     if base_url.startswith("http://") and token and not is_local_url(base_url):
-        _LOGGER.warning("Sending the token over plain http to %s", base_url)
+        _LOGGER.warning("Sending the token over plain http to %s", redact_url_credentials(base_url))
     if (
         base_url.startswith("https://")
         and not client_configuration.verify_ssl

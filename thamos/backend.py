@@ -34,6 +34,7 @@ from .exceptions import (
 )
 from .progress import LogWatch
 from .project_files import Stack
+from .redact import redact_url_credentials
 
 if TYPE_CHECKING:
     import swagger_client
@@ -174,7 +175,8 @@ class Backend:
     def api_client(self) -> swagger_client.ApiClient:
         if self._api_client is None:
             self._api_client = build_api_client(self.configuration)
-            self.base_url = self._api_client.configuration.host
+            # For messages: the host without credentials (the client configuration keeps the real one).
+            self.base_url = redact_url_credentials(self._api_client.configuration.host)
         return self._api_client
 
     @property

@@ -8,6 +8,14 @@ from typing import Any
 _SECRET_KEY_RE = re.compile(r"(token|secret|password|passwd|key|credential|auth)", re.IGNORECASE)
 
 
+_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def redact_url_credentials(text: str) -> str:
+    """``text`` with user[:password]@ of every URL in it replaced by ***@ (messages, errors, logs)."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text) if "@" in text else text
+
+
 def redact_secrets(value: Any) -> Any:
     """A copy with secret-looking entries replaced (keys naming tokens, passwords, keys...)."""
     if isinstance(value, dict):

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import settings
+from .redact import redact_url_credentials
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
 
@@ -35,12 +36,12 @@ class Ui:
         return (_PLAIN if self.no_emoji else _EMOJI)[kind]
 
     def message(self, kind: str, text: str) -> None:
-        self.err.print(f"{self.symbol(kind)} {text}", markup=False)
+        self.err.print(f"{self.symbol(kind)} {redact_url_credentials(str(text))}", markup=False)
 
     def error(self, text: str, detail: str | None = None) -> None:
-        self.err.print(f"{self.symbol('error')} {text}", markup=False, style="red")
+        self.err.print(f"{self.symbol('error')} {redact_url_credentials(str(text))}", markup=False, style="red")
         if detail and self.verbose:
-            self.err.print(detail, markup=False)
+            self.err.print(redact_url_credentials(detail), markup=False)
 
     def show_progress(self) -> bool:
         """A spinner only for people watching a terminal, never in logs or pipes."""
