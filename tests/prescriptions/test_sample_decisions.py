@@ -112,3 +112,67 @@ def test_mock_stays_on_python_3_11_and_under_the_latest_type(sample_settings, tm
                                                  recommendation_type="stable"))
     python_310 = {"platform": "linux-x86_64", "python_version": "3.10"}
     assert "mock" in locked_versions(advise_with(index, settings(), 'app = "*"', tmp_cache_dir, runtime=python_310))
+
+
+TF_DISTS = [Dist("tensorflow", "2.3.0"), Dist("tensorflow", "2.4.0")]
+INTEL = {"cpu_family": 6, "cpu_model": 85}
+
+
+def test_tensorflow_2_4_0_is_sieved_only_on_a_known_cpu_without_avx2(package_index, tmp_cache_dir):
+    index = package_index(TF_DISTS)
+    settings = {"prescriptions": compiled(tmp_cache_dir, SAMPLE), "index_aliases": {PUBLIC_INDEX: index.url}}
+
+    def tensorflow(hardware):
+        runtime = {"platform": "linux-x86_64", "python_version": "3.11", "hardware": hardware}
+        document = run(pipfile([("main", index.url)], 'tensorflow = "*"'), tmp_cache_dir, runtime=runtime,
+                       settings=settings)
+        return locked_versions(document)["tensorflow"], messages(document, where="stack_info")
+
+    version, info = tensorflow(dict(INTEL, cpu_flags=["sse4_2"]))
+    assert version == "2.3.0" and any("accidentally built on avx2" in m for m in info)
+    assert tensorflow(dict(INTEL, cpu_flags=["avx2", "sse4_2"]))[0] == "2.4.0"
+    assert tensorflow({})[0] == "2.4.0"  # flags of an unknown CPU are not guessed
+    # No CUDA in the runtime environment: the CPU-only hint of the sample fires (cuda_version: null).
+    assert any("Use 'tensorflow-cpu' instead of 'tensorflow'" in m for m in info)
+
+
+def _sample_unit(tmp_cache_dir, **context):
+    from adviser.prescriptions.compiled import KnowledgeBase
+    from adviser.prescriptions.context import Context
+    from adviser.prescriptions.evaluator import PrescriptionUnit
+
+    kb = KnowledgeBase(compiled(tmp_cache_dir, SAMPLE))
+    return PrescriptionUnit(kb, Context(**{"recommendation_type": "stable", **context}))
+
+
+def test_sample_boots_follow_the_documented_meanings(tmp_cache_dir):
+    gpu_without_cuda = _sample_unit(tmp_cache_dir, gpu_model="A100", versions={"python_version": "3.11"})
+    gpu_without_cuda.run_boots(set())
+    texts = [i["message"] for i in gpu_without_cuda.fired_stack_info]
+    assert any("A GPU is available but no CUDA is installed" in m for m in texts)
+    links = {i["link"] for i in gpu_without_cuda.fired_stack_info}
+    assert "https://thoth-station.ninja/j/gpu_no_cuda" in links
+    with_cuda = _sample_unit(tmp_cache_dir, gpu_model="A100", versions={"python_version": "3.11", "cuda_version": "11.8"})
+    with_cuda.run_boots(set())
+    assert not any("no CUDA" in i["message"] for i in with_cuda.fired_stack_info)
+    image = _sample_unit(tmp_cache_dir, base_image="quay.io/thoth-station/ps-cv-ocr:v0.1.1")
+    image.run_boots({"pillow"})
+    texts = [i["message"] for i in image.fired_stack_info]
+    assert any("has a size of 1.37GiB" in m for m in texts) and not any("Consider using" in m for m in texts)
+    elsewhere = _sample_unit(tmp_cache_dir, base_image="registry.example/other:1")
+    elsewhere.run_boots({"pillow"})
+    assert any("prepared environment with 'pillow'" in i["message"] for i in elsewhere.fired_stack_info)
+
+
+def test_sample_hardware_entries_or_ed_and_the_label_sieve_opted_in(tmp_cache_dir):
+    def wraps(**context):
+        unit = _sample_unit(tmp_cache_dir, **context)
+        return {u["name"] for u in unit.globals}
+
+    python36 = {"versions": {"python_version": "3.6"}, "os_name": "rhel", "os_version": "8.2", "cpu_model": 6}
+    assert "thoth.NoSemanticInterpositionWrap" in wraps(cpu_family=13, **python36)
+    assert "thoth.NoSemanticInterpositionWrap" in wraps(cpu_family=10, **python36)
+    assert "thoth.NoSemanticInterpositionWrap" not in wraps(cpu_family=6, **python36)
+    assert "thoth.PyPIIndexSieve" in wraps(labels={"pypi-index": "solely"})
+    assert "thoth.PyPIIndexSieve" not in wraps()
+    assert "thoth.RecommendationTypeStableWrap" in wraps() and "thoth.RecommendationTypeLatestWrap" not in wraps()
