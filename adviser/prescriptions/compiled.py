@@ -267,6 +267,10 @@ class KnowledgeBase:
             })
         return out
 
+    def releases(self) -> list[tuple[str, str]]:
+        """(name, release) of every repository loaded, in source order."""
+        return [(row[0], row[1]) for row in self._repositories]
+
     def release_of(self, unit: dict) -> tuple[str, str]:
         name, release, *_rest = self._repositories[unit["repository"]]
         return name, release

@@ -301,8 +301,9 @@ class PrescriptionUnit(DecisionUnit):
     def report_stack_info(self) -> list[dict]:
         """The releases used, units disabled by the server that were met, and the units' stack_info."""
         items = []
-        for namespace, release in sorted(self.used):
-            items.append({"type": "INFO", "message": f"Prescriptions {namespace} release {release} used", "link": ""})
+        for namespace, release in dict.fromkeys(self.knowledge.releases()):
+            how = "used" if (namespace, release) in self.used else "consulted (none of its units applied)"
+            items.append({"type": "INFO", "message": f"Prescriptions {namespace} release {release} {how}", "link": ""})
         for name, reason in sorted(self.denied_seen.items()):
             items.append({"type": "INFO", "message": f"Prescription {name} disabled by the server: {reason}", "link": ""})
         return items + self.fired_stack_info

@@ -268,7 +268,9 @@ def test_labels_opt_in_a_sieve_without_pipeline_flags(advise):
   run: {}""")
     assert locked_versions(advise({"s.yaml": sieve}, labels={"dep-channel": "old"}))["dep"] == "1.0"
     assert locked_versions(advise({"s.yaml": sieve}, labels={"dep-channel": "new"}))["dep"] == "3.0"
-    assert locked_versions(advise({"s.yaml": sieve}))["dep"] == "3.0"
+    document = advise({"s.yaml": sieve})
+    assert locked_versions(document)["dep"] == "3.0"
+    assert "Prescriptions team release 1.0 consulted (none of its units applied)" in messages(document, where="stack_info")
 
 
 def test_library_usage_reaches_should_include(advise):
