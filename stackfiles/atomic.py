@@ -26,8 +26,13 @@ def write_files_atomically(files: Mapping[Path, str]) -> None:
         for path, text in files.items():
             prepared.append((Path(path), _prepare(Path(path), text)))
         with _interrupts_deferred():
-            for path, temporary in prepared:
-                os.replace(temporary, path)
+            for done, (path, temporary) in enumerate(prepared):
+                try:
+                    os.replace(temporary, path)
+                except OSError as exc:  # e.g. a directory or an immutable file in the way: name it
+                    written = ", ".join(str(p) for p, _t in prepared[:done])
+                    kept = f"; {written} already written" if written else "; no file was changed"
+                    raise StackFileWriteError(f"Cannot write {path}: {exc.strerror or exc}{kept}") from None
     except BaseException:
         for _path, temporary in prepared:
             with contextlib.suppress(FileNotFoundError):

@@ -31,6 +31,7 @@ from stackfiles.requirements import render_requirements_txt as stackfiles_render
 
 from . import settings
 from .exceptions import BadInputError, ConfigurationError, ProjectWriteError, ThamosError
+from .input_checks import check_pipfile, check_requirements_options, check_size
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ class ProjectFiles:
         return self.pipfile_lock if self.is_pipenv else self.requirements_txt
 
     def _read(self, path: Path) -> str:
+        check_size(path)  # a file too big to send is not read (a 5 MB Pipfile cost seconds of parsing)
         return read_user_file(path)
 
     def _read_optional(self, path: Path) -> str | None:
@@ -205,7 +207,7 @@ class ProjectFiles:
         requirements = self._read(input_file)
         lock_text: str | None = None
         if self.is_pipenv:
-            parse_pipfile(requirements, str(input_file))
+            check_pipfile(parse_pipfile(requirements, str(input_file)), str(input_file))
             if with_lock and self.pipfile_lock.is_file():
                 lock_text = self._read(self.pipfile_lock)
                 parse_pipfile_lock(lock_text, str(self.pipfile_lock))
@@ -213,6 +215,8 @@ class ProjectFiles:
             if not requirements.strip():
                 raise BadInputError(f"{input_file} lists no requirements")
             parse_requirements_file(requirements, str(input_file))  # bad lines are named before any request
+            with _bad_input():
+                check_requirements_options(read_requirements(requirements, str(input_file)), str(input_file))
             if with_lock and input_file != self.requirements_txt:
                 lock_text = self._read_optional(self.requirements_txt)
                 if lock_text is not None:
