@@ -121,3 +121,20 @@ def test_no_prescriptions_configured_lists_none(start_server):
     server = start_server()
     status, _, listing = request("GET", server.api_url + "/prescriptions")
     assert status == 200 and listing == {"repositories": [], "problem": None}
+
+
+def test_thamos_prescriptions_variable_and_library_usage_as_sent(start_server, package_index, tmp_path):
+    index = package_index([Dist("app", "1.0", requires_dist=("dep",)), Dist("dep", "2.0"), Dist("dep", "3.0")])
+    wrap = ("units:\n  wraps:\n  - name: DepApiWrap\n    type: wrap\n    should_include:\n      adviser_pipeline: true\n"
+            "      library_usage: {dep: [dep.api.*]}\n    run:\n      justification: [{type: INFO, message: dep.api "
+            "changed in 3.0, package_name: dep}]\n")
+    team = write_repository(tmp_path / "team", {"w.yaml": wrap}, name="team")
+    server = start_server(index_url=index.url, env={"THAMOS_PRESCRIPTIONS": str(team)})
+    status, _, listing = request("GET", server.api_url + "/prescriptions")
+    assert [(r["name"], r["units"]) for r in listing["repositories"]] == [("team", {"wrap": 1})]
+    body = dict(advise_body(index.url, {"app": "*"}), library_usage={"report": {"dep": ["dep.api.call"]}})
+    status, _, accepted = request("POST", server.api_url + "/advise/python?recommendation_type=latest", body)
+    assert status == 202, accepted
+    document = wait_for_document(server.api_url, "/advise/python", accepted["analysis_id"])
+    notes = [i["message"] for i in document["result"]["report"]["products"][0]["justification"]]
+    assert "dep.api changed in 3.0" in notes
