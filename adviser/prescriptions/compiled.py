@@ -22,9 +22,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from adviser.prescriptions.loader import Repository, load_tree
+if TYPE_CHECKING:  # the loader (and YAML) is imported only when compiling
+    from adviser.prescriptions.loader import Repository
 
 FORMAT = f"1/{sys.version_info[0]}.{sys.version_info[1]}"  # marshal's format follows the interpreter
 _SCHEMA = """
@@ -128,6 +129,8 @@ class _Writer:
         self.unit_id = 0
 
     def add_source(self, source: Source) -> None:
+        from adviser.prescriptions.loader import Repository, load_tree
+
         if source.problem and not source.path:
             broken = Repository("UNKNOWN", "UNKNOWN", "")
             broken.errors.append(source.problem)
