@@ -3,6 +3,7 @@ real CLI and every THAMOS_ variable is one the server reads."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
@@ -29,14 +30,18 @@ def _thamos_containers():
                     yield f"{path.name}:{container['name']}", container["args"], names
 
 
+def _unparsed(context: click.Context) -> list[str]:
+    with warnings.catch_warnings():  # click 8.2 deprecates protected_args; click 9 puts them in args
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return [*context.protected_args, *context.args]
+
+
 def _parse(arguments: list[str]) -> None:
     context = cli.make_context("thamos", list(arguments))
     command: click.Command = cli
-    rest = context.protected_args + context.args
     while isinstance(command, click.Group):
-        _, command, rest = command.resolve_command(context, rest)
+        _, command, rest = command.resolve_command(context, _unparsed(context))
         context = command.make_context(command.name, rest, parent=context)
-        rest = getattr(context, "protected_args", []) + context.args
 
 
 def test_deployed_commands_and_variables_are_thamos_own():
