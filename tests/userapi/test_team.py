@@ -243,3 +243,43 @@ def test_concurrent_upgrades_agree(postgres_url):
     store = PostgresStore(postgres_url)
     assert store.upgrade() == []  # nothing left to do
     store.close()
+
+
+def test_an_analysis_interrupted_three_times_fails_with_a_reason(postgres_url):
+    """The recovery of stalled jobs on procrastinate's real tables: requeued twice, then given up."""
+    import asyncio
+
+    import procrastinate
+
+    from userapi.store_pg import PostgresStore
+    from userapi.team import QUEUE, TeamQueue, recover_stalled
+
+    store = PostgresStore(postgres_url)
+    queue = TeamQueue(store)
+    queue.start()
+    analysis = store.create("adviser", {"n": 1}, {})
+    queue.submit(analysis.id)
+
+    async def three_workers_vanish() -> list[list[str]]:
+        app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=postgres_url))
+        recovered = []
+        async with app.open_async():
+            for attempt in (1, 2, 3):
+                worker_id = await app.job_manager.register_worker()
+                job = await app.job_manager.fetch_job(queues=[QUEUE], worker_id=worker_id)
+                assert job is not None and job.task_kwargs == {"analysis_id": analysis.id}
+                assert store.start_attempt(analysis.id) == attempt
+                await app.job_manager.unregister_worker(worker_id)  # gone without finishing its job
+                recovered.append(await recover_stalled(app, store, stalled_after=30))
+            assert await recover_stalled(app, store, stalled_after=30) == []  # nothing stalled is left
+        return recovered
+
+    try:
+        assert asyncio.run(three_workers_vanish()) == [[analysis.id]] * 3
+        failed = store.get(analysis.id)
+        assert failed.state == "failed" and failed.attempts == 3
+        assert failed.reason == "the analysis was interrupted 3 times (worker stopped or crashed)"
+        assert failed.result["result"]["error"] is True
+    finally:
+        queue.stop()
+        store.close()
