@@ -158,7 +158,8 @@ def build_adviser_settings(options: dict[str, Any], force: bool = False):
     )
 
 
-BUILD_OPTIONS = ("builds", "build_timeout", "build_memory_mb", "build_max_source_mb", "build_pythons")
+BUILD_OPTIONS = ("builds", "build_timeout", "build_memory_mb", "build_max_source_mb", "build_pythons",
+                 "analysis_deadline")
 PRESCRIPTION_OPTIONS = ("prescriptions", "prescriptions_denied", "prescriptions_link_base")
 
 
