@@ -63,6 +63,7 @@ class PrescriptionUnit(DecisionUnit):
         self._lock = threading.RLock()
         self._verdicts: dict[str, bool] = {}
         self._by_package: dict[str, list[dict]] = {}
+        self._of_type: dict[tuple, list[dict]] = {}
         self.fired: set[str] = set()
         self.fired_stack_info: list[dict] = []
         self.decisions: dict[str, list[dict]] = {}  # package -> justification items naming units
@@ -112,7 +113,11 @@ class PrescriptionUnit(DecisionUnit):
         return found
 
     def of_type(self, name: str, *kinds: str) -> list[dict]:
-        return [unit for unit in self.units_for(name) if unit["type"] in kinds]
+        key = (name, kinds)
+        found = self._of_type.get(key)
+        if found is None:  # asked once per version judged: botocore alone has 1,359 units
+            found = self._of_type[key] = [unit for unit in self.units_for(name) if unit["type"] in kinds]
+        return found
 
     # ------------------------------------------------------------ messages
 
