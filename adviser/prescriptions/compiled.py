@@ -2,9 +2,12 @@
 
 Compiling reads every repository once (``loader``) and stores each unit (marshal, its compiled
 form) under every key that can make it relevant to a request: ``pkg:<name>`` for each package
-it matches, and for units naming no package a static selector of their ``should_include``
-(``image:``, ``label:``, ``lib:``, ``os:``, ``rtype:`` or ``always``). A request then reads only
-the units of the packages it meets and the selectors it has. The index records a fingerprint of
+a unit acting during the resolution matches (boots, sieves, steps); ``fin:<name>`` for the
+units acting on the finished stack (wraps, strides, pseudonyms), or ``ver:<name>==<version>``
+when such a unit needs one exact version (the artifact-size wraps: one unit per version, only
+the chosen one is read); and for units naming no package a static selector of their
+``should_include`` (``image:``, ``label:``, ``lib:``, ``os:``, ``rtype:`` or ``always``). A
+request then reads only the units of the packages it meets and the selectors it has. The index records a fingerprint of
 its sources (paths, mtimes and sizes, or a git commit) and is rebuilt only when that changes.
 """
 
@@ -24,10 +27,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from packaging.utils import canonicalize_version
+from packaging.version import InvalidVersion, Version
+
 if TYPE_CHECKING:  # the loader (and YAML) is imported only when compiling
     from adviser.prescriptions.loader import Repository
 
-FORMAT = f"1/{sys.version_info[0]}.{sys.version_info[1]}"  # marshal's format follows the interpreter
+FORMAT = f"2/{sys.version_info[0]}.{sys.version_info[1]}"  # marshal's format follows the interpreter
 _SCHEMA = """
 CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE repositories (position INTEGER, name TEXT, release TEXT, source TEXT, path TEXT, commit_id TEXT,
@@ -210,11 +216,46 @@ def package_names(unit: dict) -> set[str]:
     return names
 
 
+# Units that act on the finished stack only (see evaluator and settle): read for the packages
+# resolved, after the resolution, never while it runs.
+FINAL_TYPES = ("wrap", "wrap.GHReleaseNotes", "stride", "pseudonym")
+
+
+def version_key(name: str, version: Any) -> str:
+    """The key of a unit pinned to one version of a package (1.0 and 1.0.0 alike)."""
+    return f"ver:{name}=={canonicalize_version(str(version))}"
+
+
+def _pinned_route(unit: dict) -> set[str] | None:
+    """``ver:`` keys when every match entry needs one exact version of its first resolved package
+    (one unit per version, as for artifact sizes: only the version chosen is ever read)."""
+    keys = set()
+    for entry in unit["match"]:
+        pvs = entry.get("state", {}).get("resolved_dependencies") or []
+        version = pvs[0].get("version", "") if pvs else ""
+        pinned = version[2:].strip() if version.startswith("==") and not version.startswith("===") else ""
+        if not pinned or "," in pinned or "*" in pinned or not _valid(pinned):
+            return None
+        keys.add(version_key(pvs[0]["name"], pinned))
+    return keys or None
+
+
+def _valid(version: str) -> bool:
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return True
+
+
 def routes_of(unit: dict) -> set[str]:
+    """``pkg:`` (read while resolving), ``fin:``/``ver:`` (read for the finished stack), or selectors."""
     names = package_names(unit)
-    if names:
+    if not names:
+        return selectors_of(unit["should_include"])
+    if unit["type"] not in FINAL_TYPES:
         return {f"pkg:{name}" for name in names}
-    return selectors_of(unit["should_include"])
+    return _pinned_route(unit) or {f"fin:{name}" for name in names}
 
 
 def selectors_of(should_include: dict) -> set[str]:
@@ -294,6 +335,23 @@ class KnowledgeBase:
             self._decoded.clear()
         self._keys[key] = found
         return found
+
+    def units_of(self, keys: Sequence[str]) -> list[dict]:
+        """The units stored under any of ``keys`` (each once), the uncached keys read in one query."""
+        missing = [key for key in dict.fromkeys(keys) if key not in self._keys]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            with self._lock:
+                rows = self._connection.execute(
+                    f"SELECT r.key, u.id, u.body FROM routes r JOIN units u ON u.id = r.unit "  # noqa: S608 -- marks only
+                    f"WHERE r.key IN ({marks}) ORDER BY u.id", missing,
+                ).fetchall()
+            found: dict[str, list[dict]] = {key: [] for key in missing}
+            for key, unit_id, body in rows:
+                found[key].append(self._decode(unit_id, body))
+            self._keys.update(found)
+        seen: set[int] = set()
+        return [u for key in keys for u in self._keys.get(key, ()) if not (u["id"] in seen or seen.add(u["id"]))]
 
     def named(self, name: str) -> dict | None:
         with self._lock:

@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from adviser.prescriptions.compiled import version_key
 from adviser.prescriptions.context import Context, selector_keys, should_include
 from adviser.prescriptions.matching import IndexUrls, pv_matches, stack_of, state_match
 from adviser.prescriptions.settle import Settlement
@@ -111,6 +112,13 @@ class PrescriptionUnit(DecisionUnit):
             with self._lock:
                 self._by_package[name] = found
         return found
+
+    def final_units(self, stack: Mapping[str, Any]) -> list[dict]:
+        """Included units acting on the finished ``stack`` (name -> (name, version, index)): those of
+        its packages, those pinned to the versions chosen, and those naming no package."""
+        keys = [f"fin:{name}" for name in sorted(stack)]
+        keys += [version_key(name, package[1]) for name, package in sorted(stack.items())]
+        return self._included_units(self.knowledge.units_of(keys)) + self.globals
 
     def of_type(self, name: str, *kinds: str) -> list[dict]:
         key = (name, kinds)

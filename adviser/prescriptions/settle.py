@@ -33,19 +33,21 @@ class Settlement:
         """Apply the final-stack units to the resolved ``mapping``; a stride's rejection, if any."""
         unit = self.unit
         stack = stack_of(mapping)
-        seen: set[int] = set()
         for item in unit.decisions.get("", ()):
             self._add(None, item)
+        prescriptions = []
         for name in sorted(stack):
             for item in unit.decisions.get(name, ()):
                 self._add(name, item)
-            for prescription in unit.units_for(name):
-                if prescription["id"] in seen:
-                    continue
-                seen.add(prescription["id"])
-                handler = _HANDLERS.get(prescription["type"])
-                if handler is not None:
-                    handler(self, prescription, stack)
+            prescriptions.extend(unit.units_for(name))  # steps: their justifications and scores
+        seen: set[int] = set()
+        for prescription in prescriptions + unit.final_units(stack):
+            if prescription["id"] in seen:
+                continue
+            seen.add(prescription["id"])
+            handler = _HANDLERS.get(prescription["type"])
+            if handler is not None:
+                handler(self, prescription, stack)
         return self.rejection
 
     def _justification(self, prescription: dict, default_package: str | None) -> None:

@@ -109,7 +109,13 @@ def test_units_are_stored_under_their_packages_and_static_selectors(tmp_cache_di
     assert {u["name"] for u in kb.units("label:pypi-index=solely")} == {"thoth.PyPIIndexSieve"}
     assert "thoth.RecommendationTypeLatestWrap" in {u["name"] for u in kb.units("rtype:latest")}
     assert "thoth.PrescriptionInfoBoot" in {u["name"] for u in kb.units("always")}
-    assert len(kb.units("pkg:numpy")) > 60  # the artifact sizes, one unit per version
+    assert kb.units("pkg:numpy") == []  # nothing acts on numpy while resolving
+    finished = {u["name"] for u in kb.units("fin:numpy")}
+    assert "thoth.NumpyGitHubURLWrap" in finished and "thoth.NumpyGitHubReleaseNotesWrap" in finished
+    # The artifact sizes, one unit per version: only the version chosen is read (1.11.3 == 1.11.3.0).
+    assert [u["name"] for u in kb.units("ver:numpy==1.11.3")] == ["thoth.Numpyx1x11x3PyPIArtifactSizeWrap"]
+    assert [u["name"] for u in kb.units_of(["ver:numpy==1.11.3", "fin:numpy"])][0].endswith("ArtifactSizeWrap")
+    assert not any("ArtifactSize" in name for name in finished)
 
 
 def test_the_index_is_rebuilt_only_when_a_source_changes(tmp_path, tmp_cache_dir):

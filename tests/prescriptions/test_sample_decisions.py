@@ -20,6 +20,7 @@ FLASK_DISTS = [
     Dist("click", "8.0.4"),
     Dist("click", "8.1.7"),
     Dist("black", "22.1.0", requires_dist=("click>=8.0.0",)),
+    Dist("numpy", "1.23.5"),
     Dist("numpy", "1.26.4"),
     Dist("mock", "5.1.0"),
     Dist("app", "1.0", requires_dist=("mock", "numpy")),
@@ -104,6 +105,14 @@ def test_mock_is_left_out_with_its_unit_named_and_numpy_wraps_attach(sample_sett
     assert "Package 'numpy' is hosted on GitHub" in texts
     notes = [i for i in product(document)["justification"] if i["message"].startswith("Release notes for numpy")]
     assert notes[0]["link"] == "https://github.com/numpy/numpy/releases/tag/v1.26.4"
+    assert not any("Installed artifact size" in m for m in texts)  # the sample has sizes up to 1.24.0rc1
+
+
+def test_the_artifact_size_of_the_version_chosen_is_attached(sample_settings, tmp_cache_dir):
+    index, settings = sample_settings
+    document = advise_with(index, settings(), 'numpy = "==1.23.5"', tmp_cache_dir)
+    sizes = [m for m in messages(document) if m.startswith("Installed artifact size")]
+    assert sizes == ["Installed artifact size for package 'numpy' in version '1.23.5' can have up to 17.29MiB"]
 
 
 def test_mock_stays_on_python_3_11_and_under_the_latest_type(sample_settings, tmp_cache_dir):
