@@ -26,6 +26,9 @@ LOGGER = logging.getLogger(__name__)
 # pg_advisory_xact_lock key of schema changes (any fixed number; "thamos" in ASCII).
 UPGRADE_LOCK = 0x7468616D6F73
 
+# libpq's words for a database that answered but refused us (not worth waiting for).
+REFUSALS = ("authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied")
+
 # The store's schema, one step per version; a step is applied once, in order, by upgrade().
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -106,6 +109,7 @@ class PostgresStore(AnalysisStore):
         if password is not None:
             kwargs["password"] = password
         self.connect_kwargs = kwargs
+        self._probe()
         self._pool = ConnectionPool(
             url,
             kwargs=kwargs,
@@ -126,6 +130,18 @@ class PostgresStore(AnalysisStore):
         except BaseException:
             self._pool.close()
             raise
+
+    def _probe(self) -> None:
+        """One direct connection first: when the database does not answer, libpq says why
+        (refused, unknown host, bad password), where the pool would only time out."""
+        try:
+            psycopg.connect(self.url, **self.connect_kwargs).close()
+        except psycopg.Error as exc:
+            reason = self._reason(exc)
+            if isinstance(exc, psycopg.OperationalError) and not any(word in reason for word in REFUSALS):
+                raise StoreUnavailable(f"the analyses database {self.describe()} does not answer: {reason}") from None
+            # Waiting would not help: the database answered no.
+            raise StoreError(f"cannot use the analyses database {self.describe()}: {reason}") from None
 
     def describe(self) -> str:
         return redact_url(self.url)

@@ -283,3 +283,13 @@ def test_an_analysis_interrupted_three_times_fails_with_a_reason(postgres_url):
     finally:
         queue.stop()
         store.close()
+
+
+def test_a_database_that_refuses_is_told_at_once(postgres_server, tmp_path):
+    env = server_environment(tmp_path / "d", tmp_path / "c", None)
+    missing = postgres_server[0].rsplit("/", 1)[0] + "/no_such_database"
+    begun = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "thamos", "db", "upgrade", "--database", missing],
+                            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode != 0 and 'database "no_such_database" does not exist' in result.stderr, result.stderr
+    assert time.monotonic() - begun < 8  # no waiting for a database that answered no
