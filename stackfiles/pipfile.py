@@ -19,6 +19,7 @@ from typing import Any
 
 import tomlkit
 from packaging.utils import canonicalize_name
+from tomlkit.items import Comment, Whitespace
 
 from stackfiles.errors import StackFileError
 from stackfiles.toml import load_toml
@@ -152,11 +153,27 @@ def _update_sources(array: Any, wanted: list[dict[str, Any]]) -> None:
         if position < len(array):
             _update_table(array[position], entry)
         else:
-            table = tomlkit.table()
-            for key, value in entry.items():
-                table[key] = _toml_value(value)
-            table.add(tomlkit.nl())  # the blank line before whatever section follows
-            array.append(table)
+            append_source(array, entry)
+
+
+def append_source(array: Any, entry: dict[str, Any]) -> None:
+    """Append a ``[[source]]`` table to the array, after the last one's keys: comments and blank lines
+    that close the last table belong to the section that follows it, so they move below the new one."""
+    table = tomlkit.table()
+    for key, value in entry.items():
+        table[key] = _toml_value(value)
+    trailing: list[Any] = []
+    if len(array):
+        body = array[len(array) - 1].value.body
+        while body and body[-1][0] is None and isinstance(body[-1][1], (Comment, Whitespace)):
+            trailing.insert(0, body.pop()[1])
+    if not trailing:
+        trailing = [tomlkit.nl()]  # the blank line before whatever section follows
+    elif len(array):
+        array[len(array) - 1].add(tomlkit.nl())
+    for item in trailing:
+        table.add(item)
+    array.append(table)
 
 
 def _unwrap(item: Any) -> Any:

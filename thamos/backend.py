@@ -47,7 +47,6 @@ POLL_MAX = 1.0
 POLL_GROWTH = 1.5
 # A single HTTP request never waits longer than this (the total deadline may cut it shorter).
 REQUEST_TIMEOUT = 60.0
-CONNECT_TIMEOUT = 10.0
 
 ADVISER_PREFIX = "adviser"
 PROVENANCE_PREFIX = "provenance-checker"
@@ -106,7 +105,7 @@ class Deadline:
     def request_timeout(self) -> tuple[float, float]:
         remaining = self.remaining()
         read = REQUEST_TIMEOUT if remaining is None else max(0.05, min(REQUEST_TIMEOUT, remaining))
-        return (min(CONNECT_TIMEOUT, read), read)
+        return (min(settings.seconds("THAMOS_API_CONNECTION_TIMEOUT"), read), read)
 
 
 def _error_text(body: bytes | str | None) -> str | None:
@@ -567,8 +566,13 @@ def list_images(
     python_version: str | None = None,
     cuda_version: str | None = None,
     image_name: str | None = None,
+    library_name: str | None = None,
+    symbol: str | None = None,
+    package_name: str | None = None,
+    rpm_package_name: str | None = None,
     backend: Backend | None = None,
 ) -> list[dict[str, Any]]:
+    """Container images; every filter is a query parameter, as thamos 1.x sent them."""
     backend = backend or Backend()
     query = {
         "os_name": os_name,
@@ -576,6 +580,10 @@ def list_images(
         "python_version": python_version,
         "cuda_version": cuda_version,
         "image_name": image_name,
+        "library_name": library_name,
+        "symbol": symbol,
+        "package_name": package_name,
+        "rpm_package_name": rpm_package_name,
     }
     operation = backend.apis.container_images.list_thoth_container_images_with_http_info
     return _paged(backend, operation, "container_images", query)

@@ -8,6 +8,7 @@ prints a traceback for an expected failure.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -28,10 +29,16 @@ _LOGGER = logging.getLogger("thamos")
     "--debug", is_flag=True, envvar="THAMOS_DEBUG", help="Ask the backend to run analyses in debug mode (THAMOS_DEBUG)."
 )
 @click.option("--no-emoji", is_flag=True, envvar="THAMOS_NO_EMOJI", help="Plain text markers (THAMOS_NO_EMOJI).")
-@click.option("--host", metavar="URL", help="Backend to use instead of the configured one.")
+@click.option("-t", "--host", "--thoth-host", "host", metavar="URL",
+              help="Backend to use instead of the configured one (--thoth-host: thamos 1.x).")
+@click.option("-d", "--workdir", type=click.Path(exists=True, file_okay=False), metavar="DIR",
+              help="Work in DIR instead of the current directory.")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, debug: bool, no_emoji: bool, host: str | None) -> None:
+def cli(ctx: click.Context, verbose: bool, debug: bool, no_emoji: bool, host: str | None,
+        workdir: str | None) -> None:
     """Recommended, locked and explained Python software stacks for your runtime environment."""
+    if workdir:
+        os.chdir(workdir)  # before anything finds .thoth.yaml: the configuration is read lazily
     state = ctx.ensure_object(State)  # main() passes its own, to report a failure with the same Ui
     state.ui = Ui(verbose=verbose, no_emoji=no_emoji)
     state.debug = debug

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .backend import (
@@ -32,6 +33,7 @@ from .backend import (
 )
 from .config import Configuration, config
 from .exceptions import AnalysisFailedError
+from .library_usage import gather_library_usage
 from .project_files import ProjectFiles, Stack, check_writable, parse_pipfile
 from .source_urls import expand_url, expanded_sources, pipfile_source_urls, requirements_source_urls
 
@@ -92,6 +94,8 @@ def advise_here(
     nowait: bool = False,
     write: bool = True,
     timeout: float | None = None,
+    no_static_analysis: bool = False,
+    src_path: str | Path | None = None,
     configuration: Configuration | None = None,
     on_submitted: Callable[[Submitted, Backend], None] | None = None,
     progress: ProgressCallback | None = None,
@@ -101,7 +105,8 @@ def advise_here(
     Reads the environment's requirement files (its overlay or the project root), submits them with
     the configured labels (``labels`` win) and recommendation type, waits, and writes the lock back
     atomically. Raises AnalysisFailedError (files untouched) when the analysis reports an error.
-    ``.thoth.yaml`` is never written.
+    ``.thoth.yaml`` is never written. Unless ``no_static_analysis``, the library usage of the sources
+    under ``src_path`` (default: the project root) goes with the request, as thamos 1.x sent it.
     """
     configuration = configuration or config
     environment = configuration.get_runtime_environment(runtime_environment_name)
@@ -110,6 +115,8 @@ def advise_here(
     if write and not nowait:
         check_writable(files.directory)  # before the request: an analysis nobody can save is wasted
     extras = stack_extras(files, stack, environment)
+    if not no_static_analysis:
+        extras["library_usage"] = gather_library_usage(Path(src_path or configuration.project_root)).document()
     backend = Backend(configuration)
     deadline = Deadline(default_timeout() if timeout is None else timeout)
     submitted = submit_advise(

@@ -91,7 +91,7 @@ def _metadata(source: Path, where: str, python_version: str | None, index_urls: 
             "%s: no Python %s found here; preparing its metadata with %s", where, python_version,
             interpreter.describe(),
         )
-    index_urls = index_urls or [_default_index_url()]
+    index_urls = index_urls or [default_index_url()]
     indexes = sourcebuild.IndexConfig(index_url=index_urls[0], extra_index_urls=tuple(index_urls[1:]))
     _LOGGER.info("%s: preparing the metadata of %s with %s", where, source, interpreter.describe())
     try:
@@ -114,7 +114,7 @@ def _wheel_metadata(path: Path, where: str) -> bytes:
         raise BadInputError(f"{where}: cannot read the wheel {path}: {exc}") from None
 
 
-def _default_index_url() -> str:
+def default_index_url() -> str:
     """Where build requirements come from when the Pipfile names no [[source]]: pip's index."""
     configured = os.environ.get("PIP_INDEX_URL")
     if configured:

@@ -14,6 +14,7 @@ one result are prepared before any of them replaces the user's file.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,15 @@ REQUIREMENTS_TXT = "requirements.txt"
 CONSTRAINTS_TXT = "constraints.txt"
 DOTENV = ".env"
 LAST_ANALYSIS_ID_FILE = ".thoth_last_analysis_id"
+# The last id of each kind beside the last of any kind: `diff` and `graph` need the last advise even
+# after a provenance check (the file above keeps thamos 1.x's format: one id).
+LAST_ANALYSIS_IDS_FILE = ".thoth_last_analysis_id.json"
+ANALYSIS_KINDS = ("adviser", "provenance-checker")
+
+
+def analysis_kind(analysis_id: str) -> str | None:
+    """``adviser`` or ``provenance-checker`` from an id's prefix; None for another id."""
+    return next((kind for kind in ANALYSIS_KINDS if analysis_id.startswith(kind + "-")), None)
 
 
 # ---------------------------------------------------------------------- atomic writes
@@ -180,6 +190,10 @@ class ProjectFiles:
         return self.directory / LAST_ANALYSIS_ID_FILE
 
     @property
+    def last_analysis_ids(self) -> Path:
+        return self.directory / LAST_ANALYSIS_IDS_FILE
+
+    @property
     def input_file(self) -> Path:
         if self.is_pipenv:
             return self.pipfile
@@ -268,13 +282,27 @@ class ProjectFiles:
         try:
             if settings.flag("THAMOS_DISABLE_LAST_ANALYSIS_ID_FILE"):
                 return
-            atomic_write(self.last_analysis_id, analysis_id + "\n")
+            files = {self.last_analysis_id: analysis_id + "\n"}
+            kind = analysis_kind(analysis_id)
+            if kind is not None:
+                files[self.last_analysis_ids] = json.dumps({**self._ids_by_kind(), kind: analysis_id}, indent=2) + "\n"
+            atomic_write_many(files)
         except (ConfigurationError, ProjectWriteError) as exc:  # remembering is a convenience, never a failure
             _LOGGER.warning("%s", exc.message)
 
-    def recall_analysis_id(self) -> str | None:
+    def _ids_by_kind(self) -> dict[str, str]:
         try:
-            value = self.last_analysis_id.read_text(encoding="utf-8").strip()
+            data = json.loads(self.last_analysis_ids.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in data.items() if k in ANALYSIS_KINDS and isinstance(v, str)} if isinstance(data, dict) else {}
+
+    def recall_analysis_id(self, kind: str | None = None) -> str | None:
+        """The last analysis id (of ``kind`` when given: ``adviser`` or ``provenance-checker``)."""
+        try:
+            value = self.last_analysis_id.read_text(encoding="utf-8").strip() or None
         except OSError:
-            return None
-        return value or None
+            value = None
+        if kind is None or (value and analysis_kind(value) == kind):
+            return value
+        return self._ids_by_kind().get(kind)

@@ -43,6 +43,7 @@ VARIABLES: dict[str, Variable] = {variable.name: variable for variable in (
     Variable("THAMOS_RETRY_ON_ERROR_COUNT", "retries after a connection error or a 5xx answer", 3),
     Variable("THAMOS_RETRY_ON_ERROR_SLEEP", "seconds between retries", 3.0),
     Variable("THAMOS_DISABLE_TLS_WARNING", "yes: no warning when tls_verify is off", False),
+    Variable("THAMOS_API_CONNECTION_TIMEOUT", "seconds to wait for a connection to the backend", 10.0),
     # ---------------------------------------------------------------- the embedded backend
     Variable("THAMOS_EMBEDDED_PORT", "port of the embedded local backend", 9876),
     Variable("THAMOS_EMBEDDED_IDLE_TIMEOUT", "seconds the embedded backend waits idle before it exits", 900.0),
@@ -65,6 +66,19 @@ VARIABLES: dict[str, Variable] = {variable.name: variable for variable in (
     Variable("THAMOS_FORCE", "yes: no cached answers; replace .thoth.yaml (--force)", False, "click"),
     Variable("THAMOS_DEV", "yes: include development packages (--dev)", False, "click"),
     Variable("THAMOS_NO_USER_STACK", "yes: do not send the existing lock (--no-user-stack)", False, "click"),
+    # ---------------------------------------------------------------- options of thamos 1.x (read by click)
+    Variable("THAMOS_RECOMMENDATION_TYPE", "recommendation type of `advise` (--recommendation-type)", None, "click"),
+    Variable("THAMOS_LABELS", "labels of `advise`, 'k=v;k2=v2' (--labels)", None, "click"),
+    Variable("THAMOS_NO_STATIC_ANALYSIS", "yes: `advise` sends no library usage (--no-static-analysis)", False,
+             "click"),
+    Variable("THAMOS_SHOW_METRICS", "yes: `advise` summarizes the justifications (--scoring)", False, "click"),
+    Variable("THAMOS_WRITE_ADVISED_MANIFEST_CHANGES", "file `advise` writes the manifest changes to "
+                                                      "(--write-advised-manifest-changes)", None, "click"),
+    Variable("THAMOS_INSTALL", "yes: `advise` installs the advised stack (--install)", False, "click"),
+    Variable("THAMOS_GRAPH_FOLD", "yes: `graph` expands each package's dependencies once (--fold)", False, "click"),
+    Variable("THAMOS_SOURCE_PATH", "sources `discover` reads (--src-path)", None, "click"),
+    Variable("THAMOS_RUN_NO_PEDANTIC", "yes: `run` does not compare this machine with the configuration (-P)",
+             False, "click"),
 )}
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from adviser import wire
@@ -128,8 +129,41 @@ def load_container_images(path: Path) -> list[dict[str, Any]]:
                 f"entry {number} of {path} has environment_type {item.get('environment_type')!r}:"
                 " use runtime or buildtime"
             )
-        images.append({**image, **{key: image[key] or "" for key in CONTAINER_IMAGE_TEXT_KEYS}})
+        contents = _image_contents(item, f"entry {number} of {path}")
+        images.append({**image, **{key: image[key] or "" for key in CONTAINER_IMAGE_TEXT_KEYS},
+                       **({CONTENTS: contents} if contents else {})})
     return images
+
+
+# What an image ships, when the catalogue lists it: the filters thamos 1.x sends (package_name,
+# rpm_package_name, library_name, symbol) match these lists; kept out of the answers.
+CONTENTS = "_contents"
+CONTENT_FILTERS = {"package_name": "python_packages", "rpm_package_name": "rpm_packages",
+                   "library_name": "libraries", "symbol": "symbols"}
+
+
+def _image_contents(item: dict[str, Any], where: str) -> dict[str, list[str]]:
+    contents = {}
+    for key in CONTENT_FILTERS.values():
+        value = item.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            raise SettingsError(f"{where}: {key} must be a list of names")
+        contents[key] = sorted({canonicalize_name(name) for name in value} if key == "python_packages" else set(value))
+    return contents
+
+
+def _ships(image: dict[str, Any], params: dict[str, Any]) -> bool:
+    contents = image.get(CONTENTS) or {}
+    for parameter, key in CONTENT_FILTERS.items():
+        wanted = params.get(parameter)
+        if wanted in (None, ""):
+            continue
+        wanted = canonicalize_name(wanted) if key == "python_packages" else wanted
+        if wanted not in contents.get(key, ()):
+            return False
+    return True
 
 
 def _page(params: dict[str, Any]) -> tuple[int, int]:
@@ -147,9 +181,12 @@ def container_images(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
         for image in runtime.container_images
         if all(value in (None, "") or image.get(key) == value for key, value in filters.items())
         and (not image_name or image_name in (image.get("image_name") or ""))
+        and _ships(image, params)
     ]
-    chunk = selected[page * per_page : (page + 1) * per_page]
-    parameters = {"page": page, "per_page": per_page, "image_name": image_name, **filters}
+    chunk = [{k: v for k, v in image.items() if k != CONTENTS}
+             for image in selected[page * per_page : (page + 1) * per_page]]
+    asked = {key: params[key] for key in CONTENT_FILTERS if params.get(key) not in (None, "")}
+    parameters = {"page": page, "per_page": per_page, "image_name": image_name, **filters, **asked}
     return {"container_images": chunk, "parameters": parameters}, 200
 
 

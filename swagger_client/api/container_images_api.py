@@ -59,6 +59,14 @@ class ContainerImagesApi(object):
         :type cuda_version: str
         :param image_name: Only images whose name contains this text.
         :type image_name: str
+        :param package_name: Only images the catalogue says ship this Python package (its python_packages; compared as normalized names). A filter on contents leaves out images whose contents are not listed. 
+        :type package_name: str
+        :param rpm_package_name: Only images the catalogue says ship this RPM package (its rpm_packages).
+        :type rpm_package_name: str
+        :param library_name: Only images the catalogue says ship this shared library (its libraries, e.g. libcuda.so.1).
+        :type library_name: str
+        :param symbol: Only images whose libraries provide this symbol version (its symbols, e.g. GLIBC_2.34).
+        :type symbol: str
         :param async_req: Whether to execute the request asynchronously.
         :type async_req: bool, optional
         :param _preload_content: if False, the urllib3.HTTPResponse object will
@@ -100,6 +108,14 @@ class ContainerImagesApi(object):
         :type cuda_version: str
         :param image_name: Only images whose name contains this text.
         :type image_name: str
+        :param package_name: Only images the catalogue says ship this Python package (its python_packages; compared as normalized names). A filter on contents leaves out images whose contents are not listed. 
+        :type package_name: str
+        :param rpm_package_name: Only images the catalogue says ship this RPM package (its rpm_packages).
+        :type rpm_package_name: str
+        :param library_name: Only images the catalogue says ship this shared library (its libraries, e.g. libcuda.so.1).
+        :type library_name: str
+        :param symbol: Only images whose libraries provide this symbol version (its symbols, e.g. GLIBC_2.34).
+        :type symbol: str
         :param async_req: Whether to execute the request asynchronously.
         :type async_req: bool, optional
         :param _return_http_data_only: response data without head status code
@@ -133,7 +149,11 @@ class ContainerImagesApi(object):
             'os_version',
             'python_version',
             'cuda_version',
-            'image_name'
+            'image_name',
+            'package_name',
+            'rpm_package_name',
+            'library_name',
+            'symbol'
         ]
         all_params.extend(
             [
@@ -181,6 +201,14 @@ class ContainerImagesApi(object):
             query_params.append(('cuda_version', local_var_params['cuda_version']))  # noqa: E501
         if local_var_params.get('image_name') is not None:  # noqa: E501
             query_params.append(('image_name', local_var_params['image_name']))  # noqa: E501
+        if local_var_params.get('package_name') is not None:  # noqa: E501
+            query_params.append(('package_name', local_var_params['package_name']))  # noqa: E501
+        if local_var_params.get('rpm_package_name') is not None:  # noqa: E501
+            query_params.append(('rpm_package_name', local_var_params['rpm_package_name']))  # noqa: E501
+        if local_var_params.get('library_name') is not None:  # noqa: E501
+            query_params.append(('library_name', local_var_params['library_name']))  # noqa: E501
+        if local_var_params.get('symbol') is not None:  # noqa: E501
+            query_params.append(('symbol', local_var_params['symbol']))  # noqa: E501
 
         header_params = dict(local_var_params.get('_headers', {}))
 

@@ -67,5 +67,5 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(directory)): path.read_bytes()
         for path in sorted(directory.rglob("*"))
-        if path.is_file() and ".venv" not in path.parts and path.name != ".thoth_last_analysis_id"
+        if path.is_file() and ".venv" not in path.parts and not path.name.startswith(".thoth_last_analysis_id")
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,11 +13,11 @@ from rich.tree import Tree
 
 from stackfiles import lock_diff
 
-from .. import exit_codes, lib
+from .. import exit_codes, lib, stack_summary
 from ..config import RECOMMENDATION_TYPES, parse_labels
 from ..exceptions import AnalysisFailedError, BadInputError, ThamosError
-from ..project_files import read_user_file
-from ..render import Ui, emit, key_value_rows
+from ..project_files import atomic_write, read_user_file
+from ..render import OUTPUT_FORMATS, Ui, emit, key_value_rows
 from .options import (
     analysis_id_argument,
     output_format_option,
@@ -94,51 +95,83 @@ def _print_failure(ui: Ui, document: dict[str, Any]) -> None:
 
 @click.command("advise")
 @runtime_environment_option
-@click.option("--recommendation-type", type=click.Choice(RECOMMENDATION_TYPES),
-              help="Rule set choosing the versions (default: from the runtime environment, else stable).")
-@click.option("--labels", metavar="'k=v;k2=v2'", help="Labels for the request; win over the configured ones.")
-@click.option("--dev", is_flag=True, envvar="THAMOS_DEV", help="Resolve the development packages too (THAMOS_DEV).")
+@click.option("-t", "--recommendation-type", type=click.Choice(RECOMMENDATION_TYPES),
+              envvar="THAMOS_RECOMMENDATION_TYPE",
+              help="Rule set choosing the versions (default: from the runtime environment, else stable; "
+                   "THAMOS_RECOMMENDATION_TYPE).")
+@click.option("-l", "--labels", metavar="'k=v;k2=v2'", envvar="THAMOS_LABELS",
+              help="Labels for the request; win over the configured ones (THAMOS_LABELS).")
+@click.option("--dev/--no-dev", envvar="THAMOS_DEV", help="Resolve the development packages too (THAMOS_DEV).")
 @click.option("--no-user-stack", is_flag=True, envvar="THAMOS_NO_USER_STACK",
               help="Do not send the existing lock as the starting point (THAMOS_NO_USER_STACK).")
+@click.option("--no-static-analysis", is_flag=True, envvar="THAMOS_NO_STATIC_ANALYSIS",
+              help="Do not send which symbols of which libraries the sources use (THAMOS_NO_STATIC_ANALYSIS).")
 @click.option("--force", is_flag=True, envvar="THAMOS_FORCE", help="Compute afresh, no cached answers (THAMOS_FORCE).")
+@click.option("--debug", "debug_here", is_flag=True, envvar="THAMOS_DEBUG",
+              help="Run the analysis in debug mode (= thamos --debug; THAMOS_DEBUG).")
 @click.option("--no-wait", is_flag=True, help="Only submit; print the analysis id.")
-@click.option("--no-write", is_flag=True, help="Do not write the lock files.")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole result document as JSON (= -o json).")
+@click.option("-W", "--no-write", is_flag=True, help="Do not write the lock files.")
+@click.option("-j", "--json", "as_json", is_flag=True, help="Print the whole result document as JSON (= -o json).")
 @click.option("--short", is_flag=True, help="Print only a summary of the report.")
-@click.option("--install", "then_install", is_flag=True, help="Install the advised stack afterwards.")
+@click.option("--diff", "show_diff", is_flag=True, help="Afterwards compare with the previous advise of the project.")
+@click.option("--scoring", is_flag=True, envvar="THAMOS_SHOW_METRICS",
+              help="Summarize what the justifications say about the stack (THAMOS_SHOW_METRICS).")
+@click.option("--write-advised-manifest-changes", "manifest_changes_file", metavar="FILE",
+              envvar="THAMOS_WRITE_ADVISED_MANIFEST_CHANGES",
+              help="Write the advised manifest changes as JSON to FILE (THAMOS_WRITE_ADVISED_MANIFEST_CHANGES).")
+@click.option("--install", "then_install", is_flag=True, envvar="THAMOS_INSTALL",
+              help="Install the advised stack afterwards (THAMOS_INSTALL).")
 @click.option("--origin", help="Where the project comes from (kept with the analysis).")
 @output_format_option
-def advise_command(
-    runtime_environment: str | None,
-    recommendation_type: str | None,
-    labels: str | None,
-    dev: bool,
-    no_user_stack: bool,
-    force: bool,
-    no_wait: bool,
-    no_write: bool,
-    as_json: bool,
-    short: bool,
-    then_install: bool,
-    origin: str | None,
-    output_format: str,
-) -> None:
+def advise_command(runtime_environment: str | None, recommendation_type: str | None, labels: str | None,
+                   as_json: bool, short: bool, show_diff: bool, scoring: bool, manifest_changes_file: str | None,
+                   then_install: bool, output_format: str, **options: Any) -> None:
     """Ask the backend for a recommended lock and write it for the runtime environment."""
-    current = state()
-    ui = current.ui
+    ui = state().ui
     if as_json:
         output_format = "json"
-    if then_install and (no_write or no_wait):
+    if then_install and (options["no_write"] or options["no_wait"]):
         raise click.UsageError("--install needs the advised lock: it cannot go with --no-write or --no-wait")
     try:
         cli_labels = parse_labels(labels)
     except ValueError as exc:
         raise BadInputError(f"--labels: {exc}") from None
     environment, files = selected(runtime_environment)
-    files.read_stack(with_lock=not no_user_stack)  # bad input is reported before any request
-    with ui.status(f"Submitting the {environment['name']!r} stack") as status:
+    files.read_stack(with_lock=not options["no_user_stack"])  # bad input is reported before any request
+    previous = files.recall_analysis_id("adviser") if show_diff else None
+    outcome, backend = _run_advise(ui, environment, recommendation_type, cli_labels, output_format, options)
+    if options["no_wait"]:
+        click.echo(outcome.analysis_id)
+        return
+    document = outcome.document or {}
+    if output_format != "table":
+        emit(ui, document, output_format)
+    else:
+        _print_advise_report(ui, document, short)
+    link = analysis_link(outcome.analysis_id, backend) if output_format == "table" else None
+    if link:
+        ui.message("info", f"Analysis page: {link}")
+    if show_diff:
+        _print_previous_difference(ui, outcome.analysis_id, document, previous)
+    if scoring:
+        click.echo("Scoring (what the justifications say about the stack):")
+        for line in stack_summary.scoring(document) or ["no locked packages to summarize"]:
+            click.echo(f"- {line}")
+    if manifest_changes_file:
+        _write_manifest_changes(ui, document, manifest_changes_file)
+    if outcome.written:
+        ui.message("ok", "Written " + ", ".join(str(path) for path in outcome.written))
+    else:
+        ui.message("info", "Lock not written (--no-write)")
+    if then_install:
+        install_lock(environment, files, dev=options["dev"], pip_args=[])
 
-        used: list[lib.Backend] = []
+
+def _run_advise(ui: Ui, environment: dict[str, Any], recommendation_type: str | None, labels: dict[str, str],
+                output_format: str, options: dict[str, Any]) -> tuple[lib.AdviseOutcome, lib.Backend | None]:
+    """Submit and wait, with a spinner; a failed analysis' document is printed before the error."""
+    used: list[lib.Backend] = []
+    with ui.status(f"Submitting the {environment['name']!r} stack") as status:
 
         def submitted(info: lib.Submitted, backend: lib.Backend) -> None:
             used.append(backend)
@@ -147,18 +180,11 @@ def advise_command(
 
         try:
             outcome = lib.advise_here(
-                environment["name"],
-                recommendation_type=recommendation_type,
-                dev=dev,
-                labels=cli_labels,
-                no_user_stack=no_user_stack,
-                force=force,
-                debug=current.debug,
-                origin=origin,
-                nowait=no_wait,
-                write=not no_write,
-                on_submitted=submitted,
-                progress=lambda text: status.update(f"Analysis: {text}"),
+                environment["name"], recommendation_type=recommendation_type, dev=options["dev"], labels=labels,
+                no_user_stack=options["no_user_stack"], force=options["force"],
+                debug=state().debug or options["debug_here"], origin=options["origin"], nowait=options["no_wait"],
+                write=not options["no_write"], no_static_analysis=options["no_static_analysis"],
+                on_submitted=submitted, progress=lambda text: status.update(f"Analysis: {text}"),
             )
         except AnalysisFailedError as exc:
             if exc.document is not None:
@@ -167,37 +193,63 @@ def advise_command(
                 else:
                     _print_failure(ui, exc.document)
             raise
-    if no_wait:
-        click.echo(outcome.analysis_id)
+    return outcome, used[0] if used else None
+
+
+def _print_previous_difference(ui: Ui, analysis_id: str, document: dict[str, Any], previous: str | None) -> None:
+    """`advise --diff`: the stack and remarks against the project's previous advise (a failure to
+    fetch it is a warning: the advice itself succeeded)."""
+    if not previous or previous == analysis_id:
+        ui.message("warn", "No previous advise of this project to compare with (--diff)")
         return
-    document = outcome.document or {}
+    try:
+        old = _fetch_finished(previous)
+    except ThamosError as exc:
+        ui.message("warn", f"Cannot compare with the previous analysis {previous}: {exc.message}")
+        return
+    _print_analyses_difference(ui, stack_summary.analyses_difference(document, old), analysis_id, previous, "table")
+
+
+def _print_analyses_difference(ui: Ui, difference: dict[str, Any], new_id: str, old_id: str,
+                               output_format: str) -> None:
     if output_format != "table":
-        emit(ui, document, output_format)
-    else:
-        _print_advise_report(ui, document, short)
-    link = analysis_link(outcome.analysis_id, used[0] if used else None) if output_format == "table" else None
-    if link:
-        ui.message("info", f"Analysis page: {link}")
-    if outcome.written:
-        ui.message("ok", "Written " + ", ".join(str(path) for path in outcome.written))
-    else:
-        ui.message("info", "Lock not written (--no-write)")
-    if then_install:
-        install_lock(environment, files, dev=dev, pip_args=[])
+        emit(ui, {"new_analysis_id": new_id, "old_analysis_id": old_id, **difference}, output_format)
+        return
+    if not any(difference.values()):
+        ui.message("ok", f"{new_id} advises the same stack with the same remarks as {old_id}")
+        return
+    if difference["packages"]:
+        emit(ui, difference["packages"], "table", columns=[("Package", "package"), ("Change", "change"),
+                                                           (old_id, "current"), (new_id, "advised")],
+             title=f"Stack of {new_id} vs {old_id}")
+    for key, title in (("new_remarks", f"Remarks new in {new_id}"), ("gone_remarks", f"Remarks gone since {old_id}")):
+        if difference[key]:
+            emit(ui, difference[key], "table", columns=[("Type", "type"), ("Package", "package"),
+                                                        ("Message", "message")], title=title)
+
+
+def _write_manifest_changes(ui: Ui, document: dict[str, Any], path: str) -> None:
+    products = lib.advise_products(document)
+    changes = (products[0].get("advised_manifest_changes") if products else None) or []
+    atomic_write(Path(path), json.dumps(changes, indent=2) + "\n")
+    ui.message("ok", f"Written {len(changes)} advised manifest change(s) to {path}")
 
 
 # ---------------------------------------------------------------------- provenance check
 @click.command("provenance-check")
 @runtime_environment_option
 @click.option("--no-wait", is_flag=True, help="Only submit; print the analysis id.")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole result document as JSON.")
+@click.option("-j", "--json", "as_json", is_flag=True, help="Print the whole result document as JSON.")
 @click.option("--force", is_flag=True, envvar="THAMOS_FORCE", help="Compute afresh (THAMOS_FORCE).")
+@click.option("--debug", "debug_here", is_flag=True, envvar="THAMOS_DEBUG",
+              help="Run the check in debug mode (= thamos --debug; THAMOS_DEBUG).")
 @output_format_option
 def provenance_check_command(runtime_environment: str | None, no_wait: bool, as_json: bool, force: bool,
-                             output_format: str) -> None:
+                             debug_here: bool, output_format: str) -> None:
     """Check where the locked packages come from and that their hashes are right."""
     current = state()
     ui = current.ui
+    debug = current.debug or debug_here
     environment, files = selected(runtime_environment)
     if not files.is_pipenv:
         raise BadInputError("provenance-check checks a Pipfile.lock; it needs requirements_format: pipenv")
@@ -207,7 +259,7 @@ def provenance_check_command(runtime_environment: str | None, no_wait: bool, as_
     backend = lib.Backend()
     deadline = lib.Deadline(lib.default_timeout())
     with ui.status("Submitting the provenance check") as status:
-        submitted = lib.submit_provenance_check(stack, force=force, debug=current.debug, backend=backend,
+        submitted = lib.submit_provenance_check(stack, force=force, debug=debug, backend=backend,
                                                 deadline=deadline)
         files.remember_analysis_id(submitted.analysis_id)
         ui.message("info", f"Analysis {submitted.analysis_id} ({backend.base_url})")
@@ -253,10 +305,16 @@ def status_command(analysis_id: str | None, runtime_environment: str | None, out
 @click.command("log")
 @analysis_id_argument
 @runtime_environment_option
-def log_command(analysis_id: str | None, runtime_environment: str | None) -> None:
+@click.option("-o", "--output-format", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True,
+              help="table: the log as text; json or yaml: {analysis_id, log}.")
+def log_command(analysis_id: str | None, runtime_environment: str | None, output_format: str) -> None:
     """Print the log of an analysis (default: the last one)."""
     analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
-    click.echo(lib.get_analysis_log(analysis_id).rstrip("\n"))
+    text = lib.get_analysis_log(analysis_id).rstrip("\n")
+    if output_format == "table":
+        click.echo(text)
+    else:
+        emit(state().ui, {"analysis_id": analysis_id, "log": text}, output_format)
 
 
 def _fetch_finished(analysis_id: str) -> dict[str, Any]:
@@ -270,9 +328,10 @@ def _result_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     result = document.get("result") or {}
     report = result.get("report")
     rows: list[dict[str, Any]] = []
-    if isinstance(report, list):  # provenance: a list of findings
+    if isinstance(report, list):  # provenance: a list of findings, each explained in `justification`
         for item in report:
-            rows.append({"category": "provenance", **item})
+            if isinstance(item, dict):
+                rows.append({"category": "provenance", "message": item.get("justification"), **item})
         return rows
     report = report or {}
     for item in report.get("stack_info") or []:
@@ -299,13 +358,16 @@ def _compiled_filters(filters: tuple[str, ...]) -> list[tuple[str, re.Pattern[st
 @click.command("results")
 @analysis_id_argument
 @runtime_environment_option
-@click.option("--filter", "filters", multiple=True, metavar="KEY=REGEX",
+@click.option("-f", "--filter", "filters", multiple=True, metavar="KEY=REGEX",
               help="Keep entries whose KEY matches REGEX (repeatable; all must match).")
-@click.option("--list-categories", is_flag=True, help="List entry categories and types with their counts.")
+@click.option("-l", "--list-categories", is_flag=True, help="List entry categories and types with their counts.")
+@click.option("-j", "--json", "as_json", is_flag=True, help="Print as JSON (= -o json).")
 @output_format_option
 def results_command(analysis_id: str | None, runtime_environment: str | None, filters: tuple[str, ...],
-                    list_categories: bool, output_format: str) -> None:
+                    list_categories: bool, as_json: bool, output_format: str) -> None:
     """Show the report of a finished analysis (default: the last one)."""
+    if as_json:
+        output_format = "json"
     compiled = _compiled_filters(filters)  # bad filters are reported before any request
     analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
     document = _fetch_finished(analysis_id)
@@ -324,34 +386,53 @@ def results_command(analysis_id: str | None, runtime_environment: str | None, fi
     if output_format != "table" and not filters:
         emit(ui, document, output_format)
         return
-    emit(ui, rows, output_format, columns=[("Category", "category"), ("Type", "type"), ("Package", "package_name"),
-                                           ("Message", "message"), ("Link", "link")],
-         title=f"Results of {analysis_id}")
+    if not rows and output_format == "table" and analysis_id.startswith("provenance-checker-"):
+        ui.message("ok", f"The provenance check {analysis_id} found nothing to report")
+    else:
+        emit(ui, rows, output_format, columns=[("Category", "category"), ("Type", "type"),
+                                               ("Package", "package_name"), ("Message", "message"), ("Link", "link")],
+             title=f"Results of {analysis_id}")
     error = lib.result_error(document)
     if error:
         raise AnalysisFailedError(f"Analysis {analysis_id} failed: {error}")
 
 
-def _advised_lock(analysis_id: str) -> dict[str, Any]:
+def _advised_document(analysis_id: str) -> dict[str, Any]:
     document = _fetch_finished(analysis_id)
     error = lib.result_error(document)
     if error:
         raise AnalysisFailedError(f"Analysis {analysis_id} failed: {error}")
-    products = lib.advise_products(document)
-    if not products:
+    if not lib.advise_products(document):
         raise AnalysisFailedError(f"Analysis {analysis_id} holds no advised stack")
-    return products[0]
+    return document
+
+
+def _advised_lock(analysis_id: str) -> dict[str, Any]:
+    return lib.advise_products(_advised_document(analysis_id))[0]
 
 
 @click.command("diff")
 @analysis_id_argument
+@click.argument("old_analysis_id", required=False)
 @runtime_environment_option
 @output_format_option
+@click.option("-j", "--json", "as_json", is_flag=True, help="Print as JSON (= -o json).")
 @click.option("--exit-code", is_flag=True, help="Exit with 1 when the locks differ (like `git diff --exit-code`).")
-def diff_command(analysis_id: str | None, runtime_environment: str | None, output_format: str,
-                 exit_code: bool) -> None:
-    """Compare the current lock with the advised one (default: the last analysis)."""
-    analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
+def diff_command(analysis_id: str | None, old_analysis_id: str | None, runtime_environment: str | None,
+                 output_format: str, as_json: bool, exit_code: bool) -> None:
+    """Compare the current lock with the advised one (default: the last advise); with two analysis ids,
+    NEW and OLD as in thamos 1.x, compare the stacks and remarks the two analyses advised."""
+    if as_json:
+        output_format = "json"
+    ui = state().ui
+    if analysis_id and old_analysis_id:
+        difference = stack_summary.analyses_difference(_advised_document(analysis_id),
+                                                       _advised_document(old_analysis_id))
+        _print_analyses_difference(ui, difference, analysis_id, old_analysis_id, output_format)
+        if exit_code and difference["packages"]:
+            click.get_current_context().exit(exit_codes.GENERIC_ERROR)
+        return
+    analysis_id = resolve_analysis_id(analysis_id, runtime_environment, "adviser")
     _, files = selected(runtime_environment)
     product = _advised_lock(analysis_id)
     advised = lock_diff.packages_of_lock((product.get("project") or {}).get("requirements_locked") or {})
@@ -361,7 +442,6 @@ def diff_command(analysis_id: str | None, runtime_environment: str | None, outpu
         current = (lock_diff.packages_of_requirements_txt(read_user_file(files.requirements_txt))
                    if files.requirements_txt.is_file() else {})
     rows = lock_diff.lock_differences(current, advised)
-    ui = state().ui
     if not rows and output_format == "table":
         ui.message("ok", f"{files.lock_file.name} is the same as the lock advised by {analysis_id}")
     else:
@@ -376,9 +456,11 @@ def diff_command(analysis_id: str | None, runtime_environment: str | None, outpu
 @analysis_id_argument
 @runtime_environment_option
 @output_format_option
-def graph_command(analysis_id: str | None, runtime_environment: str | None, output_format: str) -> None:
-    """Show the dependency graph of the advised stack (default: the last analysis)."""
-    analysis_id = resolve_analysis_id(analysis_id, runtime_environment)
+@click.option("--fold/--unfold", envvar="THAMOS_GRAPH_FOLD", default=False,
+              help="Expand the dependencies of a package once; later occurrences say so (THAMOS_GRAPH_FOLD).")
+def graph_command(analysis_id: str | None, runtime_environment: str | None, output_format: str, fold: bool) -> None:
+    """Show the dependency graph of the advised stack (default: the last advise)."""
+    analysis_id = resolve_analysis_id(analysis_id, runtime_environment, "adviser")
     product = _advised_lock(analysis_id)
     graph = product.get("dependency_graph") or {"nodes": [], "edges": []}
     nodes: list[str] = graph.get("nodes") or []
@@ -397,12 +479,17 @@ def graph_command(analysis_id: str | None, runtime_environment: str | None, outp
     roots = [i for i in range(len(nodes)) if i not in has_parent] or list(range(len(nodes)))
     tree = Tree(f"{analysis_id}")
 
+    expanded: set[int] = set()
+
     def grow(branch: Tree, index: int, path: frozenset[int]) -> None:
+        expanded.add(index)
         for child in sorted(children.get(index, []), key=lambda i: nodes[i]):
             if child in path:
                 branch.add(f"{nodes[child]} (cycle)")
-                continue
-            grow(branch.add(nodes[child]), child, path | {child})
+            elif fold and child in expanded and children.get(child):
+                branch.add(f"{nodes[child]} (dependencies shown above)")
+            else:
+                grow(branch.add(nodes[child]), child, path | {child})
 
     for root in sorted(roots, key=lambda i: nodes[i]):
         grow(tree.add(nodes[root]), root, frozenset({root}))

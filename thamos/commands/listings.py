@@ -22,16 +22,19 @@ def environments_command(output_format: str) -> None:
 
 
 @click.command("images")
-@click.option("--os-name")
-@click.option("--os-version")
-@click.option("--python-version")
-@click.option("--cuda-version")
-@click.option("--image-name")
+@click.option("-n", "--os-name", help="Only images of this operating system.")
+@click.option("-v", "--os-version", help="Only images of this operating system version.")
+@click.option("-p", "--python-version", help="Only images with this Python version.")
+@click.option("--cuda-version", help="Only images with this CUDA version.")
+@click.option("--image-name", help="Only images whose name contains this text.")
+@click.option("--package-name", help="Only images shipping this Python package.")
+@click.option("--rpm-package-name", help="Only images shipping this RPM package.")
+@click.option("--library-name", help="Only images shipping this shared library.")
+@click.option("--symbol", help="Only images whose libraries provide this symbol version.")
 @output_format_option
-def images_command(os_name, os_version, python_version, cuda_version, image_name, output_format: str) -> None:
+def images_command(output_format: str, **filters: str | None) -> None:
     """List container images usable as base_image."""
-    items = lib.list_images(os_name=os_name, os_version=os_version, python_version=python_version,
-                            cuda_version=cuda_version, image_name=image_name)
+    items = lib.list_images(**filters)
     emit(state().ui, items, output_format, columns=[("Image", "image_name"), ("Environment", "environment_name"),
                                                     ("OS", "os_name"), ("OS version", "os_version"),
                                                     ("Python", "python_version"), ("CUDA", "cuda_version")],

@@ -61,15 +61,17 @@ def selected(runtime_environment: str | None) -> tuple[dict[str, Any], ProjectFi
     return environment, files
 
 
-def resolve_analysis_id(analysis_id: str | None, runtime_environment: str | None) -> str:
-    """The analysis id given, else the one remembered for the runtime environment."""
+def resolve_analysis_id(analysis_id: str | None, runtime_environment: str | None, kind: str | None = None) -> str:
+    """The analysis id given, else the last one remembered for the runtime environment (the last of
+    ``kind`` when given: `diff` and `graph` want the last advise even after a provenance check)."""
     if analysis_id:
         return analysis_id.strip()
     _, files = selected(runtime_environment)
-    remembered = files.recall_analysis_id()
+    remembered = files.recall_analysis_id(kind)
     if remembered is None:
+        what = f"no {kind} analysis" if kind else "none"
         raise NoAnalysisIdError(
-            f"No analysis id given and none remembered in {files.last_analysis_id}; pass one explicitly"
+            f"No analysis id given and {what} remembered in {files.last_analysis_id}; pass one explicitly"
         )
     return remembered
 

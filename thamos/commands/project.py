@@ -13,8 +13,9 @@ from stackfiles import lock_diff
 from .. import install as installer
 from .. import manifest
 from ..config import CONFIG_NAME, config
-from ..exceptions import BadInputError
+from ..exceptions import BadInputError, ConfigurationError
 from ..project_files import ProjectFiles, read_user_file
+from .environments import environment_differences
 from .options import runtime_environment_option, selected, state
 
 
@@ -40,20 +41,31 @@ def install_lock(environment: dict[str, Any], files: ProjectFiles, *, dev: bool,
 
 @click.command("install", context_settings={"ignore_unknown_options": False})
 @runtime_environment_option
-@click.option("--dev", is_flag=True, envvar="THAMOS_DEV", help="Install the development packages too (THAMOS_DEV).")
+@click.option("--dev/--no-dev", envvar="THAMOS_DEV", help="Install the development packages too (THAMOS_DEV).")
+@click.option("--force-reinstall", is_flag=True, help="Reinstall every locked package (pip --force-reinstall).")
 @click.argument("pip_args", nargs=-1, type=click.UNPROCESSED)
-def install_command(runtime_environment: str | None, dev: bool, pip_args: tuple[str, ...]) -> None:
+def install_command(runtime_environment: str | None, dev: bool, force_reinstall: bool, pip_args: tuple[str, ...]) -> None:
     """Install the lock (pip options after `--`, e.g. `thamos install -- --proxy URL`)."""
     environment, files = selected(runtime_environment)
-    install_lock(environment, files, dev=dev, pip_args=list(pip_args))
+    extra = ["--force-reinstall"] if force_reinstall and "--force-reinstall" not in pip_args else []
+    install_lock(environment, files, dev=dev, pip_args=[*extra, *pip_args])
 
 
 @click.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @runtime_environment_option
+@click.option("--pedantic", "pedantic", flag_value="pedantic",
+              help="Do not run when this machine differs from the runtime environment configured.")
+@click.option("-P", "--no-pedantic", "pedantic", flag_value="quiet", envvar="THAMOS_RUN_NO_PEDANTIC",
+              help="Do not compare this machine with the runtime environment (THAMOS_RUN_NO_PEDANTIC).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def run_command(runtime_environment: str | None, command: tuple[str, ...]) -> None:
-    """Run a command in the environment's virtualenv with its .env variables; exits with its code."""
+def run_command(runtime_environment: str | None, pedantic: str | None, command: tuple[str, ...]) -> None:
+    """Run a command in the environment's virtualenv with its .env variables; exits with its code.
+
+    Differences between this machine and the configured runtime environment are warnings, errors
+    with --pedantic, not looked for with -P."""
     environment, files = selected(runtime_environment)
+    if pedantic != "quiet":
+        _compare_machine(environment, strict=pedantic == "pedantic")
     venv_dir = None
     if config.virtualenv:
         venv_dir = installer.venv_path(config.project_root, environment["name"])
@@ -62,6 +74,18 @@ def run_command(runtime_environment: str | None, command: tuple[str, ...]) -> No
     dotenv = files.dotenv if files.dotenv.is_file() else config.project_root / ".env"
     code = installer.run(list(command), venv_dir=venv_dir, dotenv=dotenv)
     click.get_current_context().exit(code)
+
+
+def _compare_machine(environment: dict[str, Any], *, strict: bool) -> None:
+    differences = environment_differences(environment)
+    for item in differences:
+        text = f"{item['key']}: configured {item['configured']!r}, this machine has {item['discovered']!r}"
+        state().ui.message("error" if strict else "warn", text)
+    if strict and differences:
+        raise ConfigurationError(
+            f"This machine differs from runtime environment {environment['name']!r} in {len(differences)} "
+            "setting(s); not run (--pedantic)"
+        )
 
 
 @click.command("venv")
@@ -81,7 +105,7 @@ def venv_command(runtime_environment: str | None, create: bool) -> None:
 
 @click.command("purge")
 @runtime_environment_option
-@click.option("--all", "purge_all", is_flag=True, help="Act on every runtime environment.")
+@click.option("-A", "--all", "purge_all", is_flag=True, help="Act on every runtime environment.")
 def purge_command(runtime_environment: str | None, purge_all: bool) -> None:
     """Remove managed virtualenv(s) and remembered analysis ids."""
     ui = state().ui
@@ -94,10 +118,11 @@ def purge_command(runtime_environment: str | None, purge_all: bool) -> None:
         venv_dir = installer.venv_path(config.project_root, environment["name"])
         if installer.remove_venv(venv_dir):
             removed.append(str(venv_dir))
-        id_file = ProjectFiles(config.files_dir(environment["name"])).last_analysis_id
-        if id_file.is_file():
-            id_file.unlink()
-            removed.append(str(id_file))
+        files = ProjectFiles(config.files_dir(environment["name"]))
+        for id_file in (files.last_analysis_id, files.last_analysis_ids):
+            if id_file.is_file():
+                id_file.unlink()
+                removed.append(str(id_file))
     venv_root = config.project_root / installer.VENV_DIR
     if purge_all and venv_root.is_dir() and not any(venv_root.iterdir()):
         venv_root.rmdir()
@@ -143,21 +168,26 @@ def _lock_from_requirements_txt(files: ProjectFiles) -> dict[str, Any]:
 @click.command("add")
 @runtime_environment_option
 @click.option("--dev", is_flag=True, help="Add to the development packages.")
+@click.option("-i", "--index-url", metavar="URL",
+              help="Take them from this index: a [[source]] with this URL is reused or added.")
 @click.argument("requirements", nargs=-1, required=True)
-def add_command(runtime_environment: str | None, dev: bool, requirements: tuple[str, ...]) -> None:
+def add_command(runtime_environment: str | None, dev: bool, index_url: str | None,
+                requirements: tuple[str, ...]) -> None:
     """Add direct requirements (e.g. `thamos add 'flask>=2' requests`)."""
     _, files = selected(runtime_environment)
-    path = manifest.add(files, list(requirements), dev=dev)
+    path = manifest.add(files, list(requirements), dev=dev, index_url=index_url)
     state().ui.message("ok", f"Updated {path}; run `thamos advise` to lock")
 
 
 @click.command("remove")
 @runtime_environment_option
+@click.option("--dev", "dev", flag_value=True, default=None,
+              help="Only from the development packages (default: from both sections).")
 @click.argument("names", nargs=-1, required=True)
-def remove_command(runtime_environment: str | None, names: tuple[str, ...]) -> None:
+def remove_command(runtime_environment: str | None, dev: bool | None, names: tuple[str, ...]) -> None:
     """Remove direct requirements by name."""
     _, files = selected(runtime_environment)
-    path = manifest.remove(files, list(names))
+    path = manifest.remove(files, list(names), dev=dev)
     state().ui.message("ok", f"Updated {path}; run `thamos advise` to lock")
 
 

@@ -1,0 +1,129 @@
+"""thamos 1.x's options that change what happens, end to end: the real command against a real
+``python -m userapi`` resolving from the sample index (library usage sent and kept with the
+analysis, ``advise --diff``, ``--scoring``, ``--write-advised-manifest-changes``, the last id of
+each kind after a provenance check, ``graph --fold``, ``add -i``, ``remove --dev``, ``log -o``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.thamos.conftest import thamos_env
+from tests.thamos.test_e2e import _config, _pipfile, backend  # noqa: F401 - the module's server
+from thamos.project_files import parse_pipfile
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return thamos_env(tmp_path)
+
+
+def _ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+@pytest.fixture
+def advised(backend: str, sample_index, project: Path, run_thamos, env: dict[str, str]) -> Path:  # noqa: F811
+    (project / ".thoth.yaml").write_text(_config(backend))
+    (project / "Pipfile").write_text(_pipfile(sample_index.url))
+    (project / "app").mkdir()
+    (project / "app" / "__init__.py").write_text(
+        "import webapp_framework as wf\nfrom signals import connect\n"
+        "wf.routing.Router()\nconnect()\nimport os.path\nfrom app import helpers\n"
+    )
+    (project / "app" / "helpers.py").write_text("open('ran', 'w')\n")  # never run
+    (project / "broken.py").write_text("import (broken\n")
+    result = _ok(run_thamos("-v", "advise", cwd=project, env=env))
+    assert "broken.py that do not parse" in result.stderr
+    assert not (project / "ran").exists()
+    return project
+
+
+def _results(project: Path, run_thamos, env: dict[str, str], *args: str) -> dict:
+    return json.loads(_ok(run_thamos("results", *args, "-o", "json", cwd=project, env=env)).stdout)
+
+
+def test_library_usage_is_sent_and_kept_with_the_analysis(advised: Path, run_thamos, env: dict[str, str]) -> None:
+    usage = _results(advised, run_thamos, env)["result"]["parameters"]["library_usage"]
+    assert usage["report"] == {"signals": ["signals.connect"],
+                               "webapp_framework": ["webapp_framework", "webapp_framework.routing.Router"]}
+    assert usage["version"].startswith("thamos ")
+    _ok(run_thamos("advise", "--no-static-analysis", "--force", cwd=advised, env=env))
+    assert _results(advised, run_thamos, env)["result"]["parameters"]["library_usage"] is None
+    _ok(run_thamos("advise", "--force", cwd=advised, env=env, THAMOS_NO_STATIC_ANALYSIS="1"))
+    assert _results(advised, run_thamos, env)["result"]["parameters"]["library_usage"] is None
+
+
+def test_diff_scoring_and_manifest_changes(advised: Path, run_thamos, env: dict[str, str]) -> None:
+    first = (advised / ".thoth_last_analysis_id").read_text().strip()
+    pipfile = (advised / "Pipfile").read_text().replace('webapp-framework = "*"',
+                                                        'webapp-framework = "*"\nlegacy-tool = "*"')
+    (advised / "Pipfile").write_text(pipfile)
+    result = _ok(run_thamos("advise", "--diff", "--scoring", "--write-advised-manifest-changes", "changes.json",
+                            cwd=advised, env=env))
+    second = (advised / ".thoth_last_analysis_id").read_text().strip()
+    assert second != first
+    assert f"vs {first}" in result.stdout and "legacy-tool" in result.stdout and "added" in result.stdout
+    assert "Scoring (" in result.stdout and "locked packages have no warning or error" in result.stdout
+    assert json.loads((advised / "changes.json").read_text()) == []
+    difference = json.loads(_ok(run_thamos("diff", second, first, "-j", cwd=advised, env=env)).stdout)
+    assert {row["package"]: row["change"] for row in difference["packages"]} == {"legacy-tool": "added"}
+    assert difference["old_analysis_id"] == first
+
+
+def test_last_id_per_kind_and_provenance_results(advised: Path, run_thamos, env: dict[str, str]) -> None:
+    advise_id = (advised / ".thoth_last_analysis_id").read_text().strip()
+    _ok(run_thamos("provenance-check", "--debug", cwd=advised, env=env))
+    provenance_id = (advised / ".thoth_last_analysis_id").read_text().strip()
+    assert provenance_id.startswith("provenance-checker-")
+    # graph and diff still find the advise; status, log and results the provenance check.
+    assert "webapp-framework" in _ok(run_thamos("graph", "--fold", cwd=advised, env=env)).stdout
+    assert json.loads(_ok(run_thamos("diff", "-j", cwd=advised, env=env)).stdout) == []
+    log = json.loads(_ok(run_thamos("log", "-o", "json", cwd=advised, env=env)).stdout)
+    assert log["analysis_id"] == provenance_id and log["log"]
+    assert "found nothing to report" in _ok(run_thamos("results", cwd=advised, env=env)).stderr
+    lock = json.loads((advised / "Pipfile.lock").read_text())
+    lock["default"]["signals"]["hashes"] = ["sha256:" + "0" * 64]
+    (advised / "Pipfile.lock").write_text(json.dumps(lock))
+    assert run_thamos("provenance-check", "-j", cwd=advised, env=env).returncode != 0
+    rows = _results(advised, run_thamos, env, "--filter", "category=provenance")
+    assert rows and all(row["message"] for row in rows)
+    assert any(row["package_name"] == "signals" for row in rows)
+    table = " ".join(_ok_or_failed(run_thamos("results", cwd=advised, env=env)).stdout.split())
+    assert rows[0]["message"].split()[0] in table and " - " not in table.split("Link")[-1][:40]
+    assert advise_id in _ok(run_thamos("graph", cwd=advised, env=env)).stdout
+
+
+def _ok_or_failed(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert "Traceback" not in result.stderr and result.stdout
+    return result
+
+
+def test_add_with_an_index_and_remove_dev(backend: str, sample_index, project: Path, run_thamos,  # noqa: F811
+                                          env: dict[str, str]) -> None:
+    (project / ".thoth.yaml").write_text(_config(backend))
+    (project / "Pipfile").write_text(_pipfile(sample_index.url).replace("[dev-packages]\n",
+                                                                        '[dev-packages]\nsignals = "*"\n'))
+    _ok(run_thamos("add", "-i", sample_index.url, "templating>=2", cwd=project, env=env))
+    _ok(run_thamos("add", "--index-url", "http://127.0.0.1:9/other/simple/", "socks-lib", cwd=project, env=env))
+    pipfile = parse_pipfile((project / "Pipfile").read_text(), "Pipfile")
+    assert [source["name"] for source in pipfile["source"]] == ["sample", "127-0-0-1"]
+    assert pipfile["packages"]["templating"] == {"version": ">=2", "index": "sample"}
+    assert pipfile["packages"]["socks-lib"]["index"] == "127-0-0-1"
+    result = run_thamos("remove", "--dev", "templating", cwd=project, env=env)
+    assert result.returncode != 0 and "[dev-packages]" in result.stderr
+    _ok(run_thamos("remove", "--dev", "signals", cwd=project, env=env))
+    pipfile = parse_pipfile((project / "Pipfile").read_text(), "Pipfile")
+    assert "signals" not in pipfile.get("dev-packages", {}) and "templating" in pipfile["packages"]
