@@ -494,7 +494,9 @@ def submit_provenance_check(
     deadline: Deadline | None = None,
 ) -> Submitted:
     backend = backend or Backend()
-    body = _request_model(lambda: _model(_generated().ProvenanceInput, stack.to_dict()))
+    generated = _generated()
+    body = _request_model(lambda: generated.ProvenanceInput(  # the stack wrapped, as the spec requires
+        application_stack=_model(generated.ProvenanceStack, stack.to_dict())))
     query = {"force": force or None, "debug": debug or None, "origin": origin}
     response = backend.call(backend.apis.provenance.post_provenance_python_with_http_info, body, query=query,
                             deadline=deadline, typed=True)

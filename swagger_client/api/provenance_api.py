@@ -45,7 +45,7 @@ class ProvenanceApi(object):
         >>> thread = api.get_provenance_python(analysis_id, async_req=True)
         >>> result = thread.get()
 
-        :param analysis_id: Id returned when the analysis was submitted, for example `adviser-240101120000-0123456789abcdef`. The part before the last two dashes names the kind of analysis and must match the path.  (required)
+        :param analysis_id: Id returned when the provenance check was submitted: `provenance-checker-`, the submission time (YYMMDDhhmmss) and 16 hexadecimal digits.  (required)
         :type analysis_id: str
         :param async_req: Whether to execute the request asynchronously.
         :type async_req: bool, optional
@@ -74,7 +74,7 @@ class ProvenanceApi(object):
         >>> thread = api.get_provenance_python_with_http_info(analysis_id, async_req=True)
         >>> result = thread.get()
 
-        :param analysis_id: Id returned when the analysis was submitted, for example `adviser-240101120000-0123456789abcdef`. The part before the last two dashes names the kind of analysis and must match the path.  (required)
+        :param analysis_id: Id returned when the provenance check was submitted: `provenance-checker-`, the submission time (YYMMDDhhmmss) and 16 hexadecimal digits.  (required)
         :type analysis_id: str
         :param async_req: Whether to execute the request asynchronously.
         :type async_req: bool, optional
@@ -129,9 +129,8 @@ class ProvenanceApi(object):
         if self.api_client.client_side_validation and local_var_params.get('analysis_id') is None:  # noqa: E501
             raise ApiValueError("Missing the required parameter `analysis_id` when calling `get_provenance_python`")  # noqa: E501
 
-        if self.api_client.client_side_validation and ('analysis_id' in local_var_params and  # noqa: E501
-                                                        len(local_var_params['analysis_id']) < 1):  # noqa: E501
-            raise ApiValueError("Invalid value for parameter `analysis_id` when calling `get_provenance_python`, length must be greater than or equal to `1`")  # noqa: E501
+        if self.api_client.client_side_validation and 'analysis_id' in local_var_params and not re.search(r'^provenance-checker-[0-9]{12}-[0-9a-f]{16}$', local_var_params['analysis_id']):  # noqa: E501
+            raise ApiValueError("Invalid value for parameter `analysis_id` when calling `get_provenance_python`, must conform to the pattern `/^provenance-checker-[0-9]{12}-[0-9a-f]{16}$/`")  # noqa: E501
         collection_formats = {}
 
         path_params = {}
@@ -187,7 +186,7 @@ class ProvenanceApi(object):
         >>> thread = api.get_provenance_python_log(analysis_id, async_req=True)
         >>> result = thread.get()
 
-        :param analysis_id: Id returned when the analysis was submitted, for example `adviser-240101120000-0123456789abcdef`. The part before the last two dashes names the kind of analysis and must match the path.  (required)
+        :param analysis_id: Id returned when the provenance check was submitted: `provenance-checker-`, the submission time (YYMMDDhhmmss) and 16 hexadecimal digits.  (required)
         :type analysis_id: str
         :param async_req: Whether to execute the request asynchronously.
         :type async_req: bool, optional
@@ -216,7 +215,7 @@ class ProvenanceApi(object):
         >>> thread = api.get_provenance_python_log_with_http_info(analysis_id, async_req=True)
         >>> result = thread.get()
 
-        :param analysis_id: Id returned when the analysis was submitted, for example `adviser-240101120000-0123456789abcdef`. The part before the last two dashes names the kind of analysis and must match the path.  (required)
+        :param analysis_id: Id returned when the provenance check was submitted: `provenance-checker-`, the submission time (YYMMDDhhmmss) and 16 hexadecimal digits.  (required)
         :type analysis_id: str
         :param async_req: Whether to execute the request asynchronously.
         :type async_req: bool, optional
@@ -271,9 +270,8 @@ class ProvenanceApi(object):
         if self.api_client.client_side_validation and local_var_params.get('analysis_id') is None:  # noqa: E501
             raise ApiValueError("Missing the required parameter `analysis_id` when calling `get_provenance_python_log`")  # noqa: E501
 
-        if self.api_client.client_side_validation and ('analysis_id' in local_var_params and  # noqa: E501
-                                                        len(local_var_params['analysis_id']) < 1):  # noqa: E501
-            raise ApiValueError("Invalid value for parameter `analysis_id` when calling `get_provenance_python_log`, length must be greater than or equal to `1`")  # noqa: E501
+        if self.api_client.client_side_validation and 'analysis_id' in local_var_params and not re.search(r'^provenance-checker-[0-9]{12}-[0-9a-f]{16}$', local_var_params['analysis_id']):  # noqa: E501
+            raise ApiValueError("Invalid value for parameter `analysis_id` when calling `get_provenance_python_log`, must conform to the pattern `/^provenance-checker-[0-9]{12}-[0-9a-f]{16}$/`")  # noqa: E501
         collection_formats = {}
 
         path_params = {}
@@ -328,7 +326,7 @@ class ProvenanceApi(object):
         >>> thread = api.get_provenance_python_status(analysis_id, async_req=True)
         >>> result = thread.get()
 
-        :param analysis_id: Id returned when the analysis was submitted, for example `adviser-240101120000-0123456789abcdef`. The part before the last two dashes names the kind of analysis and must match the path.  (required)
+        :param analysis_id: Id returned when the provenance check was submitted: `provenance-checker-`, the submission time (YYMMDDhhmmss) and 16 hexadecimal digits.  (required)
         :type analysis_id: str
         :param async_req: Whether to execute the request asynchronously.
         :type async_req: bool, optional
@@ -357,7 +355,7 @@ class ProvenanceApi(object):
         >>> thread = api.get_provenance_python_status_with_http_info(analysis_id, async_req=True)
         >>> result = thread.get()
 
-        :param analysis_id: Id returned when the analysis was submitted, for example `adviser-240101120000-0123456789abcdef`. The part before the last two dashes names the kind of analysis and must match the path.  (required)
+        :param analysis_id: Id returned when the provenance check was submitted: `provenance-checker-`, the submission time (YYMMDDhhmmss) and 16 hexadecimal digits.  (required)
         :type analysis_id: str
         :param async_req: Whether to execute the request asynchronously.
         :type async_req: bool, optional
@@ -412,9 +410,8 @@ class ProvenanceApi(object):
         if self.api_client.client_side_validation and local_var_params.get('analysis_id') is None:  # noqa: E501
             raise ApiValueError("Missing the required parameter `analysis_id` when calling `get_provenance_python_status`")  # noqa: E501
 
-        if self.api_client.client_side_validation and ('analysis_id' in local_var_params and  # noqa: E501
-                                                        len(local_var_params['analysis_id']) < 1):  # noqa: E501
-            raise ApiValueError("Invalid value for parameter `analysis_id` when calling `get_provenance_python_status`, length must be greater than or equal to `1`")  # noqa: E501
+        if self.api_client.client_side_validation and 'analysis_id' in local_var_params and not re.search(r'^provenance-checker-[0-9]{12}-[0-9a-f]{16}$', local_var_params['analysis_id']):  # noqa: E501
+            raise ApiValueError("Invalid value for parameter `analysis_id` when calling `get_provenance_python_status`, must conform to the pattern `/^provenance-checker-[0-9]{12}-[0-9a-f]{16}$/`")  # noqa: E501
         collection_formats = {}
 
         path_params = {}

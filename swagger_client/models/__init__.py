@@ -47,6 +47,7 @@ from swagger_client.models.provenance_input import ProvenanceInput
 from swagger_client.models.provenance_report_item import ProvenanceReportItem
 from swagger_client.models.provenance_result import ProvenanceResult
 from swagger_client.models.provenance_result_response import ProvenanceResultResponse
+from swagger_client.models.provenance_stack import ProvenanceStack
 from swagger_client.models.python_environment import PythonEnvironment
 from swagger_client.models.python_environments_response import PythonEnvironmentsResponse
 from swagger_client.models.python_package_dependencies_response import PythonPackageDependenciesResponse

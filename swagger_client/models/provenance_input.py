@@ -36,7 +36,7 @@ class ProvenanceInput(object):
                             and the value is json key in definition.
     """
     openapi_types = {
-        'application_stack': 'PythonStack',
+        'application_stack': 'ProvenanceStack',
         'requirements': 'str',
         'requirements_lock': 'str',
         'requirements_format': 'str',
@@ -73,11 +73,11 @@ class ProvenanceInput(object):
         self._kebechet_metadata = None
         self.discriminator = None
 
-        if application_stack is not None:
-            self.application_stack = application_stack
+        self.application_stack = application_stack
         if requirements is not None:
             self.requirements = requirements
-        self.requirements_lock = requirements_lock
+        if requirements_lock is not None:
+            self.requirements_lock = requirements_lock
         if requirements_format is not None:
             self.requirements_format = requirements_format
         self.constraints = constraints
@@ -91,7 +91,7 @@ class ProvenanceInput(object):
 
 
         :return: The application_stack of this ProvenanceInput.  # noqa: E501
-        :rtype: PythonStack
+        :rtype: ProvenanceStack
         """
         return self._application_stack
 
@@ -101,8 +101,10 @@ class ProvenanceInput(object):
 
 
         :param application_stack: The application_stack of this ProvenanceInput.  # noqa: E501
-        :type application_stack: PythonStack
+        :type application_stack: ProvenanceStack
         """
+        if self.local_vars_configuration.client_side_validation and application_stack is None:  # noqa: E501
+            raise ValueError("Invalid value for `application_stack`, must not be `None`")  # noqa: E501
 
         self._application_stack = application_stack
 
@@ -136,7 +138,7 @@ class ProvenanceInput(object):
     def requirements_lock(self):
         """Gets the requirements_lock of this ProvenanceInput.  # noqa: E501
 
-        The existing lock: Pipfile.lock (JSON) text for the pipenv format, requirements.txt text for the pip formats. Required for provenance checks.   # noqa: E501
+        The Pipfile.lock (JSON) text to check.  # noqa: E501
 
         :return: The requirements_lock of this ProvenanceInput.  # noqa: E501
         :rtype: str
@@ -147,11 +149,14 @@ class ProvenanceInput(object):
     def requirements_lock(self, requirements_lock):
         """Sets the requirements_lock of this ProvenanceInput.
 
-        The existing lock: Pipfile.lock (JSON) text for the pipenv format, requirements.txt text for the pip formats. Required for provenance checks.   # noqa: E501
+        The Pipfile.lock (JSON) text to check.  # noqa: E501
 
         :param requirements_lock: The requirements_lock of this ProvenanceInput.  # noqa: E501
         :type requirements_lock: str
         """
+        if (self.local_vars_configuration.client_side_validation and
+                requirements_lock is not None and len(requirements_lock) < 1):
+            raise ValueError("Invalid value for `requirements_lock`, length must be greater than or equal to `1`")  # noqa: E501
 
         self._requirements_lock = requirements_lock
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -114,10 +115,16 @@ def test_a_body_the_model_refuses_is_bad_input_before_any_request(fake_backend: 
 
 def test_submission_answer_is_read_through_the_model(fake_backend: FakeBackend) -> None:
     connection = backend.Backend(_configuration(fake_backend.url))
-    submitted = backend.submit_provenance_check(STACK, force=True, backend=connection)
+    locked = dataclasses.replace(STACK, requirements_lock='{"default": {}}')
+    submitted = backend.submit_provenance_check(locked, force=True, backend=connection)
     assert submitted == backend.Submitted(ANALYSIS_ID, False, {})
-    assert json.loads(fake_backend.bodies[0]) == {"requirements": STACK.requirements, "requirements_format": "pipenv",
-                                                  "constraints": "flask<4\n"}
+    assert json.loads(fake_backend.bodies[0]) == {"application_stack": {
+        "requirements": STACK.requirements, "requirements_lock": '{"default": {}}', "requirements_format": "pipenv",
+        "constraints": "flask<4\n"}, "requirements_format": "pipenv"}  # the model's default, not read
+    # Without a lock there is nothing to check: bad input, before any request.
+    with pytest.raises(BadInputError, match="requirements_lock"):
+        backend.submit_provenance_check(STACK, backend=connection)
+    assert len(fake_backend.bodies) == 1
     # An answer the model refuses (a required field null) is one clear error, not a traceback.
     fake_backend.post_answer = {"analysis_id": None, "cached": False, "authenticated": False, "parameters": {}}
     with pytest.raises(BackendUnreachableError, match="does not match the User API: .*analysis_id"):

@@ -295,10 +295,10 @@ def test_provenance_round_trip(client, shared_server, sample_index):
     lock = document["result"]["report"]["products"][0]["project"]["requirements_locked"]
 
     api = swagger_client.ProvenanceApi(client)
-    stack = swagger_client.PythonStack(
+    stack = swagger_client.ProvenanceStack(
         requirements=pipfile(sample_index.url, {"signals": "==1.1"}), requirements_lock=json.dumps(lock)
     )
-    submitted = api.post_provenance_python(stack, force=True)
+    submitted = api.post_provenance_python(swagger_client.ProvenanceInput(application_stack=stack), force=True)
     assert submitted.analysis_id.startswith("provenance-checker-")
     deadline = time.monotonic() + 60
     while True:
@@ -318,7 +318,8 @@ def test_provenance_round_trip(client, shared_server, sample_index):
 
 def test_provenance_without_a_lock_is_a_400(shared_server):
     status, _, body = request(
-        "POST", shared_server.api_url + "/provenance/python", {"requirements": '[packages]\nsignals = "*"\n'}
+        "POST", shared_server.api_url + "/provenance/python",
+        {"application_stack": {"requirements": '[packages]\nsignals = "*"\n'}},
     )
     assert status == 400 and "requirements_lock" in body["error"]
 
