@@ -293,3 +293,13 @@ def test_a_database_that_refuses_is_told_at_once(postgres_server, tmp_path):
                             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode != 0 and 'database "no_such_database" does not exist' in result.stderr, result.stderr
     assert time.monotonic() - begun < 8  # no waiting for a database that answered no
+
+
+def test_a_team_refuses_credentials_expanded_by_the_client(team, postgres_url, sample_index):
+    (api,), _ = team(postgres_url, sample_index.url, apis=1, workers=0)
+    body = advise_body(sample_index.url.replace("http://", "http://${USER}:${PASS}@"))
+    body["expanded_sources"] = [{"url": body["application_stack"]["requirements"].split('"')[1],
+                                 "expanded_url": sample_index.url.replace("http://", "http://robot:Pa55-word@")}]  # fmt: skip
+    status, _, answer = request("POST", api.api_url + ADVISE, body)
+    assert status == 400 and "does not pass them index credentials" in answer["error"], answer
+    assert "Pa55-word" not in api.log()
