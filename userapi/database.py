@@ -35,8 +35,10 @@ def url_has_password(url: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password (in the user part or as a query parameter) shown as ***."""
-    if not is_database_url(url):
+    """The URL with its password (in the user part or as a query parameter) shown as ***.
+
+    Any scheme: a URL given by mistake (mysql://...) is named in a message too."""
+    if "://" not in url:
         return url
     try:
         parts = urlsplit(url)

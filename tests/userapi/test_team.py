@@ -303,3 +303,26 @@ def test_a_team_refuses_credentials_expanded_by_the_client(team, postgres_url, s
     status, _, answer = request("POST", api.api_url + ADVISE, body)
     assert status == 400 and "does not pass them index credentials" in answer["error"], answer
     assert "Pa55-word" not in api.log()
+
+
+def test_the_database_setting_from_a_file_a_variable_or_a_flag(tmp_path, monkeypatch):
+    from userapi.cli import load_from_flags
+    from userapi.options import SettingsError
+    from userapi.settings import load_settings
+
+    monkeypatch.delenv("THAMOS_DATABASE_URL", raising=False)
+    secret = tmp_path / "password"
+    secret.write_text("pw\n")
+    settings_file = tmp_path / "server.yaml"
+    settings_file.write_text(f"database_url: postgresql://team@db.internal/thamos\ndatabase_password_file: {secret}\n")
+    from_file = load_settings(settings_file)
+    assert from_file.database_url == "postgresql://team@db.internal/thamos"
+    assert from_file.database_password_file == secret
+    monkeypatch.setenv("THAMOS_DATABASE_URL", "postgresql://other@db.internal/thamos")
+    assert load_settings(settings_file).database_url == "postgresql://other@db.internal/thamos"
+    flagged = load_from_flags({"config_file": str(settings_file), "database_url": "postgres://third@h/x"})
+    assert flagged.database_url == "postgres://third@h/x"
+    with pytest.raises(SettingsError) as refused:
+        load_from_flags({"database_url": "mysql://user:Zz-secret@h/x"})
+    assert "must be a postgresql:// URL" in str(refused.value) and "Zz-secret" not in str(refused.value)
+    assert "(set by --database)" in str(refused.value)
