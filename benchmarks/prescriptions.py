@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -154,7 +155,7 @@ request = {"application_stack": {"requirements": pipfile, "requirements_format":
            "recommendation_type": "latest", "dev": False, "labels": {}}
 plain = AdviserSettings(cache_dir=cache)
 loaded = AdviserSettings(cache_dir=cache, prescriptions=Path(index)) if index else plain
-order = [loaded, plain] if sys.argv[5:] == ["loaded-first"] else [plain, loaded]
+order = [loaded] if sys.argv[5:] == ["single"] else [plain, loaded]
 first = {}
 for settings in order:  # the first advise of a fresh process: imports, and the index's units read
     started = time.monotonic()
@@ -171,7 +172,7 @@ product = result["report"]["products"][0]
 def median(values):
     return statistics.median(values) if values else None
 print(json.dumps({"plain": median(times[id(plain)]), "loaded": median(times[id(loaded)]),
-                  "first_plain": first[id(plain)], "first_loaded": first[id(loaded)],
+                  "first": first[id(order[0])],
                   "names": product["dependency_graph"]["nodes"], "justification": len(product["justification"]),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -218,10 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"advise {args.pipfile.parent.name} (warm index cache, median of {args.runs} interleaved pairs): "
           f"{base:.2f}s without, {with_kb:.2f}s with the knowledge base (x{with_kb / base:.3f}); "
           f"justification items {runs['justification']}; peak {runs['peak_mb']:.0f} MB")
-    cold = _child(ADVISE, pipfile, str(cache), compiled["path"], "0", "loaded-first")
-    print(f"first advise of a fresh process (imports included): {runs['first_plain']:.2f}s without, "
-          f"{cold['first_loaded']:.2f}s with the knowledge base (x{cold['first_loaded'] / runs['first_plain']:.3f}; "
-          f"its units are read from the index then)")
+    fresh: dict[str, list[float]] = {"": [], compiled["path"]: []}
+    for _ in range(args.runs):  # fresh processes, alternately without and with the knowledge base
+        for index in fresh:
+            fresh[index].append(_child(ADVISE, pipfile, str(cache), index, "0", "single")["first"])
+    cold_plain, cold_loaded = statistics.median(fresh[""]), statistics.median(fresh[compiled["path"]])
+    print(f"first advise of a fresh process (imports included; median of {args.runs}): {cold_plain:.2f}s without, "
+          f"{cold_loaded:.2f}s with the knowledge base (x{cold_loaded / cold_plain:.3f}; its units are read then)")
     print(f"this process: peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
 

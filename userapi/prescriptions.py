@@ -3,7 +3,9 @@
 At start the configured sources (``--prescriptions``, ``THAMOS_PRESCRIPTIONS``, settings key
 ``prescriptions``) are compiled into the cache unless an index of them exists already: then it is
 used at once and checked in the background (a server starts in well under a second on a compiled
-knowledge base). Every ``prescriptions_refresh`` seconds git sources are fetched again and the
+knowledge base). A first compilation is waited for at most FIRST_WAIT seconds (a clone of the
+public repository and its compilation take longer, and the embedded backend must answer within
+30 seconds); analyses made before it ends say they were made without prescriptions. Every ``prescriptions_refresh`` seconds git sources are fetched again and the
 index is recompiled if any source changed; analyses reopen it when its file changes. A source
 that cannot be read (a bad directory, an unreachable git URL) is reported in the listing and the
 log; the server starts and advises with what could be read.
@@ -19,6 +21,7 @@ from typing import Any
 from userapi.settings import ServerSettings, prescription_options
 
 LOGGER = logging.getLogger("userapi")
+FIRST_WAIT = 15.0
 
 
 class PrescriptionService:
@@ -27,19 +30,22 @@ class PrescriptionService:
         self.path = Path(prescription_options(settings)["prescriptions"])
         self.problem: str | None = None
         self._stop = threading.Event()
+        self._thread_ready = threading.Event()  # set once the first check or compilation ended
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        """Compile now when no index exists yet, else use it and check it in the background."""
-        if not self.path.is_file():
-            self.refresh()
-        self._thread = threading.Thread(target=self._loop, args=(self.path.is_file(),), daemon=True,
-                                        name="prescriptions")
+    def start(self, first_wait: float = FIRST_WAIT) -> None:
+        """Check (or first compile) in the background; a first compilation is waited for a while."""
+        first = not self.path.is_file()
+        if first:
+            self.problem = "the prescriptions are being compiled (first start)"
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="prescriptions")
         self._thread.start()
+        if first:
+            self._thread_ready.wait(first_wait)
 
-    def _loop(self, check_first: bool) -> None:
-        if check_first:
-            self.refresh()
+    def _loop(self) -> None:
+        self.refresh()
+        self._thread_ready.set()
         while not self._stop.wait(self.settings.prescriptions_refresh):
             self.refresh()
 

@@ -61,6 +61,9 @@ def prescriptions_for(request: dict, parameters: dict, plan: Any, settings: Any,
     path = getattr(settings, "prescriptions", None)
     if not path:
         return None
+    if not os.path.exists(path):
+        raise PrescriptionsUnavailable("The prescriptions are not compiled yet (the server's first start); "
+                                       "this advice was made without them")
     try:
         knowledge = knowledge_for(path)
     except (OSError, sqlite3.Error) as exc:

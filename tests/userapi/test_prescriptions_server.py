@@ -138,3 +138,28 @@ def test_thamos_prescriptions_variable_and_library_usage_as_sent(start_server, p
     document = wait_for_document(server.api_url, "/advise/python", accepted["analysis_id"])
     notes = [i["message"] for i in document["result"]["report"]["products"][0]["justification"]]
     assert "dep.api changed in 3.0" in notes
+
+
+def test_a_first_compilation_does_not_hold_the_start_and_analyses_say_so(tmp_path, package_index):
+    from adviser import AdviserSettings, advise
+    from userapi.prescriptions import PrescriptionService
+    from userapi.settings import ServerSettings, prescription_options
+
+    team, _bad, _unnamed = _repositories(tmp_path)
+    settings = ServerSettings(cache_dir=tmp_path / "cache", prescriptions=(str(team),))
+    index = package_index([Dist("app", "1.0", requires_dist=("dep",)), Dist("dep", "2.0"), Dist("dep", "3.0")])
+    # Before any compilation: the analysis goes on without prescriptions and says why.
+    options = prescription_options(settings)
+    early = advise(dict(advise_body(index.url, {"app": "*"}), recommendation_type="latest"),
+                   AdviserSettings(cache_dir=tmp_path / "adviser", prescriptions=options["prescriptions"]))
+    assert early["error"] is False
+    warnings = [i["message"] for i in early["report"]["stack_info"] if i["type"] == "WARNING"]
+    assert any("The prescriptions are not compiled yet" in m for m in warnings)
+    service = PrescriptionService(settings)
+    service.start(first_wait=0)
+    try:
+        assert service._thread_ready.wait(60)
+        listing = service.listing()
+        assert listing["problem"] is None and [r["name"] for r in listing["repositories"]] == ["team"]
+    finally:
+        service.stop()
