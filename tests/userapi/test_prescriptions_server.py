@@ -163,3 +163,29 @@ def test_a_first_compilation_does_not_hold_the_start_and_analyses_say_so(tmp_pat
         assert listing["problem"] is None and [r["name"] for r in listing["repositories"]] == ["team"]
     finally:
         service.stop()
+
+
+def test_prescription_settings_are_read_and_checked(tmp_path, monkeypatch):
+    import pytest
+
+    from userapi.cli import load_from_flags
+    from userapi.options import SettingsError
+    from userapi.settings import load_settings
+
+    monkeypatch.setenv("THAMOS_PRESCRIPTIONS", "/srv/a, https://git.example/b.git")
+    monkeypatch.setenv("THAMOS_PRESCRIPTIONS_DENIED", "thoth.A=too broad;team.B")
+    settings = load_settings(cache_dir=str(tmp_path))
+    assert settings.prescriptions == ("/srv/a", "https://git.example/b.git")
+    assert settings.prescriptions_denied == (("thoth.A", "too broad"), ("team.B", "disabled by the server's settings"))
+    options = settings.adviser_options()
+    assert options["prescriptions_denied"] == {"thoth.A": "too broad", "team.B": "disabled by the server's settings"}
+    assert options["prescriptions"].startswith(str(tmp_path / "prescriptions" / "index-"))
+    flags = load_from_flags({"prescriptions": ("/srv/c",), "prescriptions_denied": ("thoth.C=no",),
+                             "prescriptions_refresh": "60", "cache_dir": str(tmp_path)})
+    assert flags.prescriptions == ("/srv/c",) and flags.prescriptions_denied == (("thoth.C", "no"),)
+    assert flags.prescriptions_refresh == 60.0
+    with pytest.raises(SettingsError, match=r"'Flask100' is not a full unit name .*\(set by --deny-prescription\)"):
+        load_from_flags({"prescriptions_denied": ("Flask100",)})
+    monkeypatch.delenv("THAMOS_PRESCRIPTIONS")
+    monkeypatch.delenv("THAMOS_PRESCRIPTIONS_DENIED")
+    assert load_settings(cache_dir=str(tmp_path)).adviser_options().get("prescriptions") is None
