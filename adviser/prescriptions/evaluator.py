@@ -182,10 +182,10 @@ class PrescriptionUnit(DecisionUnit):
 
     def run_boots(self, direct: set[str]) -> str | None:
         """Fire the boots of the request; the message that ends it, if one says so."""
-        boots = [u for u in self.globals if u["type"] == "boot"]
+        boots = {u["id"]: u for u in self.globals if u["type"] == "boot"}
         for name in sorted(direct):
-            boots.extend(u for u in self.of_type(name, "boot") if u not in boots)
-        for unit in boots:
+            boots.update((u["id"], u) for u in self.of_type(name, "boot"))
+        for unit in boots.values():
             wanted = [e["package_name"] for e in unit["match"] if e.get("package_name")]
             if wanted and not set(wanted) & direct:
                 continue
