@@ -137,7 +137,7 @@ units:
   - name: First
     type: boot
     should_include: {adviser_pipeline: true}
-    run: {stack_info: [{type: INFO, message: first}]}
+    run: {stack_info: [{type: INFO, message: first}], log: {type: WARNING, message: first fired}}
   - name: Second
     type: boot
     should_include: {adviser_pipeline: true, dependencies: {boots: [team.First]}}
@@ -159,9 +159,12 @@ units:
 
 def test_dependencies_between_units(tmp_path, tmp_cache_dir):
     kb = knowledge(tmp_cache_dir, write_repository(tmp_path / "team", {"b.yaml": DEPENDENT}))
-    unit = PrescriptionUnit(kb, BASE)
+    lines: list[str] = []
+    unit = PrescriptionUnit(kb, BASE, log=lines.append)
     assert unit.run_boots(set()) is None
     assert [i["message"] for i in unit.fired_stack_info] == ["first", "second"]
+    unit.run_boots(set())  # log and stack_info once per request
+    assert lines == ["prescription team.First: WARNING: first fired"] and len(unit.fired_stack_info) == 2
     denied = PrescriptionUnit(kb, BASE, denied={"team.First": "no"})
     denied.run_boots(set())
     assert denied.fired_stack_info == []

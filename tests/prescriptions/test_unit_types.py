@@ -139,6 +139,8 @@ def test_step_not_acceptable_backtracks_and_justification_attaches(advise):
     assert any("dep 3.0 not used with app 1.0: dep 3 breaks app 1.0 (prescription team.Dep3WithAppStep)" in m
                for m in messages(document))
     assert locked_versions(advise({"s.yaml": step.replace("==1.0", "==0.5")}))["dep"] == "3.0"
+    stopping = step.replace("not_acceptable:", "eager_stop_pipeline:")
+    assert locked_versions(advise({"s.yaml": stopping}))["dep"] == "2.0"  # this resolver rejects the candidate
     informing = unit("steps", f"""- name: DepNoteStep
   type: step
   {ADVISER}  match:
@@ -256,6 +258,9 @@ def test_pseudonym_names_the_alternative(advise):
     assert any(m.startswith("lone 3.0 is an alternative to dep 3.0 (prescription team.DepLonePseudonym)") for m in texts)
     texts = messages(advise({"p.yaml": pseudonym}, packages='dep = "<2"'))
     assert not any("is an alternative" in m for m in texts)
+    locked = pseudonym.replace("yield_matched_version: true", "yield_matched_version: false").replace(
+        "{name: lone}", "{name: lone, locked_version: ==1.0}")
+    assert any(m.startswith("lone 1.0 is an alternative to dep 3.0") for m in messages(advise({"p.yaml": locked})))
 
 
 def test_labels_opt_in_a_sieve_without_pipeline_flags(advise):
