@@ -104,15 +104,18 @@ def _reuse_or_refuse(port: int, version: str | None) -> bool:
         return False
     if version == __version__:
         return True
-    pid_file = data_dir() / "embedded-server.pid"
-    what = f"a User API server of version {version}" if version else "a program that is not a thamos server"
-    hint = f" (stop it with: kill $(cat {pid_file}))" if version and pid_file.exists() else ""
-    LOGGER.warning("%s answers on %s; not reusing it", what, embedded_url(port))
-    raise EmbeddedServerError(
-        f"{what} already listens on {embedded_url(port)}, but this thamos is version {__version__}. "
-        f"Stop it{hint}, or choose another port with THAMOS_EMBEDDED_PORT, "
-        "or configure a host in .thoth.yaml."
-    )
+    raise EmbeddedServerError(port_taken_message(port, version, data_dir() / "embedded-server.pid"))
+
+
+def port_taken_message(port: int, version: str, pid_file: Path) -> str:
+    """Why the embedded server cannot start on a taken port, and the ways out."""
+    where = f"port {port} ({embedded_url(port)})"
+    ways = "choose another port with THAMOS_EMBEDDED_PORT, or set a host in .thoth.yaml"
+    if not version:
+        return f"{where} is taken by a program that is not a thamos server; {ways}"
+    stop = f"stop it (kill $(cat {pid_file})), " if pid_file.exists() else "stop it, "
+    return (f"{where} is taken by the embedded server of thamos {version}, "
+            f"and this is thamos {__version__}; {stop}or {ways}")
 
 
 class _FileLock:

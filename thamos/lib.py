@@ -1,9 +1,10 @@
 """The library API of thamos (``from thamos import lib``), as in thamos 1.x: the workflows built on the
 backend facade, and the facade's calls re-exported under the names thamos 1.x documented.
 
-A workflow reads and writes the project's files around backend calls (``advise_here``: read the
+A workflow reads and writes the project's files around backend calls (``advise_project``: read the
 requirements, submit, wait, write the lock); the calls themselves, their retry policy and deadlines
-are in ``thamos.backend``.
+are in ``thamos.backend``. The functions of 1.x's library keep their names, arguments and return
+values (``thamos.lib_compat``: ``advise_here`` returns 1.x's tuple and writes no file).
 """
 
 from __future__ import annotations
@@ -29,10 +30,24 @@ from .backend import (
     submit_advise,
     submit_provenance_check,
     wait_for_results,
-    whatprovides,
 )
 from .config import Configuration, config
 from .exceptions import AnalysisFailedError
+from .lib_compat import (
+    advise,
+    advise_here,
+    get_last_analysis_id,
+    get_log,
+    get_package_from_imported_packages,
+    get_static_analysis,
+    get_status,
+    image_analysis,
+    list_python_environments,
+    list_python_package_indexes,
+    list_thoth_container_images,
+    provenance_check_here,
+    whatprovides,
+)
 from .library_usage import gather_library_usage
 from .project_files import ProjectFiles, Stack, check_writable, parse_pipfile
 from .source_urls import expand_url, expanded_sources, pipfile_source_urls, requirements_source_urls
@@ -42,16 +57,28 @@ __all__ = [
     "Backend",
     "Deadline",
     "Submitted",
+    "advise",
     "advise_here",
     "advise_products",
+    "advise_project",
     "default_timeout",
     "get_analysis_log",
     "get_analysis_results",
     "get_analysis_status",
+    "get_last_analysis_id",
+    "get_log",
+    "get_package_from_imported_packages",
+    "get_static_analysis",
+    "get_status",
     "get_versions",
+    "image_analysis",
     "list_environments",
     "list_images",
     "list_indexes",
+    "list_python_environments",
+    "list_python_package_indexes",
+    "list_thoth_container_images",
+    "provenance_check_here",
     "result_error",
     "stack_extras",
     "submit_advise",
@@ -81,7 +108,7 @@ class AdviseOutcome:
     written: list[Any] = field(default_factory=list)
 
 
-def advise_here(
+def advise_project(
     runtime_environment_name: str | None = None,
     *,
     recommendation_type: str | None = None,

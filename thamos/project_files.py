@@ -253,7 +253,12 @@ class ProjectFiles:
         if not isinstance(lock, dict) or not lock:
             raise ThamosError("the backend returned no lock for the advised stack")
         if not self.is_pipenv:
-            return {self.requirements_txt: render_requirements_txt(lock, dev=dev)}
+            files = {self.requirements_txt: render_requirements_txt(lock, dev=dev)}
+            if self.input_file == self.requirements_txt:
+                # The lock replaces the requirements.txt that was the input, and its header sends the
+                # user to requirements.in: that file keeps their requirements, as they wrote them.
+                files[self.requirements_in] = read_user_file(self.requirements_txt)
+            return files
         files: dict[Path, str] = {self.pipfile_lock: render_lock(lock)}
         current_text = self.pipfile.read_text(encoding="utf-8") if self.pipfile.is_file() else None
         current = parse_pipfile(current_text, str(self.pipfile)) if current_text is not None else None

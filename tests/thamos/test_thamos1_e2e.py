@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,46 @@ def test_add_with_an_index_and_remove_dev(backend: str, sample_index, project: P
     _ok(run_thamos("remove", "--dev", "signals", cwd=project, env=env))
     pipfile = parse_pipfile((project / "Pipfile").read_text(), "Pipfile")
     assert "signals" not in pipfile.get("dev-packages", {}) and "templating" in pipfile["packages"]
+
+
+LIBRARY_SCRIPT = """
+import json
+from thamos import lib
+from thamos.exceptions import ThamosError
+analysis_id = lib.advise_here("stable", nowait=True, force=True)
+result, error, metadata = lib.advise_here("stable", runtime_environment_name="local", labels={"via": "lib"})
+try:
+    lib.image_analysis("quay.io/some/image")
+    image = "no error"
+except ThamosError as exc:
+    image = exc.message
+print(json.dumps({
+    "nowait": analysis_id, "error": error, "locked": sorted(result["report"]["products"][0]["project"]
+                                                             ["requirements_locked"]["default"]),
+    "status": lib.get_status(), "log": bool(lib.get_log()), "last": lib.get_last_analysis_id(),
+    "providers": lib.whatprovides(["legacy_tool", "no_such_module_here"]),
+    "images": lib.list_thoth_container_images(os_name="debian"), "usage": lib.get_static_analysis("app"),
+    "image_analysis": image,
+}))
+"""
+
+
+def test_the_library_of_thamos1(advised: Path, env: dict[str, str]) -> None:
+    before = (advised / "Pipfile.lock").read_bytes()
+    # legacy-tool has no PEP 658 file: its wheel is read by range requests, which tells its modules.
+    pipfile = (advised / "Pipfile").read_text().replace('webapp-framework = "*"',
+                                                        'webapp-framework = "*"\nlegacy-tool = "*"')
+    (advised / "Pipfile").write_text(pipfile)
+    result = subprocess.run([sys.executable, "-c", LIBRARY_SCRIPT], cwd=advised, env=env, capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["nowait"].startswith("adviser-") and answer["error"] is False
+    assert "webapp-framework" in answer["locked"]
+    assert answer["status"]["state"] == "terminated" and answer["log"]
+    assert answer["last"].startswith("adviser-") and answer["last"] != answer["nowait"]
+    assert answer["providers"] and {item["import_name"] for item in answer["providers"]} == {"legacy_tool"}
+    assert answer["images"] and all(image["os_name"] == "debian" for image in answer["images"])
+    assert "signals" in answer["usage"]["report"]
+    assert "not offered by this backend" in answer["image_analysis"]
+    assert (advised / "Pipfile.lock").read_bytes() == before  # 1.x's advise_here wrote nothing

@@ -179,7 +179,7 @@ def _run_advise(ui: Ui, environment: dict[str, Any], recommendation_type: str | 
             status.update(f"Waiting for analysis {info.analysis_id}")
 
         try:
-            outcome = lib.advise_here(
+            outcome = lib.advise_project(
                 environment["name"], recommendation_type=recommendation_type, dev=options["dev"], labels=labels,
                 no_user_stack=options["no_user_stack"], force=options["force"],
                 debug=state().debug or options["debug_here"], origin=options["origin"], nowait=options["no_wait"],
