@@ -132,7 +132,7 @@ def test_two_apis_and_two_workers_answer_fifty_concurrent_advises(team, postgres
 def test_the_unchanged_client_works_against_a_team(team, postgres_url, sample_index, tmp_path):
     from tests.thamos.conftest import thamos_env
 
-    apis, _ = team(postgres_url, sample_index.url, apis=1, workers=1)
+    apis, _ = team(postgres_url, sample_index.url, apis=2, workers=2)
     project = tmp_path / "project"
     project.mkdir()
     (project / "Pipfile").write_text(advise_body(sample_index.url)["application_stack"]["requirements"])
@@ -141,10 +141,19 @@ def test_the_unchanged_client_works_against_a_team(team, postgres_url, sample_in
         "  - name: team\n    operating_system:\n      name: debian\n      version: '12'\n"
         "    python_version: '3.11'\n    platform: linux-x86_64\n    recommendation_type: latest\n"
     )
-    result = subprocess.run([sys.executable, "-m", "thamos", "advise"], cwd=project, env=thamos_env(tmp_path),
-                            capture_output=True, text=True, timeout=240)  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+
+    def thamos(*arguments: str) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "thamos", *arguments], cwd=project, env=thamos_env(tmp_path),
+                                capture_output=True, text=True, timeout=240)  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    thamos("advise")
     assert "webapp-framework" in (project / "Pipfile.lock").read_text()
+    # The other API process knows the analysis: status and results read the shared store.
+    status = thamos("--host", apis[1].base_url, "status", "-o", "json").stdout
+    assert '"state": "terminated"' in status and '"reason": null' in status
+    assert "webapp-framework" in thamos("--host", apis[1].base_url, "results", "-o", "json").stdout
 
 
 def _states(api, ids: list[str]) -> dict[str, str]:
