@@ -171,3 +171,24 @@ def test_the_library_of_thamos1(advised: Path, env: dict[str, str]) -> None:
     assert "signals" in answer["usage"]["report"]
     assert "not offered by this backend" in answer["image_analysis"]
     assert (advised / "Pipfile.lock").read_bytes() == before  # 1.x's advise_here wrote nothing
+
+
+@pytest.mark.parametrize("requirements_format", ["pip", "pip-tools"])
+def test_provenance_check_of_a_hashed_requirements_txt(backend: str, sample_index, project: Path,  # noqa: F811
+                                                       run_thamos, env: dict[str, str],
+                                                       requirements_format: str) -> None:
+    (project / ".thoth.yaml").write_text(_config(backend, requirements_format=requirements_format))
+    (project / "requirements.txt").write_text("webapp-framework>=1\n")
+    result = run_thamos("provenance-check", cwd=project, env=env)
+    assert result.returncode == 2 and "line 1: webapp-framework>=1 is not pinned with ==" in result.stderr
+    _ok(run_thamos("advise", "--no-static-analysis", cwd=project, env=env))
+    assert (project / "requirements.in").read_text() == "webapp-framework>=1\n"  # the input is kept
+    result = _ok(run_thamos("provenance-check", cwd=project, env=env))
+    assert "checked, no errors" in result.stderr
+    text = (project / "requirements.txt").read_text()
+    first_hash = text.split("--hash=sha256:", 1)[1][:64]
+    (project / "requirements.txt").write_text(text.replace(first_hash, "0" * 64))
+    result = run_thamos("provenance-check", "-j", cwd=project, env=env)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    findings = json.loads(result.stdout)["result"]["report"]
+    assert any(item["type"] == "ERROR" for item in findings)

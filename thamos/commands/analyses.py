@@ -16,7 +16,8 @@ from stackfiles import lock_diff
 from .. import exit_codes, lib, stack_summary
 from ..config import RECOMMENDATION_TYPES, parse_labels
 from ..exceptions import AnalysisFailedError, BadInputError, ThamosError
-from ..project_files import atomic_write, read_user_file
+from ..project_files import ProjectFiles, Stack, atomic_write, read_user_file
+from ..provenance_input import provenance_stack
 from ..render import OUTPUT_FORMATS, Ui, emit, key_value_rows
 from .options import (
     analysis_id_argument,
@@ -251,11 +252,7 @@ def provenance_check_command(runtime_environment: str | None, no_wait: bool, as_
     ui = current.ui
     debug = current.debug or debug_here
     environment, files = selected(runtime_environment)
-    if not files.is_pipenv:
-        raise BadInputError("provenance-check checks a Pipfile.lock; it needs requirements_format: pipenv")
-    stack = files.read_stack(with_lock=True)
-    if not stack.requirements_lock:
-        raise BadInputError(f"No lock file ({files.lock_file.name}) in {files.directory} to check")
+    stack = _provenance_stack(files)
     backend = lib.Backend()
     deadline = lib.Deadline(lib.default_timeout())
     with ui.status("Submitting the provenance check") as status:
@@ -284,6 +281,19 @@ def provenance_check_command(runtime_environment: str | None, no_wait: bool, as_
     if errors:
         raise AnalysisFailedError(f"Provenance check found {len(errors)} error(s) in {files.lock_file.name}")
     ui.message("ok", f"Provenance of {files.lock_file} checked, no errors")
+
+
+def _provenance_stack(files: ProjectFiles) -> Stack:
+    """The Pipfile and lock to check: the project's, or those of its hashed requirements.txt."""
+    if not files.is_pipenv:
+        if not files.requirements_txt.is_file():
+            raise BadInputError(f"No {files.requirements_txt.name} in {files.directory} to check")
+        constraints = read_user_file(files.constraints) if files.constraints.is_file() else None
+        return provenance_stack(read_user_file(files.requirements_txt), str(files.requirements_txt), constraints)
+    stack = files.read_stack(with_lock=True)
+    if not stack.requirements_lock:
+        raise BadInputError(f"No lock file ({files.lock_file.name}) in {files.directory} to check")
+    return stack
 
 
 # ---------------------------------------------------------------------- an analysis' state and results
