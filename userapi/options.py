@@ -539,16 +539,6 @@ OPTIONS: dict[str, Option] = _table(
         metavar="PATH|URL",
     ),
     Option(
-        "analysis_deadline",
-        help="Seconds an analysis may take in all; its index reads stop after it (none: no limit)",
-        convert=_seconds_or_none,
-        check=_positive_or_none,
-        default=300.0,
-        flag="--analysis-deadline",
-        env="THAMOS_ANALYSIS_DEADLINE",
-        metavar="SECONDS",
-    ),
-    Option(
         "advisory_refresh",
         help="Seconds between refreshes of an --advisory-db URL",
         convert=_number,
@@ -556,6 +546,16 @@ OPTIONS: dict[str, Option] = _table(
         default=86400.0,
         flag="--advisory-refresh",
         env="THAMOS_ADVISORY_REFRESH",
+        metavar="SECONDS",
+    ),
+    Option(
+        "analysis_deadline",
+        help="Seconds an analysis may take in all; its index reads stop after it (none: no limit)",
+        convert=_seconds_or_none,
+        check=_positive_or_none,
+        default=300.0,
+        flag="--analysis-deadline",
+        env="THAMOS_ANALYSIS_DEADLINE",
         metavar="SECONDS",
     ),
     Option(
