@@ -84,6 +84,15 @@ RUNTIME_ENVIRONMENT_SCHEMA: dict[str, Any] = {
         "base_image": _NULLABLE_STRING,
         "recommendation_type": {"enum": [*RECOMMENDATION_TYPES, None]},
         "labels": _LABELS_SCHEMA,
+        # The adviser's settings a Pipfile's [thoth] table holds (see thamos.thoth_settings).
+        "thoth": {
+            "type": "object",
+            "properties": {
+                "allow_prereleases": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                "disable_index_adjustment": {"type": "boolean"},
+            },
+            "additionalProperties": False,
+        },
     },
     "required": ["name"],
     "additionalProperties": False,

@@ -10,7 +10,7 @@ values (``thamos.lib_compat``: ``advise_here`` returns 1.x's tuple and writes no
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ from .lib_compat import (
 from .library_usage import gather_library_usage
 from .project_files import ProjectFiles, Stack, check_writable, parse_pipfile
 from .source_urls import expand_url, expanded_sources, pipfile_source_urls, requirements_source_urls
+from .thoth_settings import settings_for_request
 
 __all__ = [
     "AdviseOutcome",
@@ -139,6 +140,11 @@ def advise_project(
     environment = configuration.get_runtime_environment(runtime_environment_name)
     files = ProjectFiles(configuration.files_dir(environment["name"]), configuration.requirements_format)
     stack = files.read_stack(with_lock=not no_user_stack)
+    from_config = False
+    if files.is_pipenv:  # the adviser's settings: the Pipfile's [thoth] table, else .thoth.yaml's thoth:
+        text, from_config = settings_for_request(
+            stack.requirements, parse_pipfile(stack.requirements, str(files.pipfile)), environment, files.pipfile)
+        stack = replace(stack, requirements=text)
     if write and not nowait:
         check_writable(files.directory)  # before the request: an analysis nobody can save is wasted
     extras = stack_extras(files, stack, environment)
@@ -148,7 +154,7 @@ def advise_project(
     deadline = Deadline(default_timeout() if timeout is None else timeout)
     submitted = submit_advise(
         stack,
-        environment,
+        {key: value for key, value in environment.items() if key != "thoth"},
         recommendation_type=recommendation_type or configuration.get_recommendation_type(environment),
         dev=dev,
         labels={**configuration.get_labels(environment), **(labels or {})} or None,
@@ -174,7 +180,10 @@ def advise_project(
     written = []
     if write:
         project = products[0].get("project") or {}
-        written = files.write_advised(project.get("requirements") or {}, project.get("requirements_locked") or {},
+        requirements = dict(project.get("requirements") or {})
+        if from_config:
+            requirements.pop("thoth", None)  # sent from .thoth.yaml, never written into the Pipfile
+        written = files.write_advised(requirements, project.get("requirements_locked") or {},
                                       dev=dev)
     return AdviseOutcome(submitted.analysis_id, document, written)
 

@@ -72,7 +72,8 @@ def _environment(runtime_environment: dict | None, runtime_environment_name: str
         if runtime_environment_name and runtime_environment.get("name") not in (None, runtime_environment_name):
             raise BadInputError("runtime_environment and runtime_environment_name name different environments")
         return dict(runtime_environment)
-    return config.get_runtime_environment(runtime_environment_name)
+    environment = config.get_runtime_environment(runtime_environment_name)
+    return {key: value for key, value in environment.items() if key != "thoth"}
 
 
 def advise(pipfile: str, pipfile_lock: str | None = None, *, constraints: str | None = None,

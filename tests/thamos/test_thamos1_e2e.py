@@ -192,3 +192,25 @@ def test_provenance_check_of_a_hashed_requirements_txt(backend: str, sample_inde
     assert result.returncode != 0 and "Traceback" not in result.stderr
     findings = json.loads(result.stdout)["result"]["report"]
     assert any(item["type"] == "ERROR" for item in findings)
+
+
+def test_thoth_settings_in_thoth_yaml_or_once_noted_in_the_pipfile(backend: str, sample_index,  # noqa: F811
+                                                                   project: Path, run_thamos,
+                                                                   env: dict[str, str]) -> None:
+    settings = "    thoth:\n      allow_prereleases:\n        templating: true\n"
+    (project / ".thoth.yaml").write_text(_config(backend).replace("    recommendation_type: stable\n",
+                                                                  "    recommendation_type: stable\n" + settings))
+    (project / "Pipfile").write_text(_pipfile(sample_index.url))
+    before = (project / "Pipfile").read_text()
+    result = _ok(run_thamos("advise", "--no-static-analysis", cwd=project, env=env))
+    lock = json.loads((project / "Pipfile.lock").read_text())
+    assert lock["default"]["templating"]["version"] == "==3.1rc1"  # the pre-release .thoth.yaml allowed
+    assert (project / "Pipfile").read_text() == before and "[thoth]" not in result.stderr
+    (project / "Pipfile").write_text(before + "\n[thoth.allow_prereleases]\ntemplating = false\n")
+    first = _ok(run_thamos("advise", "--no-static-analysis", cwd=project, env=env)).stderr
+    assert "has a [thoth] table: current pipenv refuses it in `pipenv install --deploy` and `pipenv verify`" in first
+    assert "thoth: settings of runtime environment 'local' in .thoth.yaml are not used" in first
+    lock = json.loads((project / "Pipfile.lock").read_text())
+    assert lock["default"]["templating"]["version"] == "==3.0"  # the Pipfile's table wins
+    second = _ok(run_thamos("advise", "--no-static-analysis", cwd=project, env=env)).stderr
+    assert "current pipenv refuses it" not in second  # said once
