@@ -433,14 +433,13 @@ def load_advisories(path: Path | str | None, cache_dir: Path | None) -> Advisory
 
     None: the shipped snapshot; ``none``: no advisory data."""
     from adviser.advisory_bundle import is_bundle
-    from adviser.advisory_source import is_url
 
     if path is None:
         return shipped_advisories()
     if str(path).strip().lower() == NONE:
         return EMPTY
-    if is_url(path):
-        return _downloaded(str(path), cache_dir)
+    if isinstance(path, str) and path.strip().lower().startswith(("http://", "https://")):
+        return _downloaded(str(path), cache_dir)  # (advisory_source, with urllib, only imported then)
     path = Path(path)
     if not path.exists():
         raise AdvisoryDatabaseError(f"advisory database {path} does not exist")
