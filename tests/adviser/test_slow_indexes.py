@@ -64,3 +64,14 @@ def test_the_analysis_deadline_stops_it_and_frees_the_worker(drip_index, tmp_cac
     assert document["error"] is True
     assert document["error_msg"].startswith("The analysis was stopped: the analysis did not finish within its "
                                             "deadline of 1.5 s"), document["error_msg"]
+
+
+def test_the_servers_analysis_deadline_reaches_the_adviser(monkeypatch):
+    from userapi.jobs import build_adviser_settings
+    from userapi.settings import load_settings
+
+    monkeypatch.delenv("THAMOS_ANALYSIS_DEADLINE", raising=False)
+    assert build_adviser_settings(load_settings().adviser_options()).analysis_deadline == 300.0
+    monkeypatch.setenv("THAMOS_ANALYSIS_DEADLINE", "42")
+    assert build_adviser_settings(load_settings().adviser_options()).analysis_deadline == 42.0
+    assert build_adviser_settings(load_settings(analysis_deadline="none").adviser_options()).analysis_deadline is None
