@@ -360,7 +360,7 @@ class AdviseRun:
         try:
             self.provider.prefetch(plan.roots)
             self.conflicts = ConflictHistory(self.log)
-            reporter = AdviseReporter(self.conflicts)
+            reporter = AdviseReporter(self.conflicts, self.log if self.request.get("debug") else None)
             self.provider.follow(reporter)
             result = Resolver(self.provider, reporter).resolve(plan.roots, max_rounds=MAX_ROUNDS)
         finally:  # aliases found by redirects are known once pages were read, failed or not

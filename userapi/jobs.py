@@ -176,6 +176,7 @@ def _call_adviser(
         adviser_request["recommendation_type"] = parameters.get("recommendation_type")
         adviser_request["dev"] = bool(parameters.get("dev"))
         adviser_request["labels"] = request.get("labels") or {}
+        adviser_request["debug"] = bool(parameters.get("debug"))  # --debug: the resolver's decisions logged
         result = adviser.advise(adviser_request, settings, log=log)
     else:
         result = adviser.check_provenance(request, settings, log=log)

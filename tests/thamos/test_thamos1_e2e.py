@@ -214,3 +214,15 @@ def test_thoth_settings_in_thoth_yaml_or_once_noted_in_the_pipfile(backend: str,
     assert lock["default"]["templating"]["version"] == "==3.0"  # the Pipfile's table wins
     second = _ok(run_thamos("advise", "--no-static-analysis", cwd=project, env=env)).stderr
     assert "current pipenv refuses it" not in second  # said once
+
+
+def test_debug_logs_the_resolver_decisions(advised: Path, run_thamos, env: dict[str, str]) -> None:
+    plain = _ok(run_thamos("log", cwd=advised, env=env)).stdout
+    assert "debug: round" not in plain
+    _ok(run_thamos("advise", "--debug", "--force", "--no-static-analysis", cwd=advised, env=env))
+    log = _ok(run_thamos("log", cwd=advised, env=env)).stdout
+    assert "pinned webapp-framework 2.1 from sample" in log
+    assert "pinned signals" in log
+    # 1.x's spelling of the same: the variable and the global option
+    _ok(run_thamos("--debug", "advise", "--force", "--no-static-analysis", cwd=advised, env=env))
+    assert "debug: round" in _ok(run_thamos("log", cwd=advised, env=env)).stdout
