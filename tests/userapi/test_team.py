@@ -183,7 +183,8 @@ def test_a_killed_worker_s_analyses_are_finished_by_another(team, postgres_url, 
     assert "stopped answering: running it again" in rescuer.log()
 
 
-def test_the_database_stopped_for_a_few_seconds(team, private_cluster, package_index):
+def test_the_database_stopped_for_a_few_seconds(private_cluster, team, package_index):
+    # private_cluster first: torn down after the team, whose processes stop while it still answers.
     from tests.support.postgres import create_database
 
     url = create_database(private_cluster.admin_url)
