@@ -238,9 +238,11 @@ def imported_packages(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
     if failure:
         return failure
     if not found:
+        found, tried = _look_up_import(runtime, import_name)
+    if not found:
         message = (
-            f"no resolution on this backend has seen a package providing the module {import_name!r} "
-            f"({UNKNOWN_HINT})"
+            f"no package known to this backend provides the module {import_name!r}: no resolution has read "
+            f"one, and the projects {', '.join(tried)} on its indexes do not install it"
         )
         return wire.error_answer(message, parameters), 404
     names = [
@@ -255,6 +257,21 @@ def imported_packages(runtime: ServerRuntime, params: dict[str, Any]) -> Answer:
         for project, version, index_url in found
     ]
     return {"package_names": names, "parameters": parameters}, 200
+
+
+def _look_up_import(runtime: ServerRuntime, import_name: str) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(providers, projects tried) from the indexes, for a module the cache does not know."""
+    try:
+        from adviser.import_lookup import candidate_projects, look_up_import
+        from userapi.jobs import build_adviser_settings
+    except ImportError:
+        return [], []
+    tried = candidate_projects(import_name)
+    try:
+        return look_up_import(build_adviser_settings(runtime.settings.adviser_options()), import_name), tried
+    except Exception:  # an index failing is "still unknown", never a failed request
+        LOGGER.warning("looking up the module %r on the indexes failed", import_name, exc_info=True)
+        return [], tried
 
 
 def _environment(params: dict[str, Any]) -> dict[str, Any]:

@@ -465,6 +465,19 @@ class IndexCache:
 
         self._write(statement)
 
+    def put_import_names(self, record: FileRecord, import_names: Iterable[str]) -> None:
+        """The top-level names a wheel installs (found after its metadata was read another way)."""
+        names = [(name, record.key, record.project, record.version, record.index_url) for name in import_names]
+
+        def statement(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR REPLACE INTO import_names (import_name, file_key, project, version, index_url)"
+                " VALUES (?, ?, ?, ?, ?)",
+                names,
+            )
+
+        self._write(statement)
+
     def metadata_rows(
         self, project: str, version: str | None = None
     ) -> list[tuple[str, str, str, str, bool, str]]:

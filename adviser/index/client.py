@@ -171,6 +171,17 @@ class IndexClient:
             needs = exc
         return self._once(("built", key, build_for), lambda: self._load_built(link, key, build_for, needs))
 
+    def wheel_import_names(self, link: FileLink) -> list[str]:
+        """The top-level names a wheel installs, from its zip directory (range requests); kept in the
+        cache with its metadata. MetadataUnavailable or IndexUnreachable when it cannot be read."""
+        record = _record(link, metadata_key(link))
+        try:
+            wheel = read_wheel_metadata(self._http, link.url, link.filename, verify=link.index.verify_ssl)
+        except TransportError as exc:
+            raise IndexUnreachable(link.index.url, f"{exc.cause} (reading {link.url})") from None
+        self._cache.put_import_names(record, wheel.import_names)
+        return list(wheel.import_names)
+
     def prefetch_metadata(self, links: Iterable[FileLink], *, wait_for_all: bool = True) -> None:
         """Read the metadata of ``links`` in parallel (errors surface later, on the real call).
 

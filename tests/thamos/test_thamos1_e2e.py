@@ -226,3 +226,18 @@ def test_debug_logs_the_resolver_decisions(advised: Path, run_thamos, env: dict[
     # 1.x's spelling of the same: the variable and the global option
     _ok(run_thamos("--debug", "advise", "--force", "--no-static-analysis", cwd=advised, env=env))
     assert "debug: round" in _ok(run_thamos("log", cwd=advised, env=env)).stdout
+
+
+def test_whatprovides_and_discover_look_unknown_modules_up(advised: Path, run_thamos, env: dict[str, str],
+                                                            sample_index) -> None:
+    # webapp-framework has a PEP 658 file: resolving it never opened its wheel, so its modules were
+    # unknown; the server now reads the wheel's directory with range requests.
+    result = _ok(run_thamos("whatprovides", "webapp_framework", "surely_not_a_module", "-o", "json",
+                            cwd=advised, env=env))
+    rows = json.loads(result.stdout)
+    assert {(row["import"], row["package_name"], row["index_url"]) for row in rows} == {
+        ("webapp_framework", "webapp-framework", sample_index.url)}
+    assert "No package known to the backend provides: surely_not_a_module" in " ".join(result.stderr.split())
+    discovered = json.loads(_ok(run_thamos("discover", "-s", ".", "-o", "json", cwd=advised, env=env)).stdout)
+    assert {row["module"]: row["packages"] for row in discovered} == {"signals": ["signals"],
+                                                                     "webapp_framework": ["webapp-framework"]}

@@ -63,6 +63,9 @@ def whatprovides_command(imports: tuple[str, ...], output_format: str) -> None:
     emit(state().ui, rows, output_format, columns=[("Import", "import"), ("Package", "package_name"),
                                                    ("Version", "version"), ("Index", "index_url")],
          title="Providers")
+    unknown = [name for name in imports if not any(row["import"] == name for row in rows)]
+    if unknown:
+        state().ui.message("warn", f"No package known to the backend provides: {', '.join(unknown)}")
 
 
 @click.command("advisories")
