@@ -128,7 +128,8 @@ def _change_reason(provider, policy, name: str, old: str, requirements: list[Any
     if excluding:
         return f"locked version is excluded by the constraint {', '.join(excluding)}"
     if old_version.is_prerelease and not provider.prereleases_allowed(name, requirements):
-        return "locked version is a pre-release and pre-releases are not allowed now ([pipenv] allow_prereleases)"
+        return ("locked version is a pre-release and pre-releases of it are not allowed now "
+                "([pipenv] allow_prereleases, [thoth.allow_prereleases])")
     by_rule = policy.lock_change_reason(offer.facts.blocking_advisories, offer.tier_reasons)
     if by_rule:
         return by_rule

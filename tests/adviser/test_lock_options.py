@@ -20,8 +20,19 @@ def test_a_locked_pre_release_is_replaced_once_pre_releases_are_off(package_inde
     strict = pipfile([("main", index.url)], 'tool = "*"')
     again = run(strict, tmp_cache_dir, requirements_lock=lock_of(first))
     assert locked_versions(again) == {"tool": "1.0"}
-    assert "tool 2.0rc1 -> 1.0: locked version is a pre-release and pre-releases are not allowed now " \
-           "([pipenv] allow_prereleases)" in messages(again)
+    why = ("tool 2.0rc1 -> 1.0: locked version is a pre-release and pre-releases of it are not allowed now "
+           "([pipenv] allow_prereleases, [thoth.allow_prereleases])")
+    assert why in messages(again)
+
+
+def test_a_locked_pre_release_is_replaced_once_the_thoth_table_no_longer_allows_it(package_index, tmp_cache_dir):
+    index = package_index([Dist("tool", "1.0"), Dist("tool", "2.0rc1")])
+    allowing = pipfile([("main", index.url)], 'tool = "*"', extra="[thoth.allow_prereleases]\ntool = true\n")
+    first = run(allowing, tmp_cache_dir)
+    assert locked_versions(first) == {"tool": "2.0rc1"}
+    again = run(pipfile([("main", index.url)], 'tool = "*"'), tmp_cache_dir, requirements_lock=lock_of(first))
+    assert locked_versions(again) == {"tool": "1.0"}
+    assert any(m.startswith("tool 2.0rc1 -> 1.0: locked version is a pre-release") for m in messages(again))
 
 
 def test_a_locked_version_a_new_constraint_excludes_is_replaced_saying_which(package_index, tmp_cache_dir):
