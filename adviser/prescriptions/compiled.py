@@ -33,15 +33,18 @@ from packaging.version import InvalidVersion, Version
 if TYPE_CHECKING:  # the loader (and YAML) is imported only when compiling
     from adviser.prescriptions.loader import Repository
 
-FORMAT = f"2/{sys.version_info[0]}.{sys.version_info[1]}"  # marshal's format follows the interpreter
+FORMAT = f"3/{sys.version_info[0]}.{sys.version_info[1]}"  # marshal's format follows the interpreter
 _SCHEMA = """
 CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE repositories (position INTEGER, name TEXT, release TEXT, source TEXT, path TEXT, commit_id TEXT,
                            files INTEGER, counts TEXT, errors TEXT, warnings TEXT);
-CREATE TABLE units (id INTEGER PRIMARY KEY, name TEXT, body BLOB);
+CREATE TABLE units (id INTEGER PRIMARY KEY, name TEXT, body BLOB, file TEXT);
+CREATE TABLE files (path TEXT PRIMARY KEY, mtime_ns INTEGER, size INTEGER, namespace TEXT, warnings TEXT,
+                    error TEXT);
 CREATE TABLE routes (key TEXT, unit INTEGER);
 """
-_INDEXES = "CREATE INDEX routes_key ON routes (key); CREATE INDEX units_name ON units (name);"
+_INDEXES = ("CREATE INDEX routes_key ON routes (key); CREATE INDEX units_name ON units (name);"
+            "CREATE INDEX units_file ON units (file);")
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def compile_sources(sources: Sequence[Source], cache_dir: Path, log=None) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
     temporary.unlink(missing_ok=True)
-    writer = _Writer(temporary)
+    writer = _Writer(temporary, _Previous(path))
     try:
         for source in sources:
             writer.add_source(source)
@@ -109,7 +112,8 @@ def compile_sources(sources: Sequence[Source], cache_dir: Path, log=None) -> Pat
     finally:
         writer.close()
     os.replace(temporary, path)
-    log(f"prescriptions compiled: {units} units in {time.monotonic() - started:.1f}s")
+    log(f"prescriptions compiled: {units} units in {time.monotonic() - started:.1f}s ({writer.parsed} files read, "
+        f"{writer.kept} unchanged since the last compilation)")
     return path
 
 
@@ -122,10 +126,46 @@ def _stored_fingerprint(path: Path) -> str | None:
     return rows.get("fingerprint") if rows.get("format") == FORMAT else None
 
 
+class _Previous:
+    """The last compilation of the same sources: a file unchanged since (path, mtime, size and
+    namespace alike) is taken from it instead of being parsed again (a git refresh changes few)."""
+
+    def __init__(self, path: Path) -> None:
+        self.connection = None
+        if path.is_file() and _stored_fingerprint(path) is not None:
+            try:
+                self.connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            except sqlite3.Error:
+                self.connection = None
+
+    def parsed(self, path: str, info: os.stat_result, namespace: str) -> tuple | None:
+        if self.connection is None:
+            return None
+        row = self.connection.execute("SELECT mtime_ns, size, namespace, warnings, error FROM files WHERE path = ?",
+                                      (path,)).fetchone()
+        if row is None or tuple(row[:3]) != (info.st_mtime_ns, info.st_size, namespace):
+            return None
+        if row[4] is not None:
+            return None, json.loads(row[3]), row[4]
+        units = [marshal.loads(body) for (body,) in
+                 self.connection.execute("SELECT body FROM units WHERE file = ? ORDER BY id", (path,))]
+        for unit in units:
+            unit.pop("id", None)
+        return units, json.loads(row[3]), None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+
 class _Writer:
     """Units go to the database file by file, as the loader reads them (memory stays flat)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, previous: _Previous) -> None:
+        self.previous = previous
+        self.parsed = self.kept = 0
+        self.file: str | None = None  # the file whose units _take receives
+        self.files: list[tuple] = []
         self.connection = sqlite3.connect(path)
         self.connection.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
         self.position = -1
@@ -142,11 +182,26 @@ class _Writer:
             broken.errors.append(source.problem)
             self._record(source, [broken])
             return
-        repositories = load_tree(source.path, source.label, sink=self._take)
+        repositories = load_tree(source.path, source.label, sink=self._take, parse=self._parse)
         for repository in repositories:
             if source.problem:
                 repository.errors.insert(0, source.problem)
         self._record(source, repositories)
+
+    def _parse(self, path: Path, label: str, namespace: str) -> tuple:
+        from adviser.prescriptions.loader import parse_file
+
+        info = path.stat()
+        self.file = str(path)
+        result = self.previous.parsed(self.file, info, namespace)
+        if result is None:
+            result = parse_file(path, label, namespace)
+            self.parsed += 1
+        else:
+            self.kept += 1
+        _units, warnings, error = result
+        self.files.append((self.file, info.st_mtime_ns, info.st_size, namespace, json.dumps(warnings), error))
+        return result
 
     def _take(self, repository: Repository, units: list[dict]) -> None:
         position = self.positions.get(id(repository))
@@ -156,15 +211,16 @@ class _Writer:
         for unit in units:
             self.unit_id += 1
             unit["repository"] = position
-            self.rows.append((self.unit_id, unit["name"], marshal.dumps(unit)))
+            self.rows.append((self.unit_id, unit["name"], marshal.dumps(unit), self.file))
             self.routes.extend((key, self.unit_id) for key in routes_of(unit))
         if len(self.rows) > 5000:
             self._flush()
 
     def _flush(self) -> None:
-        self.connection.executemany("INSERT INTO units VALUES (?, ?, ?)", self.rows)
+        self.connection.executemany("INSERT INTO units VALUES (?, ?, ?, ?)", self.rows)
         self.connection.executemany("INSERT INTO routes VALUES (?, ?)", self.routes)
-        self.rows, self.routes = [], []
+        self.connection.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", self.files)
+        self.rows, self.routes, self.files = [], [], []
 
     def _record(self, source: Source, repositories: list[Repository]) -> None:
         for repository in repositories:
@@ -196,6 +252,7 @@ class _Writer:
 
     def close(self) -> None:
         self.connection.close()
+        self.previous.close()
 
 
 # -- routing ----------------------------------------------------------------------------------

@@ -104,13 +104,16 @@ def load_file(path: Path, label: str, namespace: str, warnings: list[str]) -> li
 
 
 Sink = Callable[[Repository, list[dict]], None]
+Parsed = tuple[list[dict] | None, list[str], str | None]  # units, warnings, error
 
 
-def load_tree(top: str | Path, source: str | None = None, sink: Sink | None = None) -> list[Repository]:
+def load_tree(top: str | Path, source: str | None = None, sink: Sink | None = None,
+              parse: Callable[[Path, str, str], Parsed] | None = None) -> list[Repository]:
     """Every prescription root under ``top`` (itself included), each with its units and problems.
 
     With ``sink``, each file's units go to it as soon as they are read (memory stays flat) and
-    duplicates are the sink's to settle; without, they are kept in ``Repository.units``."""
+    duplicates are the sink's to settle; without, they are kept in ``Repository.units``. ``parse``
+    (path, label, namespace) may stand for ``parse_file`` (the compiler reuses unchanged files)."""
     top = Path(top)
     repositories: dict[str, Repository] = {}
     if not top.is_dir():
@@ -119,8 +122,9 @@ def load_tree(top: str | Path, source: str | None = None, sink: Sink | None = No
         return [broken]
     # One process: YAML parsing is most of the cost (~0.7 ms a file), and parsing in spawned
     # processes measured slower on a shared two-core machine (start-up, pickling the units back).
+    parse = parse or parse_file
     for repository, path, label in _files(top, source, repositories):
-        _take(repository, _parse(path, label, repository.name), sink)
+        _take(repository, parse(path, label, repository.name), sink)
     if sink is None:
         _overwrite_duplicates(repositories.values())
     return list(repositories.values())
@@ -144,10 +148,8 @@ def _files(top: Path, source: str | None, repositories: dict[str, Repository]) -
     return jobs
 
 
-Parsed = tuple[list[dict] | None, list[str], str | None]  # units, warnings, error
-
-
-def _parse(path: Path, label: str, namespace: str) -> Parsed:
+def parse_file(path: Path, label: str, namespace: str) -> Parsed:
+    """A file's units, warnings and error (None when it loaded)."""
     warnings: list[str] = []
     try:
         return load_file(path, label, namespace, warnings), warnings, None

@@ -130,6 +130,25 @@ def test_the_index_is_rebuilt_only_when_a_source_changes(tmp_path, tmp_cache_dir
     assert [u["name"] for u in KnowledgeBase(first).units("always")] == ["team.BetterWrap"]
 
 
+def test_a_recompilation_reads_only_the_files_that_changed(tmp_path, tmp_cache_dir):
+    files = {f"p{i}/w.yaml": GOOD.replace("GoodWrap", f"Wrap{i}") for i in range(5)}
+    files["bad.yaml"] = "units: [\n"
+    root = write_repository(tmp_path / "team", files)
+    lines: list[str] = []
+    sources = resolve_sources([str(root)], tmp_cache_dir)
+    path = compile_sources(sources, tmp_cache_dir, lines.append)
+    assert "(6 files read, 0 unchanged since the last compilation)" in lines[-1]
+    (root / "p3" / "w.yaml").write_text(GOOD.replace("GoodWrap", "Renamed"))
+    os.utime(root / "p3" / "w.yaml", ns=(time.time_ns(), time.time_ns() + 10_000_000))
+    compile_sources(resolve_sources([str(root)], tmp_cache_dir), tmp_cache_dir, lines.append)
+    assert "(1 files read, 5 unchanged since the last compilation)" in lines[-1]
+    kb = KnowledgeBase(path)
+    assert sorted(u["name"] for u in kb.units("always")) == [
+        "team.Renamed", "team.Wrap0", "team.Wrap1", "team.Wrap2", "team.Wrap4"]
+    (listed,) = kb.repositories()
+    assert listed["units"] == {"wrap": 5} and "bad.yaml: invalid YAML" in listed["errors"][0]
+
+
 def _git(*args, cwd):
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=cwd, check=True,
                    capture_output=True)
