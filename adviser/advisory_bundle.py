@@ -48,6 +48,7 @@ class Bundle:
         try:
             # Kept open: reading the central directory is most of the cost of opening the bundle.
             self.archive = zipfile.ZipFile(self.path)
+            self._pid = os.getpid()
             self.index = json.loads(self.archive.read(INDEX_MEMBER))
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise BundleError(f"{self.path}: not a readable advisory bundle ({exc})") from None
@@ -63,6 +64,8 @@ class Bundle:
         name = canonicalize_name(name)
         if name not in self.members:
             return []
+        if self._pid != os.getpid():  # a forked child: the inherited file's offset is shared, reopen
+            self.archive, self._pid = zipfile.ZipFile(self.path), os.getpid()
         # ZipFile reads of one open archive are safe from several threads (it locks its file).
         return json.loads(self.archive.read(f"packages/{name}.json"))
 
