@@ -39,17 +39,19 @@ class Hardware(object):
         'cpu_family': 'int',
         'cpu_model': 'int',
         'cpu_model_name': 'str',
-        'gpu_model': 'str'
+        'gpu_model': 'str',
+        'cpu_flags': 'list[str]'
     }
 
     attribute_map = {
         'cpu_family': 'cpu_family',
         'cpu_model': 'cpu_model',
         'cpu_model_name': 'cpu_model_name',
-        'gpu_model': 'gpu_model'
+        'gpu_model': 'gpu_model',
+        'cpu_flags': 'cpu_flags'
     }
 
-    def __init__(self, cpu_family=None, cpu_model=None, cpu_model_name=None, gpu_model=None, local_vars_configuration=None):  # noqa: E501
+    def __init__(self, cpu_family=None, cpu_model=None, cpu_model_name=None, gpu_model=None, cpu_flags=None, local_vars_configuration=None):  # noqa: E501
         """Hardware - a model defined in OpenAPI"""  # noqa: E501
         if local_vars_configuration is None:
             local_vars_configuration = Configuration.get_default_copy()
@@ -59,12 +61,14 @@ class Hardware(object):
         self._cpu_model = None
         self._cpu_model_name = None
         self._gpu_model = None
+        self._cpu_flags = None
         self.discriminator = None
 
         self.cpu_family = cpu_family
         self.cpu_model = cpu_model
         self.cpu_model_name = cpu_model_name
         self.gpu_model = gpu_model
+        self.cpu_flags = cpu_flags
 
     @property
     def cpu_family(self):
@@ -157,6 +161,29 @@ class Hardware(object):
         """
 
         self._gpu_model = gpu_model
+
+    @property
+    def cpu_flags(self):
+        """Gets the cpu_flags of this Hardware.  # noqa: E501
+
+        CPU feature flags as the kernel lists them (avx2, avx512f, ...); prescriptions that depend on CPU features apply only when the flags and the CPU family and model are given.   # noqa: E501
+
+        :return: The cpu_flags of this Hardware.  # noqa: E501
+        :rtype: list[str]
+        """
+        return self._cpu_flags
+
+    @cpu_flags.setter
+    def cpu_flags(self, cpu_flags):
+        """Sets the cpu_flags of this Hardware.
+
+        CPU feature flags as the kernel lists them (avx2, avx512f, ...); prescriptions that depend on CPU features apply only when the flags and the CPU family and model are given.   # noqa: E501
+
+        :param cpu_flags: The cpu_flags of this Hardware.  # noqa: E501
+        :type cpu_flags: list[str]
+        """
+
+        self._cpu_flags = cpu_flags
 
     def to_dict(self, serialize=False):
         """Returns the model properties as a dict"""
