@@ -60,8 +60,14 @@ class PrescriptionService:
         try:
             cache = self.settings.cache_dir
             sources = resolve_sources(self.settings.prescriptions, cache, self.settings.prescriptions_refresh, log)
+            before = self.path.stat().st_mtime_ns if self.path.is_file() else None
             compile_sources(sources, cache, log)
             self.problem = None
+            compiled = self.path.stat().st_mtime_ns != before
+            for repository in self.listing()["repositories"] if compiled else ():
+                if repository["errors"]:  # said once per compilation; GET /prescriptions lists them all
+                    LOGGER.warning("prescriptions %s (%s): %d problems, the first: %s", repository["name"],
+                                   repository["source"], len(repository["errors"]), repository["errors"][0])
         except Exception as exc:  # never fatal: analyses keep the last good index
             self.problem = f"prescriptions could not be compiled: {type(exc).__name__}: {exc}"
             LOGGER.error("%s", self.problem)
