@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
+from stackfiles.pipfile import pip_default_index_url
+
 Log = Callable[[str], None]
 
 # The name pipenv gives the built-in default index; kept so Pipfile hashes agree with pipenv's.
@@ -81,18 +83,6 @@ def credentials_of(url: str) -> tuple[str, str] | None:
 
 def is_http_url(url: str) -> bool:
     return urlsplit(url).scheme in ("http", "https")
-
-
-def pip_default_index_url() -> str:
-    """pip's built-in default index, read from the installed pip (never hard-coded here)."""
-    try:
-        from pip._internal.models.index import PyPI
-    except Exception as exc:  # pip missing or its internals moved
-        raise RuntimeError(
-            "no package index is configured and pip's default index cannot be read "
-            f"({exc}); set PIP_INDEX_URL or `index-url` in pip.conf"
-        ) from exc
-    return PyPI.simple_url
 
 
 def source_name_for_url(url: str) -> str:
