@@ -44,7 +44,7 @@ class ConflictHistory:
 def _who(requirement: Any) -> str:
     if requirement.parent is None:
         return f"the application requires {requirement.text or requirement.identifier}"
-    return f"{requirement.parent.name} {requirement.parent.version} depends on {requirement.text or requirement.identifier}"
+    return f"{requirement.parent.describe()} depends on {requirement.text or requirement.identifier}"
 
 
 def _join(parts: list[str]) -> str:

@@ -191,8 +191,9 @@ def build_product(
     Pipfile.lock, the dependency graph, why each version was chosen and the score. Nothing it is
     given is changed (the Pipfile is copied when sources are added)."""
     identifiers_of: dict[str, list[str]] = {}  # resolved identifiers by package
-    for identifier in result.mapping:
-        identifiers_of.setdefault(_base(identifier), []).append(identifier)
+    for identifier, candidate in result.mapping.items():
+        if candidate.replaces is None:  # a pseudonym's stand-in is listed under its real project
+            identifiers_of.setdefault(_base(identifier), []).append(identifier)
     names = sorted(identifiers_of)
     pipfile, justification = _with_adjusted_sources(project.pipfile, result, names)
     default, develop = _lock_sections(result, provider, project, roots, dev, identifiers_of)
@@ -200,7 +201,7 @@ def build_product(
     requirements_of = _requirements_by_name(provider, roots)
     for name in names:
         if name in result.mapping:
-            offer = result.mapping[name].offer
+            offer = _offer_of(result, name)
             tier0 += offer.direct is not None or (offer.tier == 0 and not offer.metadata_demotion)
             justification.extend(_choice_notes(name, offer, provider, policy, target, known_indexes))
             justification.extend(advisory_choice_notes(name, offer, provider, policy, requirements_of.get(name, [])))
@@ -216,6 +217,15 @@ def build_product(
     return wire.product(resolved, score, justification, names, _graph_edges(result, names))
 
 
+def _offer_of(result, name: str):
+    """The offer resolved for ``name``: a pseudonym's stand-in for it if any (it names the index
+    the alternative was allowed from), else the package's own."""
+    for candidate in result.mapping.values():
+        if candidate.replaces is not None and candidate.name == name:
+            return candidate.offer
+    return result.mapping[name].offer
+
+
 def _with_adjusted_sources(pipfile: dict, result, names: list[str]) -> tuple[dict, list[dict]]:
     """The Pipfile with the indexes taken from the backend's known list joined to its sources (a
     copy when there are any), and a justification item for each added index."""
@@ -223,7 +233,7 @@ def _with_adjusted_sources(pipfile: dict, result, names: list[str]) -> tuple[dic
     source_urls = {s.get("url", "").rstrip("/") for s in sources}
     justification: list[dict] = []
     for name in names:
-        offer = result.mapping[name].offer if name in result.mapping else None
+        offer = _offer_of(result, name) if name in result.mapping else None
         index = offer.index if offer is not None and offer.direct is None else None
         if index is None or index.url.rstrip("/") in source_urls:
             continue
@@ -248,7 +258,7 @@ def _lock_sections(result, provider, project, roots, dev, identifiers_of) -> tup
     for name in sorted(identifiers_of):
         if name not in result.mapping:
             continue
-        offer = result.mapping[name].offer
+        offer = _offer_of(result, name)
         extras = sorted({e for i in identifiers_of[name] for e in (result.mapping[i].extras or ())})
         markers = _lock_markers(needs, identifiers_of[name])
         if offer.direct is not None:  # local path or git: pipenv's entry, no version, no hashes
@@ -340,9 +350,13 @@ def _lock_changes(lock, default, develop, dev, provider, policy, requirements_of
 def _graph_edges(result, names: list[str]) -> list[list[int]]:
     """Edges between packages (positions in ``names``); extras and the application left out."""
     position = {n: i for i, n in enumerate(names)}
+    # A pseudonym's stand-in is drawn as its real project.
+    real = {_base(i): c.name for i, c in result.mapping.items() if c.replaces is not None}
     edges = set()
     for parent, child in result.graph.iter_edges():
-        if parent is None or _base(parent) == _base(child):
+        if parent is None:
             continue
-        edges.add((position[_base(parent)], position[_base(child)]))
+        parent, child = real.get(_base(parent), _base(parent)), real.get(_base(child), _base(child))
+        if parent != child:
+            edges.add((position[parent], position[child]))
     return sorted([list(e) for e in edges])

@@ -12,8 +12,9 @@ once per unit. Where each unit type acts:
   ``score`` reorders the versions offered (positive first, negative last); ``justification`` is
   attached to the final stack (``settle``);
 * step.AddPackage -- ``added``: the exact package joins the dependencies;
-* pseudonym -- ``settle``: the alternative a resolved package has is named (a single-stack resolver
-  does not explore it);
+* pseudonym -- ``alternatives``: the yielded package's versions (the matched one, the locked one,
+  or every one; from the given index, else any) compete with the matched package's candidates for
+  the same requirement (``adviser.resolution.alternatives``); ``settle`` tells which one was taken;
 * stride -- ``settle``: ``not_acceptable`` rejects the final stack (the request fails naming it);
 * wrap, wrap.GHReleaseNotes -- ``settle``: justification and advised manifest changes.
 
@@ -27,11 +28,13 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from packaging.specifiers import SpecifierSet
+
 from adviser.prescriptions.compiled import version_key
 from adviser.prescriptions.context import Context, selector_keys, should_include
 from adviser.prescriptions.matching import IndexUrls, pv_matches, stack_of, state_match
 from adviser.prescriptions.settle import Settlement
-from adviser.resolution.units import DecisionUnit
+from adviser.resolution.units import Alternative, DecisionUnit
 
 DEFAULT_LINK_BASE = "https://thoth-station.ninja/j"
 
@@ -301,6 +304,34 @@ class PrescriptionUnit(DecisionUnit):
             self.decided(wanted["name"], unit, f"{wanted['name']}{wanted['locked_version']} added next to "
                          f"{candidate.name} {candidate.version}", "INFO")
             out.append(wanted)
+        return out
+
+    def _pseudonyms(self, name: str) -> list[dict]:
+        key = ("fin", name)
+        found = self._of_type.get(key)
+        if found is None:  # routed with the final-stack units (fin:<name>), read here while resolving
+            units = [unit for unit in self.knowledge.units(f"fin:{name}") if unit["type"] == "pseudonym"]
+            found = self._of_type[key] = self._included_units(units)
+        return found
+
+    def has_alternatives(self, name: str) -> bool:
+        return bool(self._pseudonyms(name))
+
+    def alternatives(self, name: str, version: Any, index_url: str | None) -> list[Alternative]:
+        out = []
+        package = (name, version, index_url)
+        for unit in self._pseudonyms(name):
+            if not any(pv_matches(e["package_version"], package, self.urls, prereleases=True) for e in unit["match"]):
+                continue
+            wanted = unit["run"]["yield"]
+            if wanted["yield_matched_version"]:
+                versions = SpecifierSet(f"=={version}")
+            else:
+                versions = SpecifierSet(wanted["locked_version"]) if wanted.get("locked_version") else None
+            index = wanted.get("index_url")
+            accepts = (lambda url, i=index: self.urls.same(i, url)) if index else (lambda _url: True)
+            self.fire(unit)
+            out.append(Alternative(wanted["name"], versions, accepts, unit["name"]))
         return out
 
     # ------------------------------------------------------------ the product

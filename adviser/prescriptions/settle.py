@@ -35,6 +35,9 @@ class Settlement:
         stack = stack_of(mapping)
         for item in unit.decisions.get("", ()):
             self._add(None, item)
+        for candidate in mapping.values():
+            if getattr(candidate, "replaces", None) is not None:
+                self._swapped(candidate)
         prescriptions = []
         for name in sorted(stack):
             for item in unit.decisions.get(name, ()):
@@ -96,6 +99,15 @@ class Settlement:
             self._add(pv["name"], {"type": "INFO", "message": message, "link": link, "package_name": pv["name"]})
             return
 
+    def _swapped(self, candidate: Any) -> None:
+        """A pseudonym's alternative was taken: say what it replaced (on the package taken)."""
+        swap = candidate.replaces
+        prescription = self.unit.knowledge.named(swap.unit)
+        message = (f"{swap.name} {swap.version} replaced by {candidate.name} {candidate.version} "
+                   f"(prescription {swap.unit})")
+        link = self.unit._first_link(prescription) if prescription is not None else ""
+        self._add(candidate.name, {"type": "INFO", "message": message, "link": link, "package_name": candidate.name})
+
     def pseudonym(self, prescription: dict, stack: dict) -> None:
         alternative = prescription["run"]["yield"]
         for entry in prescription["match"]:
@@ -109,7 +121,7 @@ class Settlement:
             else:
                 version = f" {alternative['locked_version'].lstrip('=')}" if alternative.get("locked_version") else ""
             message = (f"{alternative['name']}{version} is an alternative to {pv['name']} {package[1]} "
-                       f"(prescription {prescription['name']}); this resolver keeps {pv['name']}")
+                       f"(prescription {prescription['name']}); it was offered and {pv['name']} {package[1]} was preferred")
             self._add(pv["name"], {"type": "INFO", "message": message, "link": self.unit._first_link(prescription),
                                    "package_name": pv["name"]})
             return

@@ -40,7 +40,7 @@ class Requirement:
         return identifier_for(self.name, self.extras)
 
     def who(self) -> str:
-        return "the application" if self.parent is None else f"{self.parent.name} {self.parent.version}"
+        return "the application" if self.parent is None else self.parent.describe()
 
     def __repr__(self) -> str:
         return f"Requirement({self.text or self.identifier}, from {self.who()})"
@@ -82,10 +82,23 @@ class VersionOffer:
     direct: Any = None  # adviser.direct.DirectPackage for a local path or git package
 
 
+@dataclass(frozen=True)
+class Substitution:
+    """Why a candidate of another project stands in for a requirement's package (a pseudonym)."""
+
+    name: str  # the requirement's package
+    version: Version  # the version of it the pseudonym matched: requirements are checked against it
+    unit: str  # the unit that offered the swap
+
+
 @dataclass(eq=False)
 class Candidate:
+    """A version offered for an identifier. With ``replaces``, the offer is of another project
+    (its real name is ``name``) standing in for the requirement's package (``identifier``)."""
+
     offer: VersionOffer
     extras: frozenset[str] = frozenset()
+    replaces: Substitution | None = None
 
     @property
     def name(self) -> str:
@@ -96,11 +109,21 @@ class Candidate:
         return self.offer.version
 
     @property
+    def satisfies_version(self) -> Version:
+        """The version requirements on the identifier are checked against."""
+        return self.replaces.version if self.replaces is not None else self.offer.version
+
+    @property
     def identifier(self) -> str:
-        return identifier_for(self.name, self.extras)
+        return identifier_for(self.replaces.name if self.replaces is not None else self.name, self.extras)
+
+    def describe(self) -> str:
+        if self.replaces is None:
+            return f"{self.name} {self.version}"
+        return f"{self.name} {self.version} (standing in for {self.replaces.name} {self.replaces.version})"
 
     def __repr__(self) -> str:
-        return f"Candidate({self.identifier} {self.version} on {self.offer.index.name})"
+        return f"Candidate({self.identifier} {self.describe()} on {self.offer.index.name})"
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 It only answers the resolver; the work is done by the parts it assembles: ``offers`` (pages and
 judging), ``selection`` (admissible versions in the policy's order, through ``units``),
+``alternatives`` (other projects' candidates a pseudonym lets compete for a requirement),
 ``dependencies`` and ``prefetch``. The report and the explanations read the outcome through its
 public read methods (``package``, ``dependencies_of``, ``all_dependencies``, ``judge``,
 ``judge_all``, ``admissible``, ``constraints_for``, ``took_prerelease_fallback``).
@@ -19,6 +20,7 @@ from resolvelib.resolvers import Criterion, RequirementInformation, Requirements
 
 from adviser.environment import TargetEnvironment
 from adviser.policies import Policy
+from adviser.resolution.alternatives import Alternatives
 from adviser.resolution.dependencies import Dependencies
 from adviser.resolution.model import Candidate, PackageOffers, Requirement, VersionOffer, split_identifier
 from adviser.resolution.offers import OfferBook
@@ -62,6 +64,7 @@ class AdviserProvider(AbstractProvider):
             constraints=[c for c in constraints if c.marker is None or c.marker.evaluate(target.markers)],
             locked=locked,
         )
+        self.alternatives = Alternatives(self.offers, self.selection, self.unit)
         self.dependencies = Dependencies(self.offers, target, log or (lambda _message: None))
         self.prefetcher = Prefetcher(self.selection, self.dependencies, prefetch_workers)
         # The partial stack resolvelib works on (see reporter.AdviseReporter); set by ``follow``.
@@ -98,7 +101,8 @@ class AdviserProvider(AbstractProvider):
     def find_matches(self, identifier, requirements, incompatibilities) -> Callable[[], Iterator[Candidate]]:
         name, extras = split_identifier(identifier)
         reqs = list(requirements[identifier])
-        excluded = {(c.version, c.offer.index.url) for c in incompatibilities[identifier]}
+        incompatible = list(incompatibilities[identifier])
+        excluded = {(c.version, c.offer.index.url) for c in incompatible if c.replaces is None}
         base = list(requirements.get(name, ())) if extras else []
 
         def agrees_with_base(offer: VersionOffer) -> bool:
@@ -110,6 +114,8 @@ class AdviserProvider(AbstractProvider):
             )
 
         def candidates() -> Iterator[Candidate]:
+            if not extras and self.unit.has_alternatives(name):  # pseudonyms compete with the package
+                return self.alternatives.candidates(name, reqs, incompatible, self.pinned())
             offers = self.selection.iter_admissible(name, reqs, excluded)
             if self.unit.ranks(name):  # scored versions: positive first, negative last (stable otherwise)
                 pinned = self.pinned()
@@ -119,15 +125,23 @@ class AdviserProvider(AbstractProvider):
         return candidates
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
-        if requirement.exact_base is not None and candidate.version != requirement.exact_base:
+        version = candidate.satisfies_version
+        if requirement.exact_base is not None and version != requirement.exact_base:
             return False
-        return requirement.specifier.contains(candidate.version, prereleases=True)
+        return requirement.specifier.contains(version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
         pinned = self.pinned()
         rejection = self.unit.reject_stack(candidate, pinned)
         if rejection:
             raise RequirementsConflicted(_rejected(candidate, rejection, pinned))
+        if candidate.replaces is not None:
+            # A stand-in pins its real project: that identifier brings the dependencies, and a
+            # requirement on the project elsewhere must agree with the same version.
+            pin = Requirement(candidate.name, frozenset(), SpecifierSet(f"=={candidate.version}"), parent=candidate,
+                              text=f"{candidate.name}=={candidate.version}")
+            self.prefetcher.prefetch([pin])
+            return [pin]
         dependencies = [r for r in self.dependencies.of(candidate) if not self.unit.skip(r, candidate, pinned)]
         for package in self.unit.added(candidate, pinned):
             pin = package["locked_version"]

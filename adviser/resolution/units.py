@@ -23,6 +23,9 @@ Where each hook is called:
   with what it brings; ``added`` names exact packages (name, locked_version) joining the dependencies;
 * ``ranks``/``score`` (order) -- ``provider.AdviserProvider.find_matches``: for a package a unit
   ranks, versions with a positive score are tried first and those with a negative score last;
+* ``alternatives`` (swap) -- ``alternatives.Alternatives``, for every version of a package the
+  requirements allow (dropped ones too) when ``has_alternatives``: packages of another name whose
+  versions compete with the package's own candidates for the same requirement;
 * ``justify`` and ``stack_info`` -- the report (``adviser.report``) and the engine's plan
   (``adviser.engine``) add what they return to the product's justification and the stack_info.
 
@@ -32,11 +35,24 @@ policy with further units (a version is tier 0 only when every unit puts it ther
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from packaging.specifiers import SpecifierSet
 
 from adviser.policies import Policy, VersionFacts
 from adviser.wire import report_item
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another project that may stand in for a matched version of a package."""
+
+    name: str
+    versions: SpecifierSet | None  # None: every known version
+    accepts_index: Callable[[str], bool]  # which index URLs it may come from
+    unit: str  # the unit offering it (named in the justification)
 
 
 class DecisionUnit:
@@ -77,6 +93,14 @@ class DecisionUnit:
     def score(self, offer: Any, pinned: Mapping[str, Any]) -> float:
         """Order: positive tries the version earlier, negative later (only asked when ``ranks``)."""
         return 0.0
+
+    def has_alternatives(self, name: str) -> bool:
+        """Whether ``alternatives`` may swap ``name`` for another project."""
+        return False
+
+    def alternatives(self, name: str, version: Any, index_url: str | None) -> list[Alternative]:
+        """Swap: projects that may stand in for this version of ``name`` (from ``index_url``)."""
+        return []
 
     def justify(self, name: str, offer: Any) -> list[dict]:
         """Justification items for the version of ``name`` chosen in the product."""
@@ -143,6 +167,12 @@ class UnitChain(DecisionUnit):
 
     def score(self, offer: Any, pinned: Mapping[str, Any]) -> float:
         return sum(unit.score(offer, pinned) for unit in self.units if unit.ranks(offer.name))
+
+    def has_alternatives(self, name: str) -> bool:
+        return any(unit.has_alternatives(name) for unit in self.units)
+
+    def alternatives(self, name: str, version: Any, index_url: str | None) -> list[Alternative]:
+        return [a for unit in self.units for a in unit.alternatives(name, version, index_url)]
 
     def justify(self, name: str, offer: Any) -> list[dict]:
         return [item for unit in self.units for item in unit.justify(name, offer)]
