@@ -111,7 +111,7 @@ def test_a_server_of_another_version_is_not_reused(embedded_env):
         other.shutdown()
         other.server_close()
     assert process.returncode != 0
-    assert "version 0.0.1" in err and "THAMOS_EMBEDDED_PORT" in err
+    assert "embedded server of thamos 0.0.1" in err and "THAMOS_EMBEDDED_PORT" in err
     assert not (Path(embedded_env["THAMOS_DATA_DIR"]) / "embedded-server.pid").exists()
 
 
