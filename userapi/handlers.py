@@ -16,6 +16,7 @@ from adviser import __version__, wire
 from adviser.policies import planned_recommendation_type
 from stackfiles.flags import parse_flag
 from userapi import listings
+from userapi.jobs import fail_if_unfinished
 from userapi.queue import QueueUnavailable
 from userapi.request_checks import check_body
 from userapi.runtime import ServerRuntime
@@ -133,7 +134,7 @@ WITHHELD_REFUSED = (
 def _abandon(runtime: ServerRuntime, analysis_id: str, message: str) -> None:
     """Fail an analysis that could not be queued, so that nobody waits for it (if the store answers)."""
     try:
-        runtime.store.fail(analysis_id, f"the analysis could not be queued: {message}")
+        fail_if_unfinished(runtime.store, analysis_id, f"the analysis could not be queued: {message}")
     except StoreError:
         pass
 

@@ -192,6 +192,14 @@ def failed_document(analysis: Analysis, message: str) -> dict[str, Any]:
     return wire.analysis_document(analysis.kind, analysis.id, analysis.request, metadata, failed)
 
 
+def fail_if_unfinished(store: Any, analysis_id: str, message: str) -> None:
+    """Fail an analysis nobody will finish, with an error document clients can read."""
+    analysis = store.get(analysis_id)
+    if analysis is None or analysis.finished:
+        return
+    store.fail(analysis_id, message, failed_document(analysis, message))
+
+
 # -- in the server process -------------------------------------------------------------------
 
 
@@ -270,10 +278,7 @@ class JobRunner(JobQueue):
         self._fail_if_unfinished(analysis_id, f"the analysis could not be run: {type(error).__name__}")
 
     def _fail_if_unfinished(self, analysis_id: str, message: str) -> None:
-        analysis = self.store.get(analysis_id)
-        if analysis is None or analysis.finished:
-            return
-        self.store.fail(analysis_id, message, failed_document(analysis, message))
+        fail_if_unfinished(self.store, analysis_id, message)
 
     def _recover_from_broken_pool(self) -> None:
         """A worker process died: replace the pool, requeue its runs (bounded), resubmit."""

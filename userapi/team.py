@@ -16,6 +16,7 @@ from typing import Any
 import procrastinate
 from procrastinate.exceptions import ProcrastinateException
 
+from userapi.database import redact_text
 from userapi.jobs import MAX_ATTEMPTS, failed_document
 from userapi.queue import JobQueue, QueueUnavailable
 from userapi.store import AnalysisStore, StoreError
@@ -46,7 +47,8 @@ class TeamQueue(JobQueue):
         try:
             self.app.configure_task(TASK, queue=QUEUE).defer(analysis_id=analysis_id)
         except (ProcrastinateException, OSError) as exc:
-            raise QueueUnavailable(f"the task queue in {self.store.describe()} does not answer: {exc}") from None
+            reason = redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self.store.url)
+            raise QueueUnavailable(f"the task queue in {self.store.describe()} does not answer: {reason}") from None
 
     def busy(self) -> bool:
         return False  # analyses run in the workers, not here

@@ -26,7 +26,7 @@ import psycopg
 from procrastinate.exceptions import ProcrastinateException
 from psycopg_pool import PoolTimeout
 
-from userapi.jobs import MAX_ATTEMPTS, _init_worker, run_analysis
+from userapi.jobs import MAX_ATTEMPTS, _init_worker, fail_if_unfinished, run_analysis
 from userapi.queue import QueueUnavailable
 from userapi.store import StoreError, StoreUnavailable
 from userapi.store_pg import PostgresStore
@@ -87,9 +87,15 @@ class _Analyses:
                 if self.pool is pool:  # the first job to notice replaces the pool
                     pool.shutdown(wait=False, cancel_futures=True)
                     self.pool = self._new_pool()
+            except Exception as exc:  # noqa: BLE001 - the analysis must end, whatever the run raised
+                LOGGER.error("%s: the run failed: %s: %s", analysis_id, type(exc).__name__, exc)
+                await asyncio.to_thread(fail_if_unfinished, self.store, analysis_id, RUN_FAILED)
+                return
             outcome = await asyncio.to_thread(self.store.requeue, analysis_id, MAX_ATTEMPTS)
             if outcome == "given up":
                 await asyncio.to_thread(give_up, self.store, analysis_id)
+            if outcome is None and await asyncio.to_thread(_still_pending, self.store, analysis_id):
+                continue  # the broken pool dropped it before it started: run it now
             if outcome != "requeued":
                 return
             LOGGER.warning("the process running %s exited; running it again", analysis_id)
@@ -228,3 +234,11 @@ def _reason(exc: BaseException) -> str:
 
     lines = str(exc).strip().splitlines()
     return redact_text(lines[0] if lines else type(exc).__name__)
+
+
+RUN_FAILED = "the analysis could not be completed: its run failed on the worker (see the worker's log)"
+
+
+def _still_pending(store: PostgresStore, analysis_id: str) -> bool:
+    analysis = store.get(analysis_id)
+    return analysis is not None and analysis.state == "pending"

@@ -167,3 +167,17 @@ def test_index_aliases_from_the_environment_reach_the_adviser(monkeypatch):
     monkeypatch.setenv("THAMOS_INDEX_ALIASES", "http://127.0.0.1:1/simple/")
     with pytest.raises(SettingsError, match="index_aliases: .* is not of the form alias_url=canonical_url"):
         load_settings()
+
+
+def test_an_analysis_nobody_will_finish_fails_with_a_readable_error_document(store):
+    from userapi.jobs import fail_if_unfinished
+
+    analysis = store.create("adviser", {"application_stack": {}}, {"recommendation_type": "stable"})
+    fail_if_unfinished(store, analysis.id, "the analysis could not be queued: the queue does not answer")
+    failed = store.get(analysis.id)
+    # A result document is stored with the failure, so clients get 200 and the reason, not 202 forever.
+    assert failed.state == "failed" and failed.result is not None
+    assert failed.result["result"]["error"] is True
+    assert "could not be queued" in failed.result["result"]["error_msg"]
+    fail_if_unfinished(store, analysis.id, "again")  # finished: left as it is
+    assert store.get(analysis.id).reason == failed.reason

@@ -141,6 +141,8 @@ def test_the_list_is_newest_first_and_paged(start_server, tmp_path):
     _, _, second = request("GET", f"{server.base_url}/web/?page=2", headers=HTML)
     assert re.findall(r'href="/web/advise/(adviser-[0-9a-f-]+)"', second) == list(reversed(created))[25:]
     assert request("GET", f"{server.base_url}/web/?page=x", headers=HTML)[0] == 200
+    # A page number past any SQL offset is the (empty) last page, not a server error.
+    assert request("GET", f"{server.base_url}/web/?page={10**30}", headers=HTML)[0] == 200
 
 
 def test_container_images_have_a_page_and_unknown_things_answer_404(shared_server):

@@ -100,9 +100,13 @@ async def _analysis(request: Request, path_kind: str, analysis_id: str) -> Analy
     return found
 
 
+# Page numbers past this are past any store's end; larger ones would overflow the SQL offset.
+MAX_PAGE = 1_000_000
+
+
 def _int(value: str | None, default: int) -> int:
     try:
-        return max(1, int(value or default))
+        return min(MAX_PAGE, max(1, int(value or default)))
     except ValueError:
         return default
 
