@@ -78,7 +78,11 @@ def local_packages(requirements: list[DirectRequirement], sent: Any) -> dict[str
         if item.get("path") != path:
             raise ProjectError(f"{where}: local_packages names path {item.get('path')!r}, the Pipfile {path!r}")
         origin = f"local path {path}"
-        metadata = metadata_for(requirement, item["metadata"].encode("utf-8"), origin, where)
+        try:
+            text = item["metadata"].encode("utf-8")
+        except (AttributeError, UnicodeEncodeError):
+            raise ProjectError(f"{where}: the metadata sent for {path} is not UTF-8 text") from None
+        metadata = metadata_for(requirement, text, origin, where)
         entry: dict[str, Any] = {"path": path}
         if requirement.direct.get("editable"):
             entry["editable"] = True

@@ -36,7 +36,7 @@ NOT_PACKAGE_CATEGORIES = frozenset(
 def read_pipfile(text: str, source: str) -> dict[str, Any]:
     """The Pipfile as plain data after checking its top-level shape; StackFileError naming ``source``."""
     data = load_toml(text, source)
-    for section in ("packages", "dev-packages", "requires"):
+    for section in ("packages", "dev-packages", "requires", "pipenv", "thoth"):
         if section in data and not isinstance(data[section], dict):
             raise StackFileError(f"{source}: [{section}] must be a table")
     sources = data.get("source")

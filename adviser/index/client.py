@@ -285,6 +285,8 @@ class IndexClient:
             return self._cached_page(source, name, cached)
 
         page_url = source.page_url(name)
+        # Messages name the page by the source's URL as written: the expanded one may hold a token.
+        shown = f"{source.url.rstrip('/')}/{name}/"
         try:
             response = self._http.get(
                 page_url,
@@ -292,7 +294,7 @@ class IndexClient:
                 verify=source.verify_ssl,
             )
         except TransportError as exc:
-            return self._stale_or_raise(source, name, exc.cause, cached)
+            return self._stale_or_raise(source, name, exc.cause.replace(page_url, shown), cached)
         self._count("pages_fetched")
         if response.status in (404, 410):
             if not source.private:
@@ -301,7 +303,7 @@ class IndexClient:
             raise PackageNotFound(name, [source.url])
         if response.status != 200:
             refused = " (the index refused the credentials of this source)" if response.status in (401, 403) else ""
-            return self._stale_or_raise(source, name, f"HTTP {response.status} for {page_url}{refused}", cached)
+            return self._stale_or_raise(source, name, f"HTTP {response.status} for {shown}{refused}", cached)
         self.aliases.noticed(source, response.url)
         content_type = response.headers.get("content-type")
         try:

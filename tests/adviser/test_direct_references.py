@@ -76,6 +76,9 @@ def test_local_path_package_needs_the_metadata_from_the_client(index, tmp_cache_
     assert moved["error"] and "'../elsewhere'" in moved["error_msg"]
     broken = _advise(index, packages, tmp_cache_dir, local_packages=_local("Name: mylib\n\n"))
     assert broken["error"] and "[packages] mylib" in broken["error_msg"]
+    surrogate = _advise(index, packages, tmp_cache_dir, local_packages=_local(MYLIB_METADATA + "\ud800"))
+    assert surrogate["error"] and "is not UTF-8 text" in surrogate["error_msg"]
+    assert "Internal" not in surrogate["error_msg"]
 
 
 def test_local_path_version_conflict_is_explained(index, tmp_cache_dir) -> None:

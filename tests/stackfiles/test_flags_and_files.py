@@ -74,3 +74,6 @@ def test_pipfile_sections_of_the_wrong_kind() -> None:
         read_pipfile('packages = 3\n', "Pipfile")
     with pytest.raises(StackFileError, match="Pipfile: not valid TOML"):
         read_pipfile('[packages\n', "Pipfile")
+    for section in ("pipenv", "thoth"):  # read as tables later: a value of another kind is named here
+        with pytest.raises(StackFileError, match=rf"Pipfile: \[{section}\] must be a table"):
+            read_pipfile(f'{section} = 1\n', "Pipfile")
