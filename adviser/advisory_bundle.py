@@ -86,7 +86,7 @@ def build_bundle(records: list[dict], newest: str | None, out: Path, *, source: 
         "packages": len(by_package),
         "built": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    partial = out.with_name(out.name + ".partial")
+    partial = out.with_name(f"{out.name}.{os.getpid()}.partial")  # several processes may build at once
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         archive.writestr(INDEX_MEMBER, json.dumps(index, indent=1, sort_keys=True))
         for name in sorted(by_package):

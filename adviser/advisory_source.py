@@ -84,13 +84,15 @@ def fetch(url: str, cache_dir: Path, *, timeout: float = 60.0, deadline: float =
 
     copy = local_copy(url, cache_dir)
     copy.parent.mkdir(parents=True, exist_ok=True)
-    download = copy.with_name(copy.stem + ".download.zip")
+    # Names of this process only: several server processes may refresh the same copy at once.
+    download = copy.with_name(f"{copy.stem}.{os.getpid()}.download.zip")
     try:
         _download(url, download, timeout, deadline)
         if is_bundle(download):
             index = Bundle(download).index
-            shutil.copyfile(download, copy.with_name(copy.name + ".partial"))
-            os.replace(copy.with_name(copy.name + ".partial"), copy)
+            partial = copy.with_name(f"{copy.name}.{os.getpid()}.partial")
+            shutil.copyfile(download, partial)
+            os.replace(partial, copy)
             return index
         records, newest = parse_snapshot(download)  # an unreadable document raises, naming it
         if not records:

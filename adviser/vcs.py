@@ -61,7 +61,10 @@ def _package(requirement: DirectRequirement, cache: Any, options: Any, python: s
     subdirectory = direct.get("subdirectory")
     origin = f"git {_shown(url)} at {commit}" + (f" (ref {direct['ref']})" if direct.get("ref") else "")
     key = f"git:{without_credentials(remote)}@{commit}" + (f"#{subdirectory}" if subdirectory else "")
-    cached = cache.get_built(key, python)
+    # A private repository's metadata is not shared: another user naming the commit would read it
+    # without proving access to the repository.
+    private = without_credentials(remote) != remote
+    cached = None if private else cache.get_built(key, python)
     if cached is not None and cached.available:
         log(f"{where}: metadata of {origin} from the cache")
         text = _metadata_text(cached.data or {})
@@ -190,6 +193,8 @@ def _build(requirement: DirectRequirement, remote: str, commit: str, subdirector
     from adviser.index.core_metadata import parse_core_metadata
 
     parsed = parse_core_metadata(built.metadata, source="build", origin=f"commit {commit}")
+    if without_credentials(remote) != remote:
+        return built.metadata  # a private repository's metadata stays out of the shared cache
     record = FileRecord(key, requirement.name, parsed.version, key, without_credentials(remote))
     cache.put_built(record, python, CachedBuild(True, {**parsed.to_json(), "_raw": built.metadata.decode(
         "utf-8", "replace")}, None, interpreter.describe(), interpreter.version, interpreter.matched, built.via))
