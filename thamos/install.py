@@ -33,6 +33,7 @@ from .project_files import (
     read_user_file,
     render_requirements_txt,
 )
+from .redact import redact_url_credentials
 from .source_urls import expand_url, lock_source_urls, requirements_source_urls
 
 _LOGGER = logging.getLogger(__name__)
@@ -207,7 +208,7 @@ def _pip_install(python: Path, requirements_text: str, no_deps: bool, pip_args: 
         with os.fdopen(fd, "w", encoding="utf-8") as handle:  # 0600: it may hold index credentials
             handle.write(requirements_text)
         command += ["-r", requirements_path, *pip_args]
-        _LOGGER.debug("Running %s", command)
+        _LOGGER.debug("Running %s", redact_url_credentials(" ".join(command)))  # pip args may hold index passwords
         completed = subprocess.run(command, stderr=subprocess.PIPE, text=True, check=False)
     finally:
         os.unlink(requirements_path)

@@ -24,5 +24,5 @@ def redact_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_secrets(item) for item in value]
     if isinstance(value, str):
-        return re.sub(r"(https?://)[^/@\s:]+(:[^/@\s]*)?@", r"\1***@", value)
+        return redact_url_credentials(value)  # any scheme: postgresql://user:password@... too
     return value

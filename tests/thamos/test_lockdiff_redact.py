@@ -63,3 +63,7 @@ def test_redaction_hides_tokens_passwords_and_url_credentials() -> None:
         assert secret not in text
     assert redacted["nested"][0]["name"] == "visible" and redacted["empty_token"] is None
     assert redacted["host"] == "https://***@thoth.example.com/api"
+    # Any scheme: the database URL a team's settings name in `thamos support` output too.
+    assert redact_secrets({"THAMOS_DATABASE_URL": "postgresql://thoth:dbS3cret@db/thoth"}) == {
+        "THAMOS_DATABASE_URL": "postgresql://***@db/thoth"
+    }
