@@ -19,9 +19,8 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from . import machine, settings
@@ -32,6 +31,9 @@ from .exceptions import (
     NoRuntimeEnvironmentError,
 )
 from .project_files import atomic_write
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -200,7 +202,7 @@ def expand_environment(text: str, source: str, environ: dict[str, str] | None = 
     return _PLACEHOLDER_RE.sub(substitute, text)
 
 
-def _error_location(error: jsonschema.ValidationError) -> str:
+def _error_location(error: ValidationError) -> str:
     parts: list[str] = []
     for item in error.absolute_path:
         if isinstance(item, int):
@@ -210,7 +212,7 @@ def _error_location(error: jsonschema.ValidationError) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _describe_schema_error(error: jsonschema.ValidationError, source: str, instance: Any) -> str:
+def _describe_schema_error(error: ValidationError, source: str, instance: Any) -> str:
     location = _error_location(error)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
@@ -243,6 +245,8 @@ def validate_config(content: Any, source: str) -> dict[str, Any]:
         raise ConfigurationError(f"{source}: the configuration file is empty")
     if not isinstance(content, dict):
         raise ConfigurationError(f"{source}: the configuration must be a mapping of keys to values")
+    import jsonschema  # ~80 ms: only when a configuration file is read, not for every command
+
     validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
     errors = sorted(validator.iter_errors(content), key=lambda e: (len(list(e.absolute_path)), str(e.path)))
     if errors:

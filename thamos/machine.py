@@ -101,8 +101,10 @@ def _normalize_os_version(name: str, version: str) -> str:
 @_probe
 def discover_distribution() -> tuple[str | None, str | None]:
     """Return (name, version) of the operating system, e.g. ("fedora", "38") or ("ubuntu", "22.04")."""
-    name = (distro.id() or "").strip().lower() or None
-    version = (distro.version() or "").strip() or None
+    # os-release is enough; the lsb_release program would cost a process start on every command.
+    system = distro.LinuxDistribution(include_lsb=False)
+    name = (system.id() or "").strip().lower() or None
+    version = (system.version() or "").strip() or None
     if name and version:
         version = _normalize_os_version(name, version)
     return name, version
@@ -163,7 +165,7 @@ def _probe_cuda_version() -> str | None:
 def _library_candidates(stem: str) -> list[Path]:
     """Paths of shared libraries whose file name starts with ``stem`` (ldconfig first, then known dirs)."""
     found: list[Path] = []
-    output = _run_tool("ldconfig", "-p") if sys.platform.startswith("linux") else None
+    output = _ldconfig_listing() if sys.platform.startswith("linux") else None
     if output:
         for line in output.splitlines():
             lib, _, path = line.strip().partition(" => ")
@@ -175,6 +177,12 @@ def _library_candidates(stem: str) -> list[Path]:
             if base.is_dir():
                 found.extend(sorted(base.glob(f"{stem}*")))
     return found
+
+
+@functools.lru_cache(maxsize=1)
+def _ldconfig_listing() -> str | None:
+    """`ldconfig -p`, run once per command for the several libraries looked up in it."""
+    return _run_tool("ldconfig", "-p")
 
 
 def _library_version(stem: str) -> str | None:

@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
 from connexion import AsyncApp, ConnexionMiddleware
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
@@ -29,7 +28,6 @@ from adviser import wire
 from userapi import handlers, web
 from userapi.advisories import log_snapshot, start_refresher
 from userapi.backends import open_backends
-from userapi.contract import SPEC_PATH
 from userapi.listings import load_container_images
 from userapi.middleware import (
     API_BASE,
@@ -44,13 +42,10 @@ from userapi.queue import QueueUnavailable
 from userapi.request_checks import ContentTypeMiddleware, nested_answer, quiet_unknown_parameters
 from userapi.runtime import ServerRuntime
 from userapi.settings import ServerSettings
+from userapi.spec import SPEC_PATH, load_spec
 from userapi.store import StoreError, StoreUnavailable
 
 LOGGER = logging.getLogger(__name__)
-
-
-def _load_spec(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def _resolve_operation(operation_id: str) -> Callable[..., Any]:
@@ -151,7 +146,7 @@ def create_app(
     logging.getLogger("connexion.security").setLevel(logging.ERROR)
     quiet_unknown_parameters()  # any client can send unknown query parameters: not an ERROR line
     app = AsyncApp(__name__, specification_dir=spec_path.parent, lifespan=_lifespan(runtime, on_idle))
-    _add_api(app, spec_path)
+    _add_api(app, load_spec(spec_path))
     _add_probes(app, runtime)
     web.register(app)  # the web view of analyses at /web/
     _add_error_handlers(app)
@@ -165,7 +160,7 @@ def _prepare_runtime(settings: ServerSettings, spec_path: Path) -> tuple[ServerR
     """The directories, the claimed store, the job runner and the spec's facts; and the store's claim."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    spec = _load_spec(spec_path)
+    spec = load_spec(spec_path)
     # SQLite and the in-process pool, or PostgreSQL and the workers' queue (userapi.backends).
     store, runner, store_claim = open_backends(settings)
     runtime = ServerRuntime(
@@ -210,9 +205,9 @@ def _lifespan(runtime: ServerRuntime, on_idle: Callable[[], None] | None):
     return lifespan
 
 
-def _add_api(app: AsyncApp, spec_path: Path) -> None:
+def _add_api(app: AsyncApp, spec: dict[str, Any]) -> None:
     app.add_api(
-        spec_path.name,
+        spec,
         base_path=API_BASE,
         resolver=Resolver(function_resolver=_resolve_operation),
         validate_responses=True,

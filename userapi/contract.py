@@ -8,14 +8,9 @@ into a failed analysis whose error says what was wrong, so clients always get an
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-# The spec ships inside the package (userapi/openapi.yaml links to openapi/openapi.yaml in the
-# source tree, and is a copy of it in built distributions).
-SPEC_PATH = Path(__file__).parent / "openapi.yaml"
+from userapi.spec import load_spec
 
 DOCUMENT_SCHEMAS = {"adviser": "AdviserResultResponse", "provenance-checker": "ProvenanceResultResponse"}
 
@@ -25,7 +20,7 @@ def _schemas() -> dict[str, Any]:
     # connexion is imported on the first check: ~0.7 s of a spawned worker's start (the server has it).
     from connexion.json_schema import resolve_refs
 
-    spec = resolve_refs(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8")))
+    spec = resolve_refs(load_spec())
     return spec["components"]["schemas"]
 
 

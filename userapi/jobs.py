@@ -74,6 +74,16 @@ def _patient(call: Any, what: str, give_up_after: float = 600.0) -> Any:
             delay = min(delay * 2, 30.0)
 
 
+def warm_up() -> None:
+    """Import what a run needs, ahead of the first analysis: a spawned worker starts bare, and
+    the adviser, the index client and the contract check take ~0.5 s to import."""
+    import adviser.engine  # noqa: F401
+    import adviser.index  # noqa: F401
+    from userapi.contract import contract_violation
+
+    contract_violation("adviser", {})
+
+
 def run_analysis(
     analysis_id: str, adviser_options: dict[str, Any], withheld: list[dict[str, str]] | None = None
 ) -> str:
@@ -236,6 +246,8 @@ class JobRunner(JobQueue):
             LOGGER.info("re-running %d analyses interrupted by the last stop", len(requeued))
         with self._lock:
             self._pool = self._new_pool()
+            # One worker imports while the server finishes starting (the first analysis finds it ready).
+            self._pool.submit(warm_up)
         for analysis_id in self.store.ids_in_state("pending"):
             self.submit(analysis_id)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.tree import Tree
 
 from stackfiles import lock_diff
 
@@ -487,6 +486,8 @@ def graph_command(analysis_id: str | None, runtime_environment: str | None, outp
         children.setdefault(a, []).append(b)
         has_parent.add(b)
     roots = [i for i in range(len(nodes)) if i not in has_parent] or list(range(len(nodes)))
+    from rich.tree import Tree  # rich only where it draws (see render.Ui.out)
+
     tree = Tree(f"{analysis_id}")
 
     expanded: set[int] = set()
