@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 
@@ -49,12 +50,82 @@ def thamos_env(root: Path, port: int, base: dict[str, str] | None = None) -> dic
     return env
 
 
-def stop_embedded(root: Path) -> None:
-    """Stop the embedded server a `thamos` run under ``root`` started, if it is still running."""
+def stop_embedded(root: Path, wait: float = 15.0) -> None:
+    """Stop the embedded server a `thamos` run under ``root`` started, if it is still running.
+
+    Waits up to ``wait`` seconds for it and the processes it started (its workers) to exit, then
+    kills those left, so that none competes for the CPU with whatever is timed next.
+    """
     pid_file = root / "data" / "thamos" / "embedded-server.pid"
     if not pid_file.exists():
         return
     try:
-        os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        pid = int(pid_file.read_text().strip())
+        family = process_tree(pid) if alive(pid) else []
+        os.kill(pid, signal.SIGTERM)
     except (ValueError, ProcessLookupError, PermissionError):
+        return
+    wait_gone(family, wait)
+
+
+def wait_gone(pids: list[int], wait: float) -> None:
+    """Wait up to ``wait`` seconds for the processes to exit; kill those still there then."""
+    deadline = time.monotonic() + wait
+    while any(alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            for pid in filter(alive, pids):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            return
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and every process below it (from /proc; no psutil)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of one process now (0 when it has gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of one process now: its shared pages divided among their sharers."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
         pass
+    return 0
