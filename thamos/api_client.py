@@ -72,6 +72,19 @@ def normalize_host(host: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+def start_backend_early(configuration: Configuration | None = None) -> None:
+    """Start the embedded backend now when this configuration will use it (see
+    embedded.start_in_background); a configured host is left alone."""
+    configuration = configuration or config
+    if not is_local_default(configuration.host):
+        return
+    try:
+        from .embedded import start_in_background
+    except ImportError:
+        return  # resolve_base_url says what is missing
+    start_in_background()
+
+
 def resolve_base_url(configuration: Configuration | None = None) -> str:
     """The API base URL to talk to, starting the embedded backend when no host is configured."""
     configuration = configuration or config

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -207,8 +208,51 @@ def _log_tail(directory: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+class _BackgroundStart(threading.Thread):
+    """ensure_local_server() on a thread; its answer (a URL or the exception) is kept for join_start."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(name="thamos-embedded-start", daemon=True)
+        self.timeout = timeout
+        self.url: str | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.url = _ensure_started(self.timeout)
+        except BaseException as exc:  # handed to the caller of ensure_local_server
+            self.error = exc
+
+
+_background: _BackgroundStart | None = None
+_background_lock = threading.Lock()
+
+
+def start_in_background(timeout: float = 30.0) -> None:
+    """Begin making sure the local server runs, on a thread: a fresh server then starts (~0.5 s)
+    while the caller reads the project and prepares its request, and ensure_local_server() waits
+    for that start instead of beginning another."""
+    global _background
+    with _background_lock:
+        if _background is None:
+            _background = _BackgroundStart(timeout)
+            _background.start()
+
+
 def ensure_local_server(timeout: float = 30.0) -> str:
     """Return the base URL of a running local server, starting one in the background if needed."""
+    with _background_lock:
+        background = _background
+    if background is None:
+        return _ensure_started(timeout)
+    background.join()
+    if background.error is not None:
+        raise background.error
+    assert background.url is not None
+    return background.url
+
+
+def _ensure_started(timeout: float) -> str:
     port = embedded_port()
     idle_timeout()  # a bad value is reported here, not by the server failing to start
     if _reuse_or_refuse(port, probe(port)):
@@ -229,7 +273,7 @@ def ensure_local_server(timeout: float = 30.0) -> str:
                 )
             if _ready(port) and _reuse_or_refuse(port, probe(port)):
                 return embedded_url(port)
-            time.sleep(0.1)
+            time.sleep(0.02)
         process.send_signal(signal.SIGTERM)
         raise EmbeddedServerError(
             f"the embedded server did not become ready within {timeout:.0f} seconds; its log says:\n"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .api_client import start_backend_early
 from .backend import (
     Backend,
     Deadline,
@@ -137,6 +138,7 @@ def advise_project(
     under ``src_path`` (default: the project root) goes with the request, as thamos 1.x sent it.
     """
     configuration = configuration or config
+    start_backend_early(configuration)  # a fresh embedded server starts while the request is prepared
     environment = configuration.get_runtime_environment(runtime_environment_name)
     files = ProjectFiles(configuration.files_dir(environment["name"]), configuration.requirements_format)
     stack = files.read_stack(with_lock=not no_user_stack)

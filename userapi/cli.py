@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from userapi.options import FLAGS, OPTIONS, SettingsError
+from userapi.processes import start_worker_imports
 from userapi.settings import ServerSettings, load_settings
 
 # Exit codes of `python -m userapi` (thamos serve has its own, thamos.exit_codes).
@@ -71,6 +72,8 @@ def serve(**flags: Any) -> int:
         settings = load_from_flags(flags)
     except SettingsError as exc:
         return _refused(exc)
+    if settings.database_url is None:  # analyses run in this server's own worker processes
+        start_worker_imports()
     # Imported when serving: connexion and uvicorn (~1 s) are not for thamos or the spawned workers.
     from userapi.server import ServerError, run_server
 

@@ -1,7 +1,6 @@
 """Running analyses outside the request path, in a pool of worker processes.
 
-The adviser is CPU-bound Python, so analyses run in separate processes (spawned, not forked:
-the server process holds threads and an event loop). A worker does the whole run itself:
+The adviser is CPU-bound Python, so analyses run in separate processes (userapi.processes). A worker does the whole run itself:
 it marks the analysis running in the store, streams the adviser's log lines into it, and
 stores the wrapped result, so nothing is lost between the worker and the server.
 
@@ -11,9 +10,11 @@ back to `pending` (`Store.requeue_unfinished`) and runs them again.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
+import select
 import threading
 import time
 import traceback
@@ -25,7 +26,9 @@ from typing import Any
 
 import adviser
 from adviser import wire
-from userapi.contract import contract_violation
+from userapi.contract import contract_schemas, contract_violation
+from userapi.malloc import limit_arenas, release_free_memory
+from userapi.processes import analysis_pool
 from userapi.queue import JobQueue
 from userapi.store import Analysis, AnalysisStore, StoreUnavailable, is_database_url, open_store
 from userapi.withheld import LOST, Redactor, merged, needs_withheld
@@ -41,12 +44,34 @@ MAX_ATTEMPTS = 3
 _worker_store: AnalysisStore | None = None
 
 
-def _watch_parent(parent_pid: int) -> None:
-    """Exit when the server process is gone (e.g. killed), instead of running on orphaned."""
+def _watch_parent(server_pid: int) -> None:
+    """Exit as soon as the server process is gone (e.g. killed), instead of running on orphaned.
+
+    The worker's parent may be the forkserver, which outlives the server by a moment: the server
+    itself is watched, through a pidfd where Linux has them (readable once the process has ended,
+    reaped or not), else by polling."""
+    try:
+        handle = os.pidfd_open(server_pid)
+    except (AttributeError, OSError):
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])
+        os._exit(0)
+    parent = os.getppid()
     while True:
         time.sleep(0.5)
-        if os.getppid() != parent_pid:
+        if os.getppid() != parent or not _alive(server_pid):
             os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _init_worker(database: str, parent_pid: int, password: str | None = None) -> None:
@@ -55,8 +80,10 @@ def _init_worker(database: str, parent_pid: int, password: str | None = None) ->
     global _worker_store
     # The parent process has created or migrated the schema already.
     options = {"password": password, "upgrade": False} if is_database_url(database) else {}
+    limit_arenas()  # before this worker starts any thread
     _worker_store = _patient(lambda: open_store(database, **options), "open the analyses database")
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    contract_schemas()  # ~15 ms, before the first run rather than inside it
 
 
 def _patient(call: Any, what: str, give_up_after: float = 600.0) -> Any:
@@ -74,16 +101,6 @@ def _patient(call: Any, what: str, give_up_after: float = 600.0) -> Any:
             delay = min(delay * 2, 30.0)
 
 
-def warm_up() -> None:
-    """Import what a run needs, ahead of the first analysis: a spawned worker starts bare, and
-    the adviser, the index client and the contract check take ~0.5 s to import."""
-    import adviser.engine  # noqa: F401
-    import adviser.index  # noqa: F401
-    from userapi.contract import contract_violation
-
-    contract_violation("adviser", {})
-
-
 def run_analysis(
     analysis_id: str, adviser_options: dict[str, Any], withheld: list[dict[str, str]] | None = None
 ) -> str:
@@ -91,6 +108,17 @@ def run_analysis(
 
     ``withheld``: the request's expanded index URLs, which only the server's memory holds (see
     userapi.withheld); whatever this run writes to the store is cleaned of them."""
+    try:
+        return _run_analysis(analysis_id, adviser_options, withheld)
+    finally:
+        # After the result is stored: the client is not kept waiting for the clean-up.
+        gc.collect()
+        release_free_memory()
+
+
+def _run_analysis(
+    analysis_id: str, adviser_options: dict[str, Any], withheld: list[dict[str, str]] | None
+) -> str:
     store = _worker_store
     assert store is not None, "worker not initialised"
     attempt = _patient(lambda: store.start_attempt(analysis_id), "start the analysis")
@@ -230,12 +258,7 @@ class JobRunner(JobQueue):
         self._stopping = False
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(str(self.database), os.getpid()),
-        )
+        return analysis_pool(self.workers, _init_worker, (str(self.database), os.getpid()))
 
     def start(self) -> None:
         """Requeue what a previous server left unfinished, then run everything pending."""
@@ -246,8 +269,6 @@ class JobRunner(JobQueue):
             LOGGER.info("re-running %d analyses interrupted by the last stop", len(requeued))
         with self._lock:
             self._pool = self._new_pool()
-            # One worker imports while the server finishes starting (the first analysis finds it ready).
-            self._pool.submit(warm_up)
         for analysis_id in self.store.ids_in_state("pending"):
             self.submit(analysis_id)
 

@@ -27,6 +27,7 @@ from procrastinate.exceptions import ProcrastinateException
 from psycopg_pool import PoolTimeout
 
 from userapi.jobs import MAX_ATTEMPTS, _init_worker, fail_if_unfinished, run_analysis
+from userapi.processes import analysis_pool
 from userapi.queue import QueueUnavailable
 from userapi.store import StoreError, StoreUnavailable
 from userapi.store_pg import PostgresStore
@@ -59,11 +60,8 @@ class _Analyses:
         self.interrupted: set[str] = set()  # cut short by the worker's stop: handed back at the end
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.settings.concurrency,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_child,
-            initargs=(self.settings.database_url, os.getpid(), self.settings.password),
+        return analysis_pool(
+            self.settings.concurrency, _init_child, (self.settings.database_url, os.getpid(), self.settings.password)
         )
 
     async def run(self, analysis_id: str) -> None:

@@ -121,6 +121,41 @@ def test_contract_violation_names_the_place():
     assert violation is not None and violation.startswith("result/report/products/0")
 
 
+def _connexion_violation(kind: str, document: dict) -> bool:
+    """Whether connexion, which validates the server's answers, refuses the document."""
+    from connexion.json_schema import Draft4ResponseValidator, resolve_refs
+
+    from userapi.contract import DOCUMENT_SCHEMAS
+    from userapi.spec import load_spec
+
+    schema = resolve_refs(load_spec())["components"]["schemas"][DOCUMENT_SCHEMAS[kind]]
+    return any(True for _ in Draft4ResponseValidator(schema).iter_errors(document))
+
+
+@pytest.mark.parametrize(
+    ("change", "refused"),
+    [
+        (lambda doc: None, False),
+        (lambda doc: doc["metadata"].update(duration=None), False),  # nullable
+        (lambda doc: doc["metadata"].update(duration="slow"), True),
+        (lambda doc: doc["result"].update(error=None), True),  # not nullable
+        (lambda doc: doc["result"]["report"]["products"][0].update(score=None), True),
+        (lambda doc: doc["result"]["report"].update(stack_info=[{"type": "NOTE", "message": "x"}]), True),
+        (lambda doc: doc.pop("result"), True),
+    ],
+)
+def test_the_worker_check_agrees_with_the_servers_validation(change, refused):
+    from adviser import wire
+    from tests.spec.test_wire import REQUEST, adviser_result, metadata
+
+    document = wire.analysis_document(
+        wire.ADVISER, "adviser-x", REQUEST, metadata("adviser-x", wire.ADVISER), adviser_result()
+    )
+    change(document)
+    assert (contract_violation("adviser", document) is not None) is refused
+    assert _connexion_violation("adviser", document) is refused
+
+
 def test_thoth_1x_query_values_are_normalised():
     assert (
         normalize_query(b"dev=False&force=True&origin=None&count=None&page=2")

@@ -99,7 +99,9 @@ def test_the_token_protected_view_shows_nothing_before_the_login(browser, start_
     assert "/web/login" in browser.current_url
     assert not browser.find_elements(By.ID, "analysis") and "webapp-framework" not in browser.page_source
     browser.find_element(By.ID, "token").send_keys("not-the-token\n")
-    assert "not valid" in browser.find_element(By.ID, "login-error").text
+    # The form posts and a new page loads: wait for it rather than read the old one.
+    refused = WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "login-error"))
+    assert "not valid" in refused[0].text
     browser.find_element(By.ID, "token").send_keys(TOKEN + "\n")
     WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith(f"/web/advise/{analysis_id}"))
     wait_until_finished(browser)
