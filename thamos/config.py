@@ -14,6 +14,7 @@ a host picked by the repository's author.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import machine, settings
+from . import __version__, machine, settings
 from .exceptions import (
     ConfigExistsError,
     ConfigurationError,
@@ -245,7 +246,19 @@ def validate_config(content: Any, source: str) -> dict[str, Any]:
         raise ConfigurationError(f"{source}: the configuration file is empty")
     if not isinstance(content, dict):
         raise ConfigurationError(f"{source}: the configuration must be a mapping of keys to values")
-    import jsonschema  # ~80 ms: only when a configuration file is read, not for every command
+    checked = _checked_mark(content)
+    if checked is None or not checked.exists():
+        _check_schema(content, source)
+        _mark(checked)
+    names = [env["name"] for env in content["runtime_environments"]]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ConfigurationError(f"{source}: runtime_environments: duplicate name(s) {', '.join(duplicates)}")
+    return content
+
+
+def _check_schema(content: dict[str, Any], source: str) -> None:
+    import jsonschema  # ~80 ms: only for a configuration not seen before (see _checked_mark)
 
     validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
     errors = sorted(validator.iter_errors(content), key=lambda e: (len(list(e.absolute_path)), str(e.path)))
@@ -253,11 +266,30 @@ def validate_config(content: Any, source: str) -> dict[str, Any]:
         # The most specific error first reads best: report the deepest one.
         error = max(errors, key=lambda e: len(list(e.absolute_path)))
         raise ConfigurationError(_describe_schema_error(error, source, content))
-    names = [env["name"] for env in content["runtime_environments"]]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ConfigurationError(f"{source}: runtime_environments: duplicate name(s) {', '.join(duplicates)}")
-    return content
+
+
+def _checked_mark(content: dict[str, Any]) -> Path | None:
+    """The file that says this configuration passed this thamos version's schema check before.
+
+    Importing jsonschema costs about a fifth of a warm `thamos advise`: a configuration checked
+    once is not checked again until it (or thamos) changes. None when it cannot be serialised."""
+    try:
+        text = json.dumps([__version__, CONFIG_SCHEMA, content], sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "thamos" / "client" / "checked-configurations" / digest
+
+
+def _mark(path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError:
+        pass  # only a cache: the next command checks again
 
 
 def parse_config_text(text: str, source: str, *, expand_env: bool | None = None) -> dict[str, Any]:

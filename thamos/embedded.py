@@ -233,16 +233,17 @@ def start_in_background(timeout: float = 30.0) -> None:
     while the caller reads the project and prepares its request, and ensure_local_server() waits
     for that start instead of beginning another."""
     global _background
+    start = _BackgroundStart(timeout)
     with _background_lock:
-        if _background is None:
-            _background = _BackgroundStart(timeout)
-            _background.start()
+        _background = start  # an earlier start nobody asked for is stale: this one answers
+    start.start()
 
 
 def ensure_local_server(timeout: float = 30.0) -> str:
     """Return the base URL of a running local server, starting one in the background if needed."""
+    global _background
     with _background_lock:
-        background = _background
+        background, _background = _background, None  # each early start answers one caller
     if background is None:
         return _ensure_started(timeout)
     background.join()

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 # What every run imports (~0.4 s): the forkserver imports it once, and each worker forked from it
 # starts ready and shares those pages with its siblings.
-WORKER_MODULES = ["adviser.engine", "adviser.index", "userapi.contract", "userapi.jobs"]
+WORKER_MODULES = ["adviser.engine", "adviser.index", "userapi.contract", "userapi.jobs", "userapi.preloaded"]
 
 
 def _process_context() -> multiprocessing.context.BaseContext:
