@@ -138,6 +138,10 @@ def advise_project(
     under ``src_path`` (default: the project root) goes with the request, as thamos 1.x sent it.
     """
     configuration = configuration or config
+    seconds = default_timeout() if timeout is None else timeout  # a bad THAMOS_TIMEOUT stops us here
+    # The settings are valid: a fresh embedded server starts while the request is made. (Should
+    # the project's files turn out wrong, it is there for the next try, and stops when idle.)
+    start_backend_early(configuration)
     environment = configuration.get_runtime_environment(runtime_environment_name)
     files = ProjectFiles(configuration.files_dir(environment["name"]), configuration.requirements_format)
     stack = files.read_stack(with_lock=not no_user_stack)
@@ -149,12 +153,10 @@ def advise_project(
     if write and not nowait:
         check_writable(files.directory)  # before the request: an analysis nobody can save is wasted
     extras = stack_extras(files, stack, environment)
-    deadline = Deadline(default_timeout() if timeout is None else timeout)
-    # The input is valid: a fresh embedded server starts while the rest of the request is made.
-    start_backend_early(configuration)
     if not no_static_analysis:
         extras["library_usage"] = gather_library_usage(Path(src_path or configuration.project_root)).document()
     backend = Backend(configuration)
+    deadline = Deadline(seconds)
     submitted = submit_advise(
         stack,
         {key: value for key, value in environment.items() if key != "thoth"},
