@@ -101,8 +101,8 @@ def _normalize_os_version(name: str, version: str) -> str:
 @_probe
 def discover_distribution() -> tuple[str | None, str | None]:
     """Return (name, version) of the operating system, e.g. ("fedora", "38") or ("ubuntu", "22.04")."""
-    # os-release is enough; the lsb_release program would cost a process start on every command.
-    system = distro.LinuxDistribution(include_lsb=False)
+    # os-release is enough where it exists; lsb_release and uname would each cost a process start.
+    system = distro.LinuxDistribution(include_lsb=False, include_uname=not Path("/etc/os-release").is_file())
     name = (system.id() or "").strip().lower() or None
     version = (system.version() or "").strip() or None
     if name and version:
