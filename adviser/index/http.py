@@ -72,7 +72,9 @@ class HttpResponse:
 
 
 class HttpSession:
-    """One connection pool per client; safe to share between threads."""
+    """GET requests to indexes with retries, deadlines and credentials; safe to share between threads.
+
+    The connection pools behind it are shared by every session of the process (_SHARED_MANAGERS)."""
 
     def __init__(
         self,
@@ -112,7 +114,7 @@ class HttpSession:
         }
         self._ca_certs = ca_certs
         self._proxy = proxy
-        self._managers: dict[tuple[bool, str | None], urllib3.PoolManager] = {}
+        self._retries = retries
         self._routes: dict[tuple[str, str], str | None] = {}  # (scheme, host) -> proxy URL or None
         self._lock = threading.Lock()
         self._credentials: dict[str, str] = {}  # host[:port] -> Authorization header value
@@ -159,8 +161,9 @@ class HttpSession:
         proxy = self._routes.get(route, "")
         if proxy == "":  # decided once per scheme and host: reading the environment is not free
             proxy = self._routes[route] = proxy_for(route[0], route[1], self._proxy)
-        with self._lock:
-            manager = self._managers.get((verify, proxy))
+        key = (verify, proxy, self._ca_certs, self.timeout, self._retries, self._pool_kwargs["maxsize"])
+        with _SHARED_LOCK:
+            manager = _SHARED_MANAGERS.get(key)
             if manager is not None:
                 return manager
             if verify:
@@ -173,7 +176,7 @@ class HttpSession:
                 manager = urllib3.ProxyManager(proxy, **tls, **self._pool_kwargs)
             else:
                 manager = _pool_manager(**tls, **self._pool_kwargs)
-            self._managers[(verify, proxy)] = manager
+            _SHARED_MANAGERS[key] = manager
             return manager
 
     def get(
@@ -331,10 +334,14 @@ class HttpSession:
             raise AnalysisDeadline(self.deadline[1], url)
 
     def close(self) -> None:
-        with self._lock:
-            for manager in self._managers.values():
-                manager.clear()
-            self._managers.clear()
+        """Nothing to release: the connection pools are the process' (see _SHARED_MANAGERS)."""
+
+
+# Connection pools outlive a session: a server's worker runs analysis after analysis against the
+# same indexes, and a connection kept alive spares each analysis a TCP and TLS handshake per host.
+# Only the sockets are shared: credentials, deadlines and statistics stay with each HttpSession.
+_SHARED_MANAGERS: dict[tuple, urllib3.PoolManager] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 class _ResolvedOnce:

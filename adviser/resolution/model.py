@@ -34,10 +34,21 @@ class Requirement:
     marker: str | None = None  # the condition under which the edge exists (extras stripped)
     text: str = ""
     exact_base: Version | None = None  # extras candidates pin their base to the same version
+    # Answers of allows(): resolvelib asks again about the same pins in every round.
+    _allowed: dict[Version, bool] = field(default_factory=dict, repr=False)
 
     @property
     def identifier(self) -> str:
         return identifier_for(self.name, self.extras)
+
+    def allows(self, version: Version) -> bool:
+        """Whether ``version`` satisfies this edge (pre-releases included: the policy decides those)."""
+        known = self._allowed.get(version)
+        if known is None:
+            known = self._allowed[version] = (self.exact_base is None or version == self.exact_base) and (
+                self.specifier.contains(version, prereleases=True)
+            )
+        return known
 
     def who(self) -> str:
         return "the application" if self.parent is None else self.parent.describe()

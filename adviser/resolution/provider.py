@@ -107,11 +107,7 @@ class AdviserProvider(AbstractProvider):
 
         def agrees_with_base(offer: VersionOffer) -> bool:
             # An extras candidate must agree with what the base package can be.
-            return all(
-                r.specifier.contains(offer.version, prereleases=True)
-                and (r.exact_base is None or r.exact_base == offer.version)
-                for r in base
-            )
+            return all(r.allows(offer.version) for r in base)
 
         def candidates() -> Iterator[Candidate]:
             if not extras and self.unit.has_alternatives(name):  # pseudonyms compete with the package
@@ -125,10 +121,7 @@ class AdviserProvider(AbstractProvider):
         return candidates
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
-        version = candidate.satisfies_version
-        if requirement.exact_base is not None and version != requirement.exact_base:
-            return False
-        return requirement.specifier.contains(version, prereleases=True)
+        return requirement.allows(candidate.satisfies_version)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
         pinned = self.pinned()
