@@ -14,7 +14,6 @@ from typing import Any
 import click
 
 from userapi.options import FLAGS, OPTIONS, SettingsError
-from userapi.processes import start_worker_imports
 from userapi.settings import ServerSettings, load_settings
 
 # Exit codes of `python -m userapi` (thamos serve has its own, thamos.exit_codes).
@@ -73,6 +72,10 @@ def serve(**flags: Any) -> int:
     except SettingsError as exc:
         return _refused(exc)
     if settings.database_url is None:  # analyses run in this server's own worker processes
+        # Here, not at the top: thamos imports this module for its serve command's options, and
+        # multiprocessing would add ~9 ms to every thamos command.
+        from userapi.processes import start_worker_imports
+
         start_worker_imports()
     # Imported when serving: connexion and uvicorn (~1 s) are not for thamos or the spawned workers.
     from userapi.server import ServerError, run_server
