@@ -31,6 +31,9 @@ from tests.support.index_server import SAMPLE_DISTS, build_index  # noqa: E402
 from tests.support.postgres import create_database, start_cluster  # noqa: E402
 from tests.userapi.conftest import advise_body, free_port, request, server_environment  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from thamos_home import process_tree  # noqa: E402
+
 PACKAGE_SETS = [
     {"webapp-framework": "*"},
     {"templating": "*", "signals": "*"},
@@ -38,24 +41,6 @@ PACKAGE_SETS = [
     {"http-client": "*", "markup-escape": "*"},
     {"webapp-framework": "<2", "translations": "*"},
 ]
-
-
-def descendants(pid: int) -> list[int]:
-    """pid and every process below it (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
 
 
 def peak_mb(pid: int) -> float:
@@ -118,7 +103,7 @@ def memory_of(processes: dict[str, list[subprocess.Popen]]) -> dict[str, float]:
     peaks: dict[str, float] = {}
     for kind, started in processes.items():
         for process in started:
-            family = descendants(process.pid)
+            family = process_tree(process.pid)
             peaks[kind] = max(peaks.get(kind, 0.0), peak_mb(process.pid))
             for child in family[1:]:
                 peaks[f"{kind} child"] = max(peaks.get(f"{kind} child", 0.0), peak_mb(child))
