@@ -290,6 +290,7 @@ class _IndexHTTPServer(ThreadingHTTPServer):
     def __init__(self, index: IndexServer) -> None:
         self.index = index
         self.open_connections: set[socket.socket] = set()
+        self.accepted = 0  # connections opened by clients so far
         self.connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -297,6 +298,7 @@ class _IndexHTTPServer(ThreadingHTTPServer):
         connection, address = super().get_request()
         with self.connections_lock:
             self.open_connections.add(connection)
+            self.accepted += 1
         return connection, address
 
     def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
@@ -495,6 +497,11 @@ class IndexServer:
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+
+    @property
+    def connections_accepted(self) -> int:
+        with self._httpd.connections_lock:
+            return self._httpd.accepted
 
     def stop(self) -> None:
         """Stop serving, drop open keep-alive connections and close the listening socket."""

@@ -355,3 +355,30 @@ def test_template_variable_without_a_file_is_used_in_memory(project: Path, monke
     assert configuration.host == "thoth.example.com"
     assert configuration.get_runtime_environment()["labels"] == {"foo": "bar", "key": "value"}
     assert not (project / ".thoth.yaml").exists()
+
+
+def test_a_configuration_is_checked_against_the_schema_once_until_it_changes(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from thamos import config as config_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(project / "cache"))
+    content = parse_config_text(TWO_ENVIRONMENTS, "first", expand_env=False)
+    marks = project / "cache" / "thamos" / "client" / "checked-configurations"
+    assert len(list(marks.iterdir())) == 1
+
+    checked: list[str] = []
+    real_check = config_module._check_schema
+    monkeypatch.setattr(config_module, "_check_schema", lambda data, source: checked.append(source))
+    assert parse_config_text(TWO_ENVIRONMENTS, "again", expand_env=False) == content
+    assert checked == []  # the same configuration: its earlier check stands
+
+    changed = TWO_ENVIRONMENTS.replace("tls_verify: true", "tls_verify: false")
+    parse_config_text(changed, "changed", expand_env=False)
+    assert checked == ["changed"]
+
+    monkeypatch.setattr(config_module, "_check_schema", real_check)
+    broken = TWO_ENVIRONMENTS.replace("tls_verify: true", "tls_verify: sometimes")
+    with pytest.raises(ConfigurationError, match="tls_verify"):
+        parse_config_text(broken, "broken", expand_env=False)
+    assert len(list(marks.iterdir())) == 2  # the first and the changed one: a refused one is not remembered

@@ -270,6 +270,17 @@ def test_concurrent_requests_for_one_page_and_file_fetch_once(package_index, tmp
     assert len([p for p in paths if p.startswith("/files/")]) == 1
 
 
+def test_the_next_analysis_reuses_the_connection_of_the_last(package_index, tmp_path):
+    # A server's worker runs analysis after analysis: each keeps the index's connection alive.
+    server = package_index([Dist("omicron", "1.0")])
+    source = source_of(server)
+    for run in ("first", "second", "third"):
+        with make_client([source], tmp_path / run, force_refresh=True) as client:
+            assert client.project_page(source, "omicron").files
+    assert [r.path for r in server.requests].count("/simple/omicron/") == 3
+    assert server.connections_accepted == 1
+
+
 def test_prefetch_skips_what_the_cache_has(package_index, tmp_cache_dir):
     server = package_index([Dist("nu-pkg", "1.0"), Dist("xi-pkg", "1.0")])
     source = source_of(server)
