@@ -44,6 +44,9 @@ _LOGGER = logging.getLogger(__name__)
 # Polling starts fast so a finished (or cached) analysis adds little latency, then backs off.
 # A local analysis of a small project is done in ~50 ms: polls every 10 ms at first notice it at
 # once, and the pause grows by a quarter each time, so a long analysis is polled once a second.
+# A result request may be held this long by the server until the document is ready (a long poll):
+# the answer comes the moment the analysis ends, without polling.
+LONG_POLL = 5.0
 POLL_START = 0.01
 POLL_MAX = 1.0
 POLL_GROWTH = 1.25
@@ -394,7 +397,8 @@ def wait_for_results(
     deadline: Deadline | None = None,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Poll until the document is ready (10 ms at first, backing off to 1 s).
+    """Ask until the document is ready: each request may be held by the server (LONG_POLL); a server
+    that answers at once is polled every 10 ms at first, backing off to 1 s.
 
     ``progress`` gets the state, with the sdist build in progress when the analysis log tells one
     (see thamos.progress: the log is read only for analyses running a while, every few seconds).
@@ -407,7 +411,9 @@ def wait_for_results(
     watch = LogWatch(lambda: get_analysis_log(analysis_id, backend, Deadline(5.0))) if progress else None
     polls = 0
     while True:
-        response = backend.call(result, analysis_id, deadline=deadline)
+        hold = _long_poll(deadline)
+        asked = time.monotonic()
+        response = backend.call(result, analysis_id, deadline=deadline, query={"wait": hold or None})
         polls += 1
         if response.status != 202:
             _LOGGER.debug("Analysis %s finished after %d polls", analysis_id, polls)
@@ -425,6 +431,9 @@ def wait_for_results(
                 f"Analysis {analysis_id} did not finish within {deadline.seconds:g}s (THAMOS_TIMEOUT); "
                 f"see `thamos status {analysis_id}`"
             )
+        if hold and time.monotonic() - asked >= hold / 2:
+            continue  # the server held the request (a long poll): ask again at once
+        # A server without long polls (thamos before 2.0, Thoth) answered at once: pause.
         pause = next(pauses)
         time.sleep(pause if remaining is None else min(pause, max(remaining, 0.01)))
         if deadline.expired():
@@ -432,6 +441,14 @@ def wait_for_results(
                 f"Analysis {analysis_id} did not finish within {deadline.seconds:g}s (THAMOS_TIMEOUT); "
                 f"see `thamos status {analysis_id}`"
             )
+
+
+def _long_poll(deadline: Deadline) -> float:
+    """Seconds the server may hold a result request (its `wait`): LONG_POLL, less near the deadline."""
+    remaining = deadline.remaining()
+    if remaining is None:
+        return LONG_POLL
+    return round(max(0.0, min(LONG_POLL, remaining - 1.0)), 2)
 
 
 def poll_delays() -> Iterator[float]:

@@ -6,7 +6,9 @@ catalogue, and shape the answer the spec describes. Connexion validates both way
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -244,8 +246,26 @@ def _log_answer(kind: str, analysis_id: str) -> Answer:
     return wire.log_answer(analysis_id, _runtime().store.log_text(analysis_id)), 200
 
 
-def get_advise_python(analysis_id: str, **_: Any) -> Answer:
-    return _document("adviser", analysis_id)
+# A long poll (the `wait` parameter) looks at the analysis this often: soon at first, then every 0.1 s.
+_FIRST_LOOK = 0.005
+_LOOK_AT_MOST_EVERY = 0.1
+
+
+async def _document_when_ready(kind: str, analysis_id: str, wait: float | None) -> Answer:
+    """The document, or 202 once ``wait`` seconds have passed without it (checked in the store, so
+    it works alike with the in-process pool and with team workers)."""
+    answer = await asyncio.to_thread(_document, kind, analysis_id)
+    deadline = time.monotonic() + (wait or 0.0)
+    pause = _FIRST_LOOK
+    while answer[1] == 202 and time.monotonic() < deadline:
+        await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 1.5, _LOOK_AT_MOST_EVERY)
+        answer = await asyncio.to_thread(_document, kind, analysis_id)
+    return answer
+
+
+async def get_advise_python(analysis_id: str, wait: float | None = None, **_: Any) -> Answer:
+    return await _document_when_ready("adviser", analysis_id, wait)
 
 
 def get_advise_python_status(analysis_id: str, **_: Any) -> Answer:
@@ -256,8 +276,8 @@ def get_advise_python_log(analysis_id: str, **_: Any) -> Answer:
     return _log_answer("adviser", analysis_id)
 
 
-def get_provenance_python(analysis_id: str, **_: Any) -> Answer:
-    return _document("provenance-checker", analysis_id)
+async def get_provenance_python(analysis_id: str, wait: float | None = None, **_: Any) -> Answer:
+    return await _document_when_ready("provenance-checker", analysis_id, wait)
 
 
 def get_provenance_python_status(analysis_id: str, **_: Any) -> Answer:

@@ -47,6 +47,8 @@ class AdviseApi(object):
 
         :param analysis_id: Id returned when the advise was submitted: `adviser-`, the submission time (YYMMDDhhmmss) and 16 hexadecimal digits, for example `adviser-240101120000-0123456789abcdef`.  (required)
         :type analysis_id: str
+        :param wait: Seconds the server may hold the answer while the analysis is unfinished (a long poll): it answers as soon as the document is ready, or with 202 when the time is up. 0, the default, answers at once. A server that does not know the parameter answers at once too. 
+        :type wait: float
         :param async_req: Whether to execute the request asynchronously.
         :type async_req: bool, optional
         :param _preload_content: if False, the urllib3.HTTPResponse object will
@@ -76,6 +78,8 @@ class AdviseApi(object):
 
         :param analysis_id: Id returned when the advise was submitted: `adviser-`, the submission time (YYMMDDhhmmss) and 16 hexadecimal digits, for example `adviser-240101120000-0123456789abcdef`.  (required)
         :type analysis_id: str
+        :param wait: Seconds the server may hold the answer while the analysis is unfinished (a long poll): it answers as soon as the document is ready, or with 202 when the time is up. 0, the default, answers at once. A server that does not know the parameter answers at once too. 
+        :type wait: float
         :param async_req: Whether to execute the request asynchronously.
         :type async_req: bool, optional
         :param _return_http_data_only: response data without head status code
@@ -103,7 +107,8 @@ class AdviseApi(object):
         local_var_params = locals()
 
         all_params = [
-            'analysis_id'
+            'analysis_id',
+            'wait'
         ]
         all_params.extend(
             [
@@ -131,6 +136,10 @@ class AdviseApi(object):
 
         if self.api_client.client_side_validation and 'analysis_id' in local_var_params and not re.search(r'^adviser-[0-9]{12}-[0-9a-f]{16}$', local_var_params['analysis_id']):  # noqa: E501
             raise ApiValueError("Invalid value for parameter `analysis_id` when calling `get_advise_python`, must conform to the pattern `/^adviser-[0-9]{12}-[0-9a-f]{16}$/`")  # noqa: E501
+        if self.api_client.client_side_validation and 'wait' in local_var_params and local_var_params['wait'] > 30:  # noqa: E501
+            raise ApiValueError("Invalid value for parameter `wait` when calling `get_advise_python`, must be a value less than or equal to `30`")  # noqa: E501
+        if self.api_client.client_side_validation and 'wait' in local_var_params and local_var_params['wait'] < 0:  # noqa: E501
+            raise ApiValueError("Invalid value for parameter `wait` when calling `get_advise_python`, must be a value greater than or equal to `0`")  # noqa: E501
         collection_formats = {}
 
         path_params = {}
@@ -138,6 +147,8 @@ class AdviseApi(object):
             path_params['analysis_id'] = local_var_params['analysis_id']  # noqa: E501
 
         query_params = []
+        if local_var_params.get('wait') is not None:  # noqa: E501
+            query_params.append(('wait', local_var_params['wait']))  # noqa: E501
 
         header_params = dict(local_var_params.get('_headers', {}))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import threading
 
 import pytest
 
@@ -139,3 +140,24 @@ def test_pending_documents_stay_json(fake_backend: FakeBackend) -> None:
     assert backend.get_analysis_results(ANALYSIS_ID, connection) is None
     fake_backend.mode, fake_backend.document = "done", {"result": {"report": {"extra": [1]}}, "x-thoth": "kept"}
     assert backend.get_analysis_results(ANALYSIS_ID, connection) == fake_backend.document
+
+
+def test_results_are_long_polled_and_a_server_that_answers_at_once_is_polled(fake_backend: FakeBackend) -> None:
+    # The fake answers every request at once, as thamos 1.x's servers did: the client asks for a
+    # long poll (wait=...), sees the answer was not held, and pauses between requests instead.
+    connection = backend.Backend(_configuration(fake_backend.url))
+
+    def finish() -> None:
+        fake_backend.document = {"result": {"report": {}}}
+        fake_backend.mode = "done"
+
+    timer = threading.Timer(0.4, finish)
+    timer.start()
+    try:
+        document = backend.wait_for_results(ANALYSIS_ID, backend=connection, deadline=backend.Deadline(30))
+    finally:
+        timer.cancel()
+    assert document == {"result": {"report": {}}}
+    gets = [path for method, path in fake_backend.requests if method == "GET"]
+    assert all(f"wait={backend.LONG_POLL}" in path for path in gets)
+    assert 3 <= len(gets) <= 20  # polled with pauses (10 ms, growing), not in a busy loop

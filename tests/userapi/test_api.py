@@ -9,6 +9,7 @@ import pytest
 
 import swagger_client
 from swagger_client.rest import ApiException
+from tests.support.index_server import SAMPLE_DISTS
 from tests.userapi.conftest import (
     API,
     advise_body,
@@ -217,6 +218,30 @@ def test_advise_round_trip_with_the_real_adviser(client, sample_index):
     status = api.get_advise_python_status(accepted.analysis_id).status
     assert status.state == "terminated" and status.finished_at and status.exit_code == 0
     assert api.get_advise_python_log(accepted.analysis_id).log
+
+
+def test_a_result_request_with_wait_is_held_until_the_document_is_ready(shared_server, package_index):
+    slow = package_index(SAMPLE_DISTS, delay=0.3)  # every answer of this index takes 0.3 s
+    _, _, accepted = request("POST", shared_server.api_url + "/advise/python?force=true", advise_body(slow.url))
+    result = f"{shared_server.api_url}/advise/python/{accepted['analysis_id']}"
+    asked = time.monotonic()
+    assert request("GET", result)[0] == 202  # no wait: the answer comes at once
+    assert request("GET", result + "?wait=0")[0] == 202
+    status, _, document = request("GET", result + "?wait=25", timeout=40)
+    assert status == 200 and document["result"]["error"] is False
+    assert time.monotonic() - asked < 20  # answered when the analysis ended, not when the wait did
+
+
+def test_a_wait_that_runs_out_answers_202_and_is_bounded(shared_server, package_index):
+    stalled = package_index(SAMPLE_DISTS, delay=3.0)  # the analysis needs several of its answers
+    _, _, accepted = request("POST", shared_server.api_url + "/advise/python?force=true", advise_body(stalled.url))
+    result = f"{shared_server.api_url}/advise/python/{accepted['analysis_id']}"
+    asked = time.monotonic()
+    status, _, body = request("GET", result + "?wait=0.5")
+    assert status == 202 and body["status"]["status"]["state"] in ("pending", "running")
+    assert 0.5 <= time.monotonic() - asked < 2.5
+    assert request("GET", result + "?wait=31")[0] == 400  # at most 30 seconds
+    assert request("GET", result + "?wait=-1")[0] == 400
 
 
 def test_failed_resolution_is_a_200_error_document(shared_server, sample_index):
