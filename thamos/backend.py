@@ -42,11 +42,11 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 # Polling starts fast so a finished (or cached) analysis adds little latency, then backs off.
-# A local analysis of a small project is done in ~50 ms: polls every 10 ms at first notice it at
-# once, and the pause grows by a quarter each time, so a long analysis is polled once a second.
 # A result request may be held this long by the server until the document is ready (a long poll):
 # the answer comes the moment the analysis ends, without polling.
 LONG_POLL = 5.0
+# A server that answers at once is polled: a small local analysis is done in ~50 ms, so every 10 ms
+# at first, and the pause grows by a quarter each time, so a long analysis is polled once a second.
 POLL_START = 0.01
 POLL_MAX = 1.0
 POLL_GROWTH = 1.25

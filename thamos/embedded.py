@@ -209,7 +209,7 @@ def _log_tail(directory: Path, lines: int = 15) -> str:
 
 
 class _BackgroundStart(threading.Thread):
-    """ensure_local_server() on a thread; its answer (a URL or the exception) is kept for join_start."""
+    """_ensure_started() on a thread; its answer (a URL or the exception) waits for ensure_local_server."""
 
     def __init__(self, timeout: float) -> None:
         super().__init__(name="thamos-embedded-start", daemon=True)

@@ -1,8 +1,9 @@
 """Running analyses outside the request path, in a pool of worker processes.
 
-The adviser is CPU-bound Python, so analyses run in separate processes (userapi.processes). A worker does the whole run itself:
-it marks the analysis running in the store, streams the adviser's log lines into it, and
-stores the wrapped result, so nothing is lost between the worker and the server.
+The adviser is CPU-bound Python, so analyses run in separate processes (userapi.processes). A
+worker does the whole run itself: it marks the analysis running in the store, streams the
+adviser's log lines into it, and stores the wrapped result, so nothing is lost between the worker
+and the server.
 
 When the server stops, analyses still running are left `running`; the next start puts them
 back to `pending` (`Store.requeue_unfinished`) and runs them again.
@@ -66,11 +67,11 @@ def _watch_parent(server_pid: int) -> None:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # it exists, under another user
+        pass
     return True
 
 
