@@ -176,21 +176,28 @@ def advise_project(
     if nowait:
         return AdviseOutcome(submitted.analysis_id, None)
     document = wait_for_results(submitted.analysis_id, backend=backend, deadline=deadline, progress=progress)
+    project = _advised_project(submitted.analysis_id, document)
+    written = _write_advised(project, files, dev=dev, from_config=from_config) if write else []
+    return AdviseOutcome(submitted.analysis_id, document, written)
+
+
+def _advised_project(analysis_id: str, document: dict[str, Any]) -> dict[str, Any]:
+    """The first product's project; an error document or one without a stack is an AnalysisFailedError."""
     error = result_error(document)
     if error:
-        raise AnalysisFailedError(f"Analysis {submitted.analysis_id} failed: {error}", document=document)
+        raise AnalysisFailedError(f"Analysis {analysis_id} failed: {error}", document=document)
     products = advise_products(document)
     if not products:
-        raise AnalysisFailedError(f"Analysis {submitted.analysis_id} returned no stack", document=document)
-    written = []
-    if write:
-        project = products[0].get("project") or {}
-        requirements = dict(project.get("requirements") or {})
-        if from_config:
-            requirements.pop("thoth", None)  # sent from .thoth.yaml, never written into the Pipfile
-        written = files.write_advised(requirements, project.get("requirements_locked") or {},
-                                      dev=dev)
-    return AdviseOutcome(submitted.analysis_id, document, written)
+        raise AnalysisFailedError(f"Analysis {analysis_id} returned no stack", document=document)
+    return products[0].get("project") or {}
+
+
+def _write_advised(project: dict[str, Any], files: ProjectFiles, *, dev: bool, from_config: bool) -> list[Any]:
+    """Write the advised Pipfile and lock atomically (every file stays as it was on a failure)."""
+    requirements = dict(project.get("requirements") or {})
+    if from_config:
+        requirements.pop("thoth", None)  # sent from .thoth.yaml, never written into the Pipfile
+    return files.write_advised(requirements, project.get("requirements_locked") or {}, dev=dev)
 
 
 def stack_extras(files: Any, stack: Stack, environment: dict[str, Any]) -> dict[str, Any]:
