@@ -352,6 +352,7 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.peak_bytes, self.peak_pss, self.samples = pid, 0, 0, 0
         self.at_peak: list[tuple[str, int]] = []  # (command, RSS bytes) of each process at the peak
+        self.at_pss_peak: list[tuple[str, int]] = []  # (command, PSS bytes) at the peak of summed PSS
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -363,12 +364,15 @@ class RssSampler(threading.Thread):
                 self.peak_bytes = sum(size for _, size in sizes)
                 self.at_peak = [(command_name(pid), size) for pid, size in sizes if size]
             # Forked workers share pages with their parent, which RSS counts in each of them.
-            self.peak_pss = max(self.peak_pss, sum(pss_bytes(pid) for pid in tree))
+            shares = [(pid, pss_bytes(pid)) for pid in tree]
+            if sum(size for _, size in shares) > self.peak_pss:
+                self.peak_pss = sum(size for _, size in shares)
+                self.at_pss_peak = [(command_name(pid), size) for pid, size in shares if size]
             self.done.wait(0.05)
 
-    def breakdown(self) -> str:
-        """The processes at the peak: what each runs and its RSS."""
-        return ", ".join(f"{name} {size / 2**20:.0f}" for name, size in self.at_peak)
+    def breakdown(self, sizes: list[tuple[str, int]]) -> str:
+        """The processes at a peak: what each runs and its size."""
+        return ", ".join(f"{name} {size / 2**20:.0f}" for name, size in sizes)
 
 
 def command_name(pid: int) -> str:
@@ -463,7 +467,8 @@ def report_memory(
           f"(default workers, empty caches): peak {peak:.0f} MB summed RSS of the server and its descendants "
           f"(summed PSS {pss:.0f} MB; {sampler.samples} samples); all finished in {seconds:.1f} s, "
           f"{count - len(errors)} results, {len(errors)} errors; target < {MEMORY_TARGET_MB:.0f} MB {verdict}\n"
-          f"  at the RSS peak, MB: {sampler.breakdown()}", flush=True)  # fmt: skip
+          f"  at the RSS peak, MB of RSS: {sampler.breakdown(sampler.at_peak)}\n"
+          f"  at the PSS peak, MB of PSS: {sampler.breakdown(sampler.at_pss_peak)}", flush=True)  # fmt: skip
     for line in errors:
         print(f"  error: {line}")
 

@@ -93,6 +93,9 @@ UPGRADE_FROM_4 = (
     "DELETE FROM metadata WHERE available = 0 AND content LIKE '%is larger than 20 MB; its metadata is not read%'",
 )
 
+# A queued write: run in the writer's transaction; what it returns (if anything) runs after the commit.
+Statement = Callable[[sqlite3.Connection], "Callable[[], None] | None"]
+
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -102,8 +105,39 @@ class CachedPage:
     status: int
     content_type: str | None = None
     page_url: str | None = None
-    body: bytes | None = None
+    body: bytes | None = None  # None when ``stored`` says where to read it
     layout: str | None = None
+    stored: StoredPageBody | None = None
+
+
+# How a layout whose offsets count bytes of the body starts (see JsonPageFiles.layout): the body of
+# such a page is left in the cache file and read a range at a time.
+BYTE_OFFSETS_LAYOUT = '{"offsets":"bytes"'
+
+
+@dataclass(frozen=True)
+class StoredPageBody:
+    """Where a JSON page's body lies in the cache file.
+
+    Pages of big projects run to megabytes, of which an analysis decodes a few versions' entries:
+    it reads those ranges from here instead of holding every page it saw in memory. Another
+    fetch of the page (another analysis, another process) replaces the row: reads then answer
+    None, and the reader turns to the page now stored (``current``).
+    """
+
+    cache: IndexCache
+    rowid: int
+    fetched_at: float
+    index_url: str
+    name: str
+
+    def read(self, ranges: list[tuple[int, int]]) -> list[bytes] | None:
+        """The bytes of each (start, end) range of the body; None once the row was replaced."""
+        return self.cache.read_page_ranges(self, ranges)
+
+    def current(self) -> CachedPage | None:
+        """The page stored now under the same index and name, if any."""
+        return self.cache.get_page(self.index_url, self.name)
 
 
 @dataclass(frozen=True)
@@ -153,9 +187,7 @@ class IndexCache:
         # Writes go through one writer thread, in batches of one transaction each: callers (the
         # threads fetching pages and metadata) never wait for the disk or for each other, and
         # SQLite's own busy waiting (growing sleeps) is left to concern other processes only.
-        self._pending: queue.SimpleQueue[Callable[[sqlite3.Connection], None] | threading.Event | None] = (
-            queue.SimpleQueue()
-        )
+        self._pending: queue.SimpleQueue[Statement | threading.Event | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._write_failure_logged = False
 
@@ -260,7 +292,7 @@ class IndexCache:
         return self.path.is_file()
 
     # -- writing behind -----------------------------------------------------------------------
-    def _write(self, statement: Callable[[sqlite3.Connection], None]) -> None:
+    def _write(self, statement: Statement) -> None:
         with self._lock:
             if self._writer is None:
                 self._writer = threading.Thread(
@@ -292,12 +324,11 @@ class IndexCache:
             if stop:
                 return
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[Callable[[sqlite3.Connection], None]]) -> None:
+    def _commit(self, conn: sqlite3.Connection, batch: list[Statement]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in batch:
-                    statement(conn)
+                after_commit = [statement(conn) for statement in batch]
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -306,6 +337,10 @@ class IndexCache:
             if not self._write_failure_logged:
                 self._write_failure_logged = True
                 self._say(f"index cache: cannot write {self.path} ({exc}); this run's results are not kept")
+            return
+        for then in after_commit:
+            if then is not None:
+                then()
 
     def flush(self) -> None:
         """Wait until every write queued so far is in the database."""
@@ -332,16 +367,39 @@ class IndexCache:
 
     # -- pages -------------------------------------------------------------------------------
     def get_page(self, index_url: str, name: str) -> CachedPage | None:
+        """The stored page; its body is left in the file when its layout counts bytes (``stored``)."""
         row = (
             self._connection()
             .execute(
-                "SELECT fetched_at, status, content_type, page_url, body, layout FROM pages"
+                "SELECT rowid, fetched_at, status, content_type, page_url, layout,"
+                " CASE WHEN substr(layout, 1, ?) = ? THEN NULL ELSE body END FROM pages"
                 " WHERE index_url = ? AND name = ?",
-                (index_url, name),
+                (len(BYTE_OFFSETS_LAYOUT), "" if self._uri else BYTE_OFFSETS_LAYOUT, index_url, name),
             )
             .fetchone()
         )
-        return CachedPage(*row) if row is not None else None
+        if row is None:
+            return None
+        rowid, fetched_at, status, content_type, page_url, layout, body = row
+        in_file = body is None and layout is not None and layout.startswith(BYTE_OFFSETS_LAYOUT)
+        stored = StoredPageBody(self, rowid, fetched_at, index_url, name) if in_file else None
+        return CachedPage(fetched_at, status, content_type, page_url, body, layout, stored)
+
+    def read_page_ranges(self, body: StoredPageBody, ranges: list[tuple[int, int]]) -> list[bytes] | None:
+        """See StoredPageBody.read. One read transaction: the row checked is the row read."""
+        conn = self._connection()
+        conn.execute("BEGIN")
+        try:
+            same = conn.execute(
+                "SELECT 1 FROM pages WHERE rowid = ? AND index_url = ? AND name = ? AND fetched_at = ?",
+                (body.rowid, body.index_url, body.name, body.fetched_at),
+            ).fetchone()
+            if same is None:
+                return None
+            with conn.blobopen("pages", "body", body.rowid, readonly=True) as blob:
+                return [blob[start:end] for start, end in ranges]
+        finally:
+            conn.execute("COMMIT")
 
     def fresh_pages(self, index_url: str, names: list[str], ttl: float) -> set[str]:
         """Which of ``names`` have a page (or a 404) on ``index_url`` younger than ``ttl`` seconds."""
@@ -379,8 +437,11 @@ class IndexCache:
         name: str,
         status: int,
         page: CachedPage | None = None,
+        on_stored: Callable[[StoredPageBody], None] | None = None,
     ) -> None:
-        """Store a page as the index sent it (``page``: its type, URL, body and layout), or a 404."""
+        """Store a page as the index sent it (``page``: its type, URL, body and layout), or a 404.
+
+        ``on_stored`` is told where the body lies once it is committed (see StoredPageBody)."""
         stamp = page.fetched_at if page is not None else time.time()
         row = (
             index_url,
@@ -392,14 +453,21 @@ class IndexCache:
             page.body if page else None,
             page.layout if page else None,
         )
-        self._write(
-            lambda conn: conn.execute(
+
+        def statement(conn: sqlite3.Connection) -> Callable[[], None] | None:
+            rowid = conn.execute(
                 "INSERT OR REPLACE INTO pages"
                 " (index_url, name, fetched_at, status, content_type, page_url, body, layout)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
-            )
-        )
+            ).lastrowid
+            # A memory cache (see _in_memory) holds the body in this process anyway, and its readers
+            # would meet the writer's table locks.
+            if on_stored is None or rowid is None or self._uri:
+                return None
+            return lambda: on_stored(StoredPageBody(self, rowid, stamp, index_url, name))
+
+        self._write(statement)
 
     def iter_pages(self, name: str | None = None) -> Iterator[tuple[str, str, CachedPage]]:
         """(index_url, name, page) of every cached page, or of one project's pages."""
@@ -540,12 +608,14 @@ class IndexCache:
             build.via,
             time.time(),
         )
-        self._write(
-            lambda conn: conn.execute(
+
+        def statement(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT OR REPLACE INTO built_metadata (file_key, python, project, version, filename,"
                 " available, content, interpreter, interpreter_version, matched, via, stored_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
-        )
+
+        self._write(statement)
         self.flush()

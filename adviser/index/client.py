@@ -310,10 +310,13 @@ class IndexClient:
             files = page_files(response.body, content_type, response.url, source)
         except PageFormatError as exc:
             raise IndexUnreachable(source.url, str(exc)) from None
-        layout = files.layout() if isinstance(files, JsonPageFiles) else None
+        is_json = isinstance(files, JsonPageFiles)
+        layout = files.layout() if is_json else None
         record = CachedPage(time.time(), 200, content_type, response.url, response.body, layout)
         if not source.private:
-            self._cache.put_page(source.url, name, 200, record)
+            # Once committed, the body is read from the cache file as versions are asked for.
+            stored = files.keep_in_store if is_json else None
+            self._cache.put_page(source.url, name, 200, record, on_stored=stored)
         return ProjectPage(name, source, source=files)
 
     def _cached_page(self, source: IndexSource, name: str, cached: CachedPage) -> ProjectPage:

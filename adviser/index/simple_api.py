@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from html.parser import HTMLParser
 from json.scanner import make_scanner
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
+from adviser.index.errors import IndexUnreachable
 from adviser.index.models import FileLink, ListedFiles, PageFiles, version_text
 from adviser.index.sources import IndexSource
 
@@ -49,7 +50,7 @@ def page_files(body: bytes, content_type: str | None, page_url: str, index: Inde
 def cached_page_files(cached: Any, index: IndexSource) -> PageFiles:
     """The files of a page stored by the cache (a ``CachedPage``): no rescan when its layout is known."""
     if cached.layout is not None:
-        return JsonPageFiles.from_layout(cached.body, cached.layout, cached.page_url, index)
+        return JsonPageFiles.from_layout(cached.body, cached.layout, cached.page_url, index, cached.stored)
     return page_files(cached.body or b"", cached.content_type, cached.page_url or index.url, index)
 
 
@@ -126,24 +127,29 @@ class JsonPageFiles:
     one or two of their versions. So a page is scanned once, cheaply, to learn the span of every
     file entry and the version its file name carries; entries become FileLinks only when their
     version is asked for. The layout (spans by version) is small and is cached beside the page,
-    so a cached page is never scanned again. Memory per page is about the size of its JSON.
+    so a cached page is never scanned again. Once the cache holds the body (``keep_in_store``), or
+    when it was read from there, only the layout stays in memory: entries are read from the cache
+    file as their versions are asked for.
     """
 
-    __slots__ = ("_text", "_page_url", "_index", "_array", "_groups")
+    __slots__ = ("_text", "_page_url", "_index", "_place")
 
     def __init__(
         self,
-        text: bytes | str,
+        text: bytes | str | None,
         page_url: str,
         index: IndexSource,
         array: tuple[int, int],
         groups: dict[str, list[int]],
+        stored: Any = None,
     ) -> None:
         self._text = text  # ASCII pages stay bytes (offsets are the same); others are decoded
         self._page_url = page_url
         self._index = index
-        self._array = array  # span of the whole "files" list, brackets included
-        self._groups = groups  # version text -> [start, end, start, end, ...] of its entries
+        # One tuple, replaced whole (another fetch may replace the stored page): the StoredPageBody
+        # (or None), the span of the "files" list (brackets included) and version text -> [start,
+        # end, start, end, ...] of its entries.
+        self._place: tuple[Any, tuple[int, int], dict[str, list[int]]] = (stored, array, groups)
 
     @classmethod
     def scan(cls, body: bytes, page_url: str, index: IndexSource) -> JsonPageFiles:
@@ -155,36 +161,109 @@ class JsonPageFiles:
         return cls(body if body.isascii() else text, page_url, index, array, groups)
 
     @classmethod
-    def from_layout(cls, body: bytes, layout: str, page_url: str, index: IndexSource) -> JsonPageFiles:
-        """A page as stored by the cache: its body and the layout ``layout()`` gave."""
+    def from_layout(
+        cls, body: bytes | None, layout: str, page_url: str, index: IndexSource, stored: Any = None
+    ) -> JsonPageFiles:
+        """A page as stored by the cache: its layout (``layout()``) and its body, or where it lies."""
         data = json.loads(layout)
-        text = body if body.isascii() else _json_text(body)
-        return cls(text, page_url, index, tuple(data["files"]), data["versions"])
+        if body is None:
+            if stored is None or data.get("offsets") != "bytes":
+                raise PageFormatError(f"the cached page at {page_url} has no body")
+            text = None
+        else:
+            text = body if body.isascii() else _json_text(body)
+        return cls(text, page_url, index, tuple(data["files"]), data["versions"], stored)
+
+    @property
+    def offsets_are_bytes(self) -> bool:
+        return not isinstance(self._text, str)
 
     def layout(self) -> str:
-        return json.dumps({"files": list(self._array), "versions": self._groups}, separators=(",", ":"))
+        _stored, array, groups = self._place
+        data = {"files": list(array), "versions": groups}
+        if self.offsets_are_bytes:  # first: IndexCache tells such layouts by their first characters
+            data = {"offsets": "bytes", **data}
+        return json.dumps(data, separators=(",", ":"))
+
+    def keep_in_store(self, stored: Any) -> None:
+        """The cache now holds this page's body at ``stored``: read entries from there, free the body."""
+        if self.offsets_are_bytes:
+            self._place = (stored, *self._place[1:])
+            self._text = None
 
     def all_files(self) -> list[FileLink]:
-        start, end = self._array
-        return [
-            link_from_item(item, self._page_url, self._index) for item in json.loads(self._text[start:end])
-        ]
+        (array,) = self._entries(lambda _groups, array: list(array))
+        return [link_from_item(item, self._page_url, self._index) for item in json.loads(array)]
 
     def version_texts(self) -> list[str]:
-        return list(self._groups)
+        return list(self._place[2])
 
     def files_of(self, texts: Collection[str]) -> list[FileLink]:
-        groups = [self._groups[text] for text in texts if text in self._groups]
-        if len(groups) == 1:
-            spans = groups[0]
-        else:  # several spellings of one version: back to page order
-            pairs = sorted((group[i], group[i + 1]) for group in groups for i in range(0, len(group), 2))
-            spans = [offset for pair in pairs for offset in pair]
-        text, page_url, index = self._text, self._page_url, self._index
-        return [
-            link_from_item(json.loads(text[spans[i] : spans[i + 1]]), page_url, index)
-            for i in range(0, len(spans), 2)
-        ]
+        entries = self._entries(lambda groups, _array: _spans_of(groups, texts))
+        page_url, index = self._page_url, self._index
+        return [link_from_item(json.loads(entry), page_url, index) for entry in entries]
+
+    def _entries(self, spans_in: Callable[[dict[str, list[int]], tuple[int, int]], list[int]]) -> list:
+        """The text of the spans ``spans_in(groups, array)`` gives (ascending), from memory or the cache."""
+        for _attempt in range(3):
+            text = self._text
+            stored, array, groups = self._place
+            spans = spans_in(groups, array)
+            if text is not None:
+                return [text[spans[i] : spans[i + 1]] for i in range(0, len(spans), 2)]
+            entries = _read_spans(stored, spans)
+            if entries is not None:
+                return entries
+            self._follow_replacement(stored)
+        changing = f"the cached page at {self._page_url} kept changing; run again"
+        raise IndexUnreachable(self._index.url, changing)
+
+    def _follow_replacement(self, stored: Any) -> None:
+        """Another fetch replaced the page in the cache: go on with the page stored now."""
+        current = stored.current()
+        if current is None or current.status != 200 or current.layout is None:
+            gone = f"the cached page at {self._page_url} was removed during the analysis; run again"
+            raise IndexUnreachable(self._index.url, gone)
+        replacement = JsonPageFiles.from_layout(
+            current.body, current.layout, self._page_url, self._index, current.stored
+        )
+        self._text, self._place = replacement._text, replacement._place
+
+
+def _spans_of(groups: dict[str, list[int]], texts: Collection[str]) -> list[int]:
+    found = [groups[text] for text in texts if text in groups]
+    if len(found) == 1:
+        return found[0]
+    # several spellings of one version: back to page order
+    pairs = sorted((group[i], group[i + 1]) for group in found for i in range(0, len(group), 2))
+    return [offset for pair in pairs for offset in pair]
+
+
+# Entries closer than this are read from the cache file as one range (fewer reads, a little more text).
+_READ_GAP = 4096
+
+
+def _read_spans(stored: Any, spans: list[int]) -> list[bytes] | None:
+    """The text of each span, read from the cache file; None when the stored page was replaced."""
+    if not spans:
+        return []
+    ranges: list[list[int]] = []
+    for i in range(0, len(spans), 2):
+        start, end = spans[i], spans[i + 1]
+        if ranges and start - ranges[-1][1] <= _READ_GAP:
+            ranges[-1][1] = max(ranges[-1][1], end)
+        else:
+            ranges.append([start, end])
+    chunks = stored.read([(start, end) for start, end in ranges])
+    if chunks is None:
+        return None
+    entries, r = [], 0
+    for i in range(0, len(spans), 2):
+        while spans[i] >= ranges[r][1]:
+            r += 1
+        base = ranges[r][0]
+        entries.append(chunks[r][spans[i] - base : spans[i + 1] - base])
+    return entries
 
 
 def _json_text(body: bytes) -> str:

@@ -267,3 +267,59 @@ def test_a_failing_cache_write_is_logged_not_raised(index, tmp_cache_dir):
         client._cache.flush()
         assert client.project_page(source, "alpha").files  # the run goes on
     assert any("cannot write" in line and "not kept" in line for line in lines)
+
+
+ALPHA_1 = ["alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz"]
+
+
+def test_a_stored_page_is_read_from_the_cache_file_and_follows_a_newer_fetch(index, tmp_cache_dir):
+    """Once the cache holds a JSON page, an analysis keeps only where its entries lie and reads the
+    versions it asks for from the file; another fetch that replaces the page is followed."""
+    server, source = index
+    with IndexClient([source], tmp_cache_dir) as client:
+        page = client.project_page(source, "alpha")
+        client._cache.flush()
+        assert [link.filename for link in page.files_of(["1.0"])] == ALPHA_1
+        server.add_dists([Dist("alpha", "2.0", sdist=False)])
+        with IndexClient([source], tmp_cache_dir, force_refresh=True) as other:  # another analysis, later
+            assert "2.0" in other.project_page(source, "alpha").version_texts()
+        assert page.version_texts() == ["1.0"]  # what this analysis saw first stays
+        # Entries are read from the page stored now: held in memory, the old page would not list 2.0.
+        assert [link.filename for link in page.files] == [
+            "alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz", "alpha-2.0-py3-none-any.whl"
+        ]
+        assert [link.filename for link in page.files_of(["1.0"])] == ALPHA_1
+
+
+def test_a_warm_read_leaves_the_body_in_the_file_and_older_layouts_still_read(index, tmp_cache_dir):
+    _server, source = index
+    with IndexClient([source], tmp_cache_dir) as client:
+        expected = client.project_page(source, "alpha").files
+    with IndexClient([source], tmp_cache_dir) as client:
+        cached = client.cache.get_page(source.url, "alpha")
+        assert cached.body is None and cached.stored is not None
+        assert client.project_page(source, "alpha").files == expected
+    # A layout written before offsets were marked as bytes: the body is read whole, as it was then.
+    conn = sqlite3.connect(tmp_cache_dir / CACHE_FILENAME)
+    layout = conn.execute("SELECT layout FROM pages WHERE name = 'alpha'").fetchone()[0]
+    old = json.dumps({key: value for key, value in json.loads(layout).items() if key != "offsets"})
+    with conn:
+        conn.execute("UPDATE pages SET layout = ? WHERE name = 'alpha'", (old,))
+    conn.close()
+    with IndexClient([source], tmp_cache_dir) as client:
+        cached = client.cache.get_page(source.url, "alpha")
+        assert cached.body is not None and cached.stored is None
+        assert client.project_page(source, "alpha").files == expected
+
+
+def test_a_page_removed_from_the_cache_during_an_analysis_is_a_clear_error(index, tmp_cache_dir):
+    _server, source = index
+    with IndexClient([source], tmp_cache_dir) as client:
+        page = client.project_page(source, "alpha")
+        client._cache.flush()
+        conn = sqlite3.connect(tmp_cache_dir / CACHE_FILENAME)
+        with conn:
+            conn.execute("DELETE FROM pages WHERE name = 'alpha'")
+        conn.close()
+        with pytest.raises(IndexUnreachable, match="removed during the analysis; run again"):
+            page.files_of(["1.0"])

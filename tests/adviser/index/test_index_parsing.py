@@ -240,7 +240,7 @@ def _entry(filename: str, **extra) -> dict:
 def test_json_page_files_are_decoded_per_version_in_page_order():
     files = [
         _entry("demo-1.0-py3-none-any.whl"),
-        _entry("demo-2.0-py3-none-any.whl", **{"yanked": "señal rota"}),  # non-ASCII: offsets in characters
+        _entry("demo-2.0-py3-none-any.whl", **{"yanked": "señal rota"}),  # escaped by json.dumps below
         _entry("demo-1.0.0.tar.gz"),  # another spelling of 1.0
         _entry("demo-2.0.tar.gz"),
         _entry("README.txt"),  # no version: only in the full list
@@ -265,6 +265,14 @@ def test_json_page_files_are_decoded_per_version_in_page_order():
     # The layout the cache keeps gives the same files without scanning again.
     again = JsonPageFiles.from_layout(body.encode("utf-8"), page_files.layout(), PAGE, SOURCE)
     assert again.files_of(["2.0"]) == page.files_of(["2.0"]) and again.all_files() == page.files
+    # An ASCII page (json.dumps escaped the ñ) is read by byte offsets, so later from the cache file;
+    # one that is not counts characters, and its layout says nothing of bytes.
+    assert json.loads(page_files.layout())["offsets"] == "bytes"
+    utf8 = body.replace("se\\u00f1al", "señal").encode("utf-8")
+    assert not utf8.isascii()
+    utf8_page = JsonPageFiles.scan(utf8, PAGE, SOURCE)
+    assert "offsets" not in json.loads(utf8_page.layout())
+    assert [f.yanked_reason for f in utf8_page.files_of(["2.0"])] == ["señal rota", None]
 
 
 @pytest.mark.parametrize(
