@@ -28,7 +28,7 @@ from typing import Any
 import adviser
 from adviser import wire
 from userapi.contract import contract_schemas, contract_violation
-from userapi.malloc import limit_arenas, release_free_memory
+from userapi.malloc import configure_malloc, release_free_memory
 from userapi.processes import analysis_pool
 from userapi.queue import JobQueue
 from userapi.store import Analysis, AnalysisStore, StoreUnavailable, is_database_url, open_store
@@ -81,7 +81,7 @@ def _init_worker(database: str, parent_pid: int, password: str | None = None) ->
     global _worker_store
     # The parent process has created or migrated the schema already.
     options = {"password": password, "upgrade": False} if is_database_url(database) else {}
-    limit_arenas()  # before this worker starts any thread
+    configure_malloc()  # before this worker starts any thread
     _worker_store = _patient(lambda: open_store(database, **options), "open the analyses database")
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     contract_schemas()  # ~15 ms, before the first run rather than inside it
