@@ -90,7 +90,7 @@ setup(
     include_package_data=True,
     install_requires=GENERATED_CLIENT_REQUIRES + CLIENT_REQUIRES,
     extras_require={"server": SERVER_REQUIRES, "dev": DEV_REQUIRES},
-    entry_points={"console_scripts": ["thamos=thamos.cli:main"]},
+    entry_points={"console_scripts": ["thamos=thamos.cli:run"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Programming Language :: Python :: 3 :: Only",

@@ -7,9 +7,11 @@ prints a traceback for an expected failure.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
+import threading
 
 import click
 
@@ -85,6 +87,26 @@ def main(argv: list[str] | None = None) -> int:
         _echo_error(state.ui, f"Unexpected error: {type(exc).__name__}: {exc} (run with --verbose for details)")
         return _exit(exit_codes.GENERIC_ERROR)
     return _exit(result if isinstance(result, int) else exit_codes.OK)
+
+
+def run() -> None:
+    """The installed ``thamos`` script and ``python -m thamos``: ``main``, then the end of the process.
+
+    At exit the interpreter frees, one by one, the objects of the ~450 modules a command imports:
+    ~50 ms, a tenth of a warm ``thamos advise``. When no other thread runs, the process ends without
+    that, after doing what matters of it: exit handlers run, output is flushed. Otherwise (threads
+    to wait for) it ends as usual.
+    """
+    code = main()
+    if threading.active_count() == 1 and hasattr(atexit, "_run_exitfuncs"):
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+                pass
+        os._exit(code)
+    sys.exit(code)
 
 
 def _echo_error(ui: Ui, message: str, detail: str | None = None) -> None:
