@@ -154,6 +154,20 @@ class IndexClient:
         if wait_for_all:
             wait(futures)
 
+    def pages_are_cached(self, name: str, sources: list[IndexSource] | None = None) -> bool:
+        """Whether reading ``name``'s pages needs no request: each is fresh in the cache (a 404
+        included), as prefetch_pages judges; never when refreshing or for a private source."""
+        if self.force_refresh:
+            return False
+        normalized = canonicalize_name(name)
+        for source in self.sources if sources is None else sources:
+            if source.private:
+                return False
+            read_from = self.aliases.reading_source(source).url
+            if not self._cache.fresh_pages(read_from, [normalized], self.page_ttl):
+                return False
+        return True
+
     def metadata(self, link: FileLink, *, build_for: str | None = None) -> CoreMetadata:
         """Core metadata of ``link``; MetadataUnavailable(reason) when it cannot be known.
 

@@ -93,6 +93,10 @@ class OfferBook:
             self._packages[name] = offers
             return offers
 
+    def cached(self, name: str) -> bool:
+        """Whether the package's offers can be had without a request (read already, or fresh pages)."""
+        return name in self._packages or self.client.pages_are_cached(name, self.sources_for(name))
+
     def python_ok(self, requires_python: str | None) -> bool:
         if not requires_python:
             return True

@@ -3,7 +3,9 @@
 When a candidate's dependencies become known, their pages are fetched in parallel, then the
 metadata of the version each of them will most likely get, then their dependencies, each branch
 as soon as its parent is known, so the wait follows the longest chain of the graph rather than
-its size.
+its size. A package whose pages are fresh in the cache is visited on the spot: threads only
+overlap waits for the index, and sixteen of them taking turns at the interpreter lock to read
+the cache cost a warm resolution a third more time (c-ds: 0.15 -> 0.20 s).
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ class Prefetcher:
                 if requirement.identifier in self._speculated:
                     return
                 self._speculated.add(requirement.identifier)
+            try:
+                cached = self.selection.book.cached(requirement.name)
+            except Exception:  # the cache cannot tell: a thread reads it, as for a page to fetch
+                cached = False
+            if cached:
+                visit(requirement)
+                return
+            with lock:
                 futures.append(pool.submit(visit, requirement))
 
         def wait_for_all() -> None:
