@@ -76,7 +76,8 @@ def start_backend_early(configuration: Configuration | None = None) -> None:
     """Start the embedded backend now when this configuration will use it (see
     embedded.start_in_background); a configured host is left alone."""
     configuration = configuration or config
-    if not is_local_default(configuration.host):
+    known, host = configuration.peek_host()
+    if not is_local_default(host if known else configuration.host):
         return
     try:
         from .embedded import start_in_background

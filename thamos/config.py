@@ -441,6 +441,22 @@ class Configuration:
     def host(self) -> str | None:
         return self.explicit_host or self.content.get("host") or None
 
+    def peek_host(self) -> tuple[bool, str | None]:
+        """(known, host): the host, read from a plain ``.thoth.yaml`` without its schema check, which
+        first imports jsonschema for a file not checked before (~70 ms): enough to start the
+        embedded backend early. Not known for templates, expanded or unreadable files: ask ``host``."""
+        if self.explicit_host or self._content is not None:
+            return True, self.host
+        path = find_config_file()
+        if path is None or expand_env_enabled():
+            return False, None
+        try:
+            content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return False, None
+        host = content.get("host") if isinstance(content, dict) else False
+        return (True, host or None) if host is None or isinstance(host, str) else (False, None)
+
     def get_tls_verify(self) -> bool:
         if self.tls_verify is not None:
             return self.tls_verify

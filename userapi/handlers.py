@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -246,22 +245,11 @@ def _log_answer(kind: str, analysis_id: str) -> Answer:
     return wire.log_answer(analysis_id, _runtime().store.log_text(analysis_id)), 200
 
 
-# A long poll (the `wait` parameter) looks at the analysis every 10 ms for its first second (most
-# analyses end within it, and a look costs a fraction of a millisecond), then every 0.1 s.
-_LOOK_EVERY = 0.01
-_LOOK_LATER_EVERY = 0.1
-_FIRST_SECOND = 1.0
-
-
 async def _document_when_ready(kind: str, analysis_id: str, wait: float | None) -> Answer:
-    """The document, or 202 once ``wait`` seconds have passed without it (checked in the store, so
-    it works alike with the in-process pool and with team workers)."""
+    """The document, or 202 once ``wait`` seconds have passed without it (see userapi.long_poll)."""
     answer = await asyncio.to_thread(_document, kind, analysis_id)
-    start = time.monotonic()
-    deadline = start + (wait or 0.0)
-    while answer[1] == 202 and time.monotonic() < deadline:
-        pause = _LOOK_EVERY if time.monotonic() - start < _FIRST_SECOND else _LOOK_LATER_EVERY
-        await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+    if answer[1] == 202 and wait:
+        await _runtime().finish_watch.wait(analysis_id, wait)
         answer = await asyncio.to_thread(_document, kind, analysis_id)
     return answer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from userapi.long_poll import FinishWatch
 from userapi.middleware import ActivityClock
 from userapi.queue import JobQueue
 from userapi.settings import ServerSettings
@@ -23,6 +24,10 @@ class ServerRuntime:
     container_images: list[dict[str, Any]] = field(default_factory=list)
     clock: ActivityClock = field(default_factory=ActivityClock)
     prescriptions: Any = None  # userapi.prescriptions.PrescriptionService when prescriptions are configured
+    finish_watch: FinishWatch = field(init=False)  # the long polls held (userapi.long_poll)
+
+    def __post_init__(self) -> None:
+        self.finish_watch = FinishWatch(self.store.finished_among)
 
     def search_ui_url(self, scope: dict[str, Any]) -> str:
         """The web view's base URL (ends in /) on this very server, as the client reached it.

@@ -206,6 +206,19 @@ class AnalysisStore(ABC):
             row = db.one(f"SELECT {COLUMNS} FROM analyses WHERE id = ?", (analysis_id,))
         return _analysis(row) if row else None
 
+    def finished_among(self, analysis_ids: list[str]) -> set[str]:
+        """Which of these analyses have finished (succeeded or failed); for long polls."""
+        finished: set[str] = set()
+        for start in range(0, len(analysis_ids), 500):  # under SQLite's limit of bound parameters
+            chunk = analysis_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with self._transaction(write=False) as db:
+                rows = db.all(
+                    f"SELECT id FROM analyses WHERE state IN ('succeeded', 'failed') AND id IN ({marks})", chunk
+                )
+            finished.update(row[0] for row in rows)
+        return finished
+
     def ids_in_state(self, state: str) -> list[str]:
         with self._transaction(write=False) as db:
             rows = db.all("SELECT id FROM analyses WHERE state = ? ORDER BY created_at", (state,))

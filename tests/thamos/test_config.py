@@ -382,3 +382,26 @@ def test_a_configuration_is_checked_against_the_schema_once_until_it_changes(
     with pytest.raises(ConfigurationError, match="tls_verify"):
         parse_config_text(broken, "broken", expand_env=False)
     assert len(list(marks.iterdir())) == 2  # the first and the changed one: a refused one is not remembered
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (TWO_ENVIRONMENTS, (True, None)),
+        ("host: http://team.example:8080\n" + TWO_ENVIRONMENTS, (True, "http://team.example:8080")),
+        ("host: [not, text]\n" + TWO_ENVIRONMENTS, (False, None)),  # the checked read says what is wrong
+        ("host: x\n  bad: [\n", (False, None)),
+    ],
+)
+def test_the_host_is_peeked_before_the_schema_check(
+    project: Path, monkeypatch: pytest.MonkeyPatch, text: str, expected: tuple[bool, str | None]
+) -> None:
+    from thamos import config as config_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(project / "cache"))
+    (project / ".thoth.yaml").write_text(text, encoding="utf-8")
+    checked: list[str] = []
+    monkeypatch.setattr(config_module, "_check_schema", lambda data, source: checked.append(source))
+    configuration = Configuration()
+    assert configuration.peek_host() == expected
+    assert checked == []  # what starts the embedded backend early waits for no schema check

@@ -216,3 +216,47 @@ def test_an_analysis_nobody_will_finish_fails_with_a_readable_error_document(sto
     assert "could not be queued" in failed.result["result"]["error_msg"]
     fail_if_unfinished(store, analysis.id, "again")  # finished: left as it is
     assert store.get(analysis.id).reason == failed.reason
+
+
+def test_held_result_requests_end_when_their_analysis_is_stored_with_one_look_for_all(store):
+    import asyncio
+    import threading
+    import time
+
+    from userapi.long_poll import FinishWatch
+
+    slow, never, quick = (store.create("adviser", {"n": n}, {}) for n in range(3))
+    for analysis in (slow, never, quick):
+        store.start_attempt(analysis.id)
+    store.finish(quick.id, 1, succeeded=True, result={"done": True})
+    looks: list[int] = []
+
+    def finished_among(ids):
+        looks.append(len(ids))
+        return store.finished_among(ids)
+
+    watch = FinishWatch(finished_among)
+    stored_at: list[float] = []
+
+    def finish_slow_later():
+        time.sleep(0.5)
+        store.finish(slow.id, 1, succeeded=False, result={"error": True}, reason="no")
+        stored_at.append(time.monotonic())
+
+    async def held(analysis_id, timeout):
+        await watch.wait(analysis_id, timeout)
+        return time.monotonic()
+
+    async def scenario():
+        started = time.monotonic()
+        threading.Thread(target=finish_slow_later).start()
+        waits = [held(slow.id, 10), held(slow.id, 10), held(never.id, 1.0), held(quick.id, 10)]
+        ended = await asyncio.gather(*waits)
+        return started, ended
+
+    started, (slow_one, slow_two, never_ended, quick_ended) = asyncio.run(scenario())
+    assert quick_ended - started < 0.3  # stored before the wait began: the first look ends it
+    assert 0 <= slow_one - stored_at[0] < 0.25 and 0 <= slow_two - stored_at[0] < 0.25
+    assert never_ended - started >= 1.0  # never stored: the wait runs out
+    assert store.finished_among([slow.id, never.id, quick.id]) == {slow.id, quick.id}
+    assert max(looks) <= 3  # one query a look for every held request (two held the same analysis)
