@@ -28,12 +28,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 CACHE_FILENAME = "index-cache.sqlite3"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # available: 1 = content is CoreMetadata JSON, 0 = content is why it cannot be known,
 # 2 = content is why only a build can tell (the sdist does not state its dependencies statically).
 NEEDS_BUILD = 2
@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS pages (
     page_url TEXT,
     body BLOB,
     layout TEXT,                      -- JSON pages: where each version's file entries lie in body
+    digest TEXT,                      -- sha256 of body: a refetch bringing the same bytes keeps the row
     PRIMARY KEY (index_url, name)
 );                                    -- a rowid table: pages run to megabytes, too big for WITHOUT ROWID
 CREATE TABLE IF NOT EXISTS metadata (
@@ -108,6 +109,7 @@ class CachedPage:
     body: bytes | None = None  # None when ``stored`` says where to read it
     layout: str | None = None
     stored: StoredPageBody | None = None
+    digest: str | None = None  # sha256 of the body (pages stored before it was kept: None)
 
 
 # How a layout whose offsets count bytes of the body starts (see JsonPageFiles.layout): the body of
@@ -272,9 +274,11 @@ class IndexCache:
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 4:
-                for statement in UPGRADE_FROM_4:
+            if version in (4, 5):
+                for statement in UPGRADE_FROM_4 if version == 4 else ():
                     conn.execute(statement)
+                if "digest" not in {row[1] for row in conn.execute("PRAGMA table_info(pages)")}:
+                    conn.execute("ALTER TABLE pages ADD COLUMN digest TEXT")  # pages of version 5 had none
             elif version not in (0, SCHEMA_VERSION):
                 # An older layout: it is only a cache, so start afresh.
                 for table in ("pages", "metadata", "import_names", "built_metadata"):
@@ -366,24 +370,50 @@ class IndexCache:
         self._local = threading.local()
 
     # -- pages -------------------------------------------------------------------------------
-    def get_page(self, index_url: str, name: str) -> CachedPage | None:
-        """The stored page; its body is left in the file when its layout counts bytes (``stored``)."""
+    def get_page(self, index_url: str, name: str, *, with_body: bool = True) -> CachedPage | None:
+        """The stored page; its body is left in the file when its layout counts bytes (``stored``),
+        and not read at all without ``with_body``."""
         row = (
             self._connection()
             .execute(
-                "SELECT rowid, fetched_at, status, content_type, page_url, layout,"
-                " CASE WHEN substr(layout, 1, ?) = ? THEN NULL ELSE body END FROM pages"
-                " WHERE index_url = ? AND name = ?",
-                (len(BYTE_OFFSETS_LAYOUT), "" if self._uri else BYTE_OFFSETS_LAYOUT, index_url, name),
+                "SELECT rowid, fetched_at, status, content_type, page_url, layout, digest,"
+                " coalesce(substr(layout, 1, :length) = :mark, 0) AS in_file,"
+                " CASE WHEN :with_body AND NOT coalesce(substr(layout, 1, :length) = :mark, 0) THEN body END"
+                " FROM pages WHERE index_url = :index_url AND name = :name",
+                {
+                    "length": len(BYTE_OFFSETS_LAYOUT),
+                    "mark": "" if self._uri else BYTE_OFFSETS_LAYOUT,  # a memory cache: bodies are read whole
+                    "with_body": with_body,
+                    "index_url": index_url,
+                    "name": name,
+                },
             )
             .fetchone()
         )
         if row is None:
             return None
-        rowid, fetched_at, status, content_type, page_url, layout, body = row
-        in_file = body is None and layout is not None and layout.startswith(BYTE_OFFSETS_LAYOUT)
+        rowid, fetched_at, status, content_type, page_url, layout, digest, in_file, body = row
         stored = StoredPageBody(self, rowid, fetched_at, index_url, name) if in_file else None
-        return CachedPage(fetched_at, status, content_type, page_url, body, layout, stored)
+        return CachedPage(fetched_at, status, content_type, page_url, body, layout, stored, digest)
+
+    def touch_page(
+        self, stored: StoredPageBody, fetched_at: float, on_stored: Callable[[StoredPageBody], None]
+    ) -> None:
+        """The index sent the stored page again, byte for byte: it counts as fetched at ``fetched_at``
+        (its body and layout stay); ``on_stored`` is told where it lies then. Nothing when another
+        fetch replaced the row meanwhile."""
+
+        def statement(conn: sqlite3.Connection) -> Callable[[], None] | None:
+            changed = conn.execute(
+                "UPDATE pages SET fetched_at = ?"
+                " WHERE rowid = ? AND index_url = ? AND name = ? AND fetched_at = ?",
+                (fetched_at, stored.rowid, stored.index_url, stored.name, stored.fetched_at),
+            ).rowcount
+            if changed != 1:
+                return None
+            return lambda: on_stored(replace(stored, fetched_at=fetched_at))
+
+        self._write(statement)
 
     def read_page_ranges(self, body: StoredPageBody, ranges: list[tuple[int, int]]) -> list[bytes] | None:
         """See StoredPageBody.read. One read transaction: the row checked is the row read."""
@@ -452,13 +482,14 @@ class IndexCache:
             page.page_url if page else None,
             page.body if page else None,
             page.layout if page else None,
+            page.digest if page else None,
         )
 
         def statement(conn: sqlite3.Connection) -> Callable[[], None] | None:
             rowid = conn.execute(
                 "INSERT OR REPLACE INTO pages"
-                " (index_url, name, fetched_at, status, content_type, page_url, body, layout)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " (index_url, name, fetched_at, status, content_type, page_url, body, layout, digest)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             ).lastrowid
             # A memory cache (see _in_memory) holds the body in this process anyway, and its readers

@@ -217,7 +217,8 @@ class IndexClient:
     def summary(self) -> str:
         s = self.stats()
         return (
-            f"index: {s.get('pages_fetched', 0)} pages fetched, {s.get('pages_cached', 0)} from cache"
+            f"index: {s.get('pages_fetched', 0)} pages fetched"
+            f" ({s.get('pages_unchanged', 0)} the same as cached), {s.get('pages_cached', 0)} from cache"
             f" ({s.get('pages_not_found', 0)} not found); metadata of {s.get('metadata_cached', 0)} files"
             f" from cache, {s.get('metadata_pep658', 0)} from PEP 658 files,"
             f" {s.get('metadata_wheel_range', 0)} from wheels by range requests,"
@@ -289,8 +290,10 @@ class IndexClient:
     def _load_page(self, source: IndexSource, name: str) -> ProjectPage:
         # The pages of an index reached with credentials are never cached: the cache is shared by
         # every user of the server, and each request must prove its access again.
-        cached = None if self.force_refresh or source.private else self._cache.get_page(source.url, name)
-        if cached is not None and time.time() - cached.fetched_at < self.page_ttl:
+        # A refresh reads what is stored too (not its body): a page sent again unchanged keeps its row.
+        refresh = self.force_refresh
+        cached = None if source.private else self._cache.get_page(source.url, name, with_body=not refresh)
+        if cached is not None and not refresh and time.time() - cached.fetched_at < self.page_ttl:
             self._count("pages_cached")
             self.aliases.noticed(source, cached.page_url or "")
             if cached.status != 200:
@@ -320,18 +323,40 @@ class IndexClient:
             return self._stale_or_raise(source, name, f"HTTP {response.status} for {shown}{refused}", cached)
         self.aliases.noticed(source, response.url)
         content_type = response.headers.get("content-type")
+        digest = None if source.private else hashlib.sha256(response.body).hexdigest()
+        unchanged = self._unchanged_page(source, response.url, content_type, digest, cached)
+        if unchanged is not None:
+            return ProjectPage(name, source, source=unchanged)
         try:
             files = page_files(response.body, content_type, response.url, source)
         except PageFormatError as exc:
             raise IndexUnreachable(source.url, str(exc)) from None
         is_json = isinstance(files, JsonPageFiles)
         layout = files.layout() if is_json else None
-        record = CachedPage(time.time(), 200, content_type, response.url, response.body, layout)
+        record = CachedPage(
+            time.time(), 200, content_type, response.url, response.body, layout, digest=digest
+        )
         if not source.private:
             # Once committed, the body is read from the cache file as versions are asked for.
             stored = files.keep_in_store if is_json else None
             self._cache.put_page(source.url, name, 200, record, on_stored=stored)
         return ProjectPage(name, source, source=files)
+
+    def _unchanged_page(
+        self, source: IndexSource, page_url: str, content_type: str | None, digest: str | None,
+        cached: CachedPage | None,
+    ) -> JsonPageFiles | None:
+        """The stored page when the index sent its very bytes again (indexes here send no ETag or
+        Last-Modified to ask with): no scan, no rewrite of megabytes, only its time of fetch."""
+        if (
+            digest is None or cached is None or cached.stored is None or cached.layout is None
+            or (cached.digest, cached.page_url, cached.content_type) != (digest, page_url, content_type)
+        ):
+            return None
+        files = JsonPageFiles.from_layout(None, cached.layout, page_url, source, cached.stored)
+        self._cache.touch_page(cached.stored, time.time(), on_stored=files.keep_in_store)
+        self._count("pages_unchanged")
+        return files
 
     def _cached_page(self, source: IndexSource, name: str, cached: CachedPage) -> ProjectPage:
         try:

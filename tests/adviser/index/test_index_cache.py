@@ -323,3 +323,41 @@ def test_a_page_removed_from_the_cache_during_an_analysis_is_a_clear_error(index
         conn.close()
         with pytest.raises(IndexUnreachable, match="removed during the analysis; run again"):
             page.files_of(["1.0"])
+
+
+def test_a_refetched_page_the_same_byte_for_byte_keeps_its_row_and_is_not_scanned_again(index, tmp_cache_dir):
+    _server, source = index
+    with IndexClient([source], tmp_cache_dir) as client:
+        expected = client.project_page(source, "alpha").files
+    conn = sqlite3.connect(tmp_cache_dir / CACHE_FILENAME)
+    query = "SELECT rowid, fetched_at, digest FROM pages WHERE name = 'alpha'"
+    rowid, fetched_at, digest = conn.execute(query).fetchone()
+    assert len(digest) == 64
+    with IndexClient([source], tmp_cache_dir, force_refresh=True) as client:
+        page = client.project_page(source, "alpha")
+        before_the_touch = page.files_of(["1.0"])
+        assert before_the_touch == [link for link in expected if "-1.0" in link.filename]
+        client._cache.flush()
+        assert page.files == expected  # read from the row as it is now
+        stats = client.stats()
+    assert stats["pages_fetched"] == 1 and stats["pages_unchanged"] == 1
+    row = conn.execute(query).fetchone()
+    assert row[0] == rowid and row[1] > fetched_at and row[2] == digest  # only its time of fetch changed
+    conn.close()
+
+
+def test_a_cache_of_version_5_gains_page_digests_and_keeps_its_pages(index, tmp_cache_dir):
+    _server, source = index
+    with IndexClient([source], tmp_cache_dir) as client:
+        expected = client.project_page(source, "alpha").files
+    conn = sqlite3.connect(tmp_cache_dir / CACHE_FILENAME)
+    with conn:
+        conn.execute("ALTER TABLE pages DROP COLUMN digest")
+        conn.execute("PRAGMA user_version = 5")
+    conn.close()
+    with IndexClient([source], tmp_cache_dir) as client:
+        assert client.project_page(source, "alpha").files == expected
+        assert client.stats().get("pages_fetched", 0) == 0  # still fresh: kept through the upgrade
+    conn = sqlite3.connect(tmp_cache_dir / CACHE_FILENAME)
+    assert conn.execute("SELECT digest FROM pages WHERE name = 'alpha'").fetchone() == (None,)
+    conn.close()
