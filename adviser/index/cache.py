@@ -4,7 +4,9 @@ Policy (the index sends no caching headers, so the cache keeps its own):
 * project pages, keyed by (index URL, normalized name), are fresh for the client's ``page_ttl``;
   a 404 is cached the same way, so a missing project is not asked for again within the TTL.
   A page is stored as the index sent it (no re-encoding on the cold path), with the layout of
-  its file entries for JSON pages, so a warm run decodes only the versions it looks at;
+  its file entries for JSON pages, so a run reads from the file and decodes only the entries of
+  the versions it looks at (StoredPageBody), and with its sha256, so a refetch that brings the
+  same bytes only renews the row's time of fetch (touch_page);
 * the core metadata of a file is kept forever: it is keyed by the file's sha256 (else its URL),
   and a released file never changes. So are reasons why a file's metadata cannot be known
   (broken metadata), since they lie in the file itself, and the mark of an sdist whose
