@@ -5,7 +5,7 @@ metadata of the version each of them will most likely get, then their dependenci
 as soon as its parent is known, so the wait follows the longest chain of the graph rather than
 its size. A package whose pages are fresh in the cache is visited on the spot: threads only
 overlap waits for the index, and sixteen of them taking turns at the interpreter lock to read
-the cache cost a warm resolution a third more time (c-ds: 0.15 -> 0.20 s).
+the cache cost a warm resolution 45 % more time (c-ds: 0.175 -> 0.254 s, medians of 10).
 """
 
 from __future__ import annotations
