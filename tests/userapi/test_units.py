@@ -260,3 +260,22 @@ def test_held_result_requests_end_when_their_analysis_is_stored_with_one_look_fo
     assert never_ended - started >= 1.0  # never stored: the wait runs out
     assert store.finished_among([slow.id, never.id, quick.id]) == {slow.id, quick.id}
     assert max(looks) <= 3  # one query a look for every held request (two held the same analysis)
+
+
+def test_the_forkserver_preload_leaves_a_workers_first_analysis_nothing_to_import():
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, pkgutil, adviser, stackfiles\n"
+        "import userapi.preloaded\n"
+        "from adviser.index import http\n"
+        "names = [m.name for p in (adviser, stackfiles) for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]\n"
+        "print(json.dumps({'modules': len(names), 'missing': [n for n in names if n not in sys.modules],"
+        " 'certificates_loaded': None in http._contexts}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["modules"] > 40 and found["missing"] == [] and found["certificates_loaded"] is True
